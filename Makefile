@@ -1,0 +1,37 @@
+# Runbook: `make demo` and `make test` are all a fresh machine with python3 and make needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fmt clean install
+
+install: $(STAMP)
+
+# uv installs exactly what uv.lock pins; the stamp reinstalls when either file changes.
+$(STAMP): pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/pip install --quiet --disable-pip-version-check "uv>=0.5,<0.14"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_module_size.py
+
+test: lint
+	$(BIN)/pytest
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

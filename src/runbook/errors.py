@@ -1,0 +1,209 @@
+"""Every error Runbook raises on purpose.
+
+The tree::
+
+    RunbookError
+    ├── UsageError                  the request itself is wrong (CLI exit code 2)
+    │   ├── NotARepositoryError     no runbook.toml here or above
+    │   ├── PathEscapeError         a user path leaves the repository
+    │   ├── UnknownRunbookError     no such runbook
+    │   ├── UnknownPlanError        no such plan
+    │   ├── UnknownTemplateError    no such template
+    │   └── ParameterError          a parameter name or value is invalid (also ValueError)
+    └── FailureError                a well-formed request could not be carried out (exit code 1)
+        ├── NotebookFormatError     a notebook file is unreadable or malformed
+        ├── MetadataError           metadata.runbook is malformed
+        ├── ConfigError             runbook.toml or the environment is malformed
+        ├── AlreadyExistsError      refusing to overwrite something
+        ├── InjectionError          a generated parameters cell is not pure literals
+        ├── PolicyError             refused by the repository's rules
+        │   ├── SelfReviewError     the planner tried to review their own plan
+        │   ├── ReviewRequiredError the plan needs an approval it does not have
+        │   └── PlanModifiedError   the plan no longer matches its recorded sha256
+        └── StoreError              the database could not be used
+
+Each leaf builds its message from structured fields, names the thing and the place, and
+says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
+process boundaries unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RunbookError(Exception):
+    """Root of every error Runbook raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[RunbookError], message: str, state: dict[str, Any]) -> RunbookError:
+    error = cls.__new__(cls)
+    RunbookError.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class UsageError(RunbookError):
+    """The request itself is wrong: a bad name, value or path."""
+
+
+class FailureError(RunbookError):
+    """A well-formed request could not be carried out."""
+
+
+class NotARepositoryError(UsageError):
+    """No runbook repository was found."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__(
+            f"{start}: not inside a runbook repository (no runbook.toml here or in any parent); "
+            "run `runbook init` first"
+        )
+        self.start = start
+
+
+class PathEscapeError(UsageError):
+    """A user-supplied path leaves the repository or is malformed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnknownRunbookError(UsageError):
+    """No runbook answers to the given name or path."""
+
+    def __init__(self, name: str, hint: str = "") -> None:
+        message = f"{name}: no such runbook"
+        super().__init__(f"{message} ({hint})" if hint else message)
+        self.name = name
+
+
+class UnknownPlanError(UsageError):
+    """No plan has the given id."""
+
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(f"{plan_id}: no such plan (see `runbook plans`)")
+        self.plan_id = plan_id
+
+
+class UnknownTemplateError(UsageError):
+    """No template has the given name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"{name}: no such template (known: {', '.join(known) or 'none'})")
+        self.name = name
+
+
+class ParameterError(UsageError, ValueError):
+    """A parameter name or value is invalid."""
+
+    def __init__(self, name: str, reason: str, where: str = "") -> None:
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}parameter {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+        self.where = where
+
+
+class NotebookFormatError(FailureError):
+    """A notebook file is unreadable or malformed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: not a valid notebook: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class MetadataError(FailureError):
+    """``metadata.runbook`` of a notebook is malformed."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class ConfigError(FailureError):
+    """Configuration (runbook.toml, environment, secret files) is malformed."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class AlreadyExistsError(FailureError):
+    """Refusing to overwrite an existing file or record."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} already exists; refusing to overwrite it")
+        self.what = what
+
+
+class InjectionError(FailureError):
+    """A generated parameters cell contains something other than literal assignments."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"refusing to inject parameters: {reason}")
+        self.reason = reason
+
+
+class PolicyError(FailureError):
+    """Refused by the repository's rules."""
+
+
+class SelfReviewError(PolicyError):
+    """The planner may not review their own plan."""
+
+    def __init__(self, plan_id: str, planner: str, reviewer: str) -> None:
+        super().__init__(
+            f"plan {plan_id}: {planner} planned it, so {reviewer} may not review it; "
+            "a second person must review (use --as or RUNBOOK_USER)"
+        )
+        self.plan_id = plan_id
+        self.planner = planner
+        self.reviewer = reviewer
+
+
+class ReviewRequiredError(PolicyError):
+    """The plan requires an approval it does not have."""
+
+    def __init__(self, plan_id: str, reason: str) -> None:
+        super().__init__(f"plan {plan_id}: {reason}")
+        self.plan_id = plan_id
+        self.reason = reason
+
+
+class PlanModifiedError(PolicyError):
+    """The plan's content no longer matches the sha256 recorded when it was planned."""
+
+    def __init__(self, plan_id: str, path: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"plan {plan_id}: {path} was modified after planning "
+            f"(sha256 {actual[:12]}… != recorded {expected[:12]}…); any review of it is void; "
+            "plan the runbook again"
+        )
+        self.plan_id = plan_id
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class StoreError(FailureError):
+    """The database could not be used."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"store: {reason}")
+        self.reason = reason
