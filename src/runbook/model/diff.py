@@ -1,0 +1,33 @@
+"""A readable diff between two notebooks: cell by cell, tags shown, outputs ignored."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from runbook.model.injection import cell_tags
+
+
+def notebook_lines(notebook: Any) -> list[str]:
+    """The notebook as text lines: a header per cell (kind and tags), then its source."""
+    lines: list[str] = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        tags = cell_tags(cell)
+        label = f" [{', '.join(tags)}]" if tags else ""
+        lines.append(f"# --- cell {index}: {cell.get('cell_type', '?')}{label}")
+        source = cell.get("source", "")
+        lines.extend(("".join(source) if isinstance(source, list) else source).splitlines())
+    return lines
+
+
+def notebook_diff(before: Any, after: Any, before_name: str, after_name: str) -> list[str]:
+    """Unified diff lines from ``before`` to ``after``; empty when their cells match."""
+    return list(
+        difflib.unified_diff(
+            notebook_lines(before),
+            notebook_lines(after),
+            fromfile=before_name,
+            tofile=after_name,
+            lineterm="",
+        )
+    )

@@ -1,0 +1,370 @@
+"""Declared parameters: their types, inference from a papermill cell, and value coercion.
+
+Bound values are kept in JSON form (str, int, float, bool, None and lists of those; dates
+and datetimes as ISO strings) so a plan stores, hashes and injects exactly what was checked.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import io
+import json
+import keyword
+import math
+import re
+import tokenize
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from runbook.errors import MetadataError, ParameterError
+
+PARAMETER_TYPES: Final = ("str", "int", "float", "bool", "date", "datetime", "list", "choice")
+SECRET_SCHEMES: Final = ("env", "file", "secret")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+_SPEC_KEYS = frozenset({"type", "default", "required", "help", "secret", "choices"})
+
+JsonScalar = str | int | float | bool | None
+JsonValue = JsonScalar | list[JsonScalar]
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter of a runbook."""
+
+    name: str
+    type: str = "str"
+    default: JsonValue = None
+    required: bool = False
+    help: str = ""
+    secret: bool = False
+    choices: tuple[JsonScalar, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``metadata.runbook.parameters`` entry for this parameter."""
+        entry: dict[str, Any] = {"type": self.type}
+        if self.default is not None:
+            entry["default"] = self.default
+        if self.required:
+            entry["required"] = True
+        if self.help:
+            entry["help"] = self.help
+        if self.secret:
+            entry["secret"] = True
+        if self.choices:
+            entry["choices"] = list(self.choices)
+        return entry
+
+
+def check_name(name: object, where: str = "") -> str:
+    """Return ``name`` if it can be a parameter name, else raise ParameterError.
+
+    A name must be a plain identifier and not a Python keyword: papermill interpolates names
+    into code unchecked, so a crafted name would inject a statement.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name):
+        raise ParameterError(
+            str(name),
+            "not a valid name (letters, digits and _, "
+            "not starting with a digit, not a Python keyword)",
+            where,
+        )
+    return name
+
+
+def parse_specs(raw: object, where: str) -> dict[str, ParameterSpec]:
+    """Validate a ``metadata.runbook.parameters`` mapping into specs.
+
+    Errors name the offending path, e.g. ``…parameters.port.type: unknown type 'integer'``.
+    """
+    if not isinstance(raw, Mapping):
+        raise MetadataError(where, "must be a mapping of parameter name to its declaration")
+    specs: dict[str, ParameterSpec] = {}
+    for name, entry in raw.items():
+        path = f"{where}.{name}"
+        try:
+            check_name(name)
+        except ParameterError as error:
+            raise MetadataError(path, error.reason) from None
+        specs[name] = _parse_spec(name, entry, path)
+    return specs
+
+
+def _parse_spec(name: str, entry: object, path: str) -> ParameterSpec:
+    if not isinstance(entry, Mapping):
+        raise MetadataError(path, "must be a mapping with at least a 'type'")
+    unknown = sorted(set(entry) - _SPEC_KEYS)
+    if unknown:
+        raise MetadataError(
+            f"{path}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(_SPEC_KEYS))})"
+        )
+    kind = entry.get("type", "str")
+    if kind not in PARAMETER_TYPES:
+        raise MetadataError(
+            f"{path}.type", f"unknown type {kind!r} (one of {', '.join(PARAMETER_TYPES)})"
+        )
+    for flag in ("required", "secret"):
+        if not isinstance(entry.get(flag, False), bool):
+            raise MetadataError(f"{path}.{flag}", "must be true or false")
+    help_text = entry.get("help", "")
+    if not isinstance(help_text, str):
+        raise MetadataError(f"{path}.help", "must be text")
+    choices = entry.get("choices", [])
+    if not isinstance(choices, list) or not all(_is_scalar(c) for c in choices):
+        raise MetadataError(f"{path}.choices", "must be a list of plain values")
+    if kind == "choice" and not choices:
+        raise MetadataError(f"{path}.choices", "a 'choice' parameter needs a non-empty list")
+    spec = ParameterSpec(
+        name=name,
+        type=kind,
+        required=entry.get("required", False),
+        help=help_text,
+        secret=entry.get("secret", False),
+        choices=tuple(choices),
+    )
+    if entry.get("default") is None:
+        return spec
+    try:
+        default = coerce(spec, entry["default"])
+    except ParameterError as error:
+        raise MetadataError(f"{path}.default", error.reason) from None
+    return ParameterSpec(**{**spec.__dict__, "default": default})
+
+
+def infer_specs(source: str) -> dict[str, ParameterSpec]:
+    """Infer parameter specs from a papermill ``parameters`` cell.
+
+    Each top-level ``name = literal`` or ``name: T = literal`` gives a parameter; the type
+    comes from the annotation or the literal, the default from the literal and the help
+    from a trailing ``# comment``. Assignments whose value is not a literal are kept with
+    no default, because the cell computes them.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    comments = _trailing_comments(source)
+    specs: dict[str, ParameterSpec] = {}
+    for node in tree.body:
+        target, annotation, value = _assignment_parts(node)
+        if target is None or keyword.iskeyword(target):
+            continue
+        default = _literal(value)
+        kind = _annotated_type(annotation) or _value_type(default)
+        if kind == "list" and default is not None and not isinstance(default, list):
+            default = None
+        specs[target] = ParameterSpec(
+            name=target, type=kind, default=_jsonable(default), help=comments.get(node.lineno, "")
+        )
+    return specs
+
+
+def _assignment_parts(node: ast.stmt) -> tuple[str | None, ast.expr | None, ast.expr | None]:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id, None, node.value
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target.id, node.annotation, node.value
+    return None, None, None
+
+
+def _trailing_comments(source: str) -> dict[int, str]:
+    comments: dict[int, str] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                text = token.string.lstrip("#").strip()
+                comments[token.start[0]] = re.sub(r"^type:\s*\S+\s*", "", text)
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return comments
+
+
+def _literal(value: ast.expr | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _annotated_type(annotation: ast.expr | None) -> str | None:
+    if annotation is None:
+        return None
+    name = ast.unparse(annotation).split("[")[0].rsplit(".", 1)[-1]
+    return {
+        "str": "str",
+        "int": "int",
+        "float": "float",
+        "bool": "bool",
+        "date": "date",
+        "datetime": "datetime",
+        "list": "list",
+        "List": "list",
+    }.get(name)
+
+
+def _value_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, list | tuple):
+        return "list"
+    return "str"
+
+
+def _jsonable(value: Any) -> JsonValue:
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return [item for item in value if _is_scalar(item)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if _is_scalar(value) else None
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def coerce(spec: ParameterSpec, raw: object, where: str = "") -> JsonValue:
+    """Check ``raw`` against ``spec`` and return it in JSON form.
+
+    ``raw`` may be text from a command line or an already typed value from YAML. Raises
+    ParameterError naming the parameter, what was wrong and what is expected.
+    """
+    try:
+        return _COERCERS[spec.type](spec, raw)
+    except (ValueError, TypeError) as error:
+        if isinstance(error, ParameterError):
+            raise
+        shown = _shorten(repr(raw))
+        raise ParameterError(
+            spec.name, f"{shown} is not a valid {spec.type}: {error}", where
+        ) from None
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _to_str(spec: ParameterSpec, raw: object) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    if isinstance(raw, bool | int | float):
+        return str(raw)
+    raise TypeError("expected text")
+
+
+def _to_int(spec: ParameterSpec, raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise TypeError("expected a whole number")
+    return raw if isinstance(raw, int) else int(raw.strip(), 10)
+
+
+def _to_float(spec: ParameterSpec, raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise TypeError("expected a number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _to_bool(spec: ParameterSpec, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError("expected true/false, yes/no, on/off or 1/0")
+
+
+def _to_date(spec: ParameterSpec, raw: object) -> str:
+    if isinstance(raw, dt.datetime):
+        raise TypeError("expected a date without a time")
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    if isinstance(raw, str):
+        return dt.date.fromisoformat(raw.strip()).isoformat()
+    raise TypeError("expected an ISO date such as 2026-01-31")
+
+
+def _to_datetime(spec: ParameterSpec, raw: object) -> str:
+    if isinstance(raw, dt.datetime):
+        return raw.isoformat()
+    if isinstance(raw, str):
+        return dt.datetime.fromisoformat(raw.strip()).isoformat()
+    raise TypeError("expected an ISO datetime such as 2026-01-31T08:00:00+00:00")
+
+
+def _to_list(spec: ParameterSpec, raw: object) -> list[JsonScalar]:
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            raw = json.loads(text)
+        else:
+            return [item.strip() for item in text.split(",") if item.strip()]
+    if not isinstance(raw, list | tuple):
+        raise TypeError("expected a list (YAML/JSON list or comma-separated text)")
+    items: list[JsonScalar] = []
+    for item in raw:
+        if isinstance(item, dt.date):
+            item = item.isoformat()
+        if not _is_scalar(item) or (isinstance(item, float) and not math.isfinite(item)):
+            raise TypeError("list items must be plain text, numbers or booleans")
+        items.append(item)
+    return items
+
+
+def _to_choice(spec: ParameterSpec, raw: object) -> JsonScalar:
+    for choice in spec.choices:
+        if raw == choice or (isinstance(raw, str) and raw == str(choice)):
+            return choice
+    allowed = ", ".join(str(c) for c in spec.choices)
+    raise ParameterError(spec.name, f"{_shorten(repr(raw))} is not one of: {allowed}")
+
+
+_COERCERS: Final[dict[str, Callable[[ParameterSpec, object], JsonValue]]] = {
+    "str": _to_str,
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "date": _to_date,
+    "datetime": _to_datetime,
+    "list": _to_list,
+    "choice": _to_choice,
+}
+
+
+def check_secret_reference(spec: ParameterSpec, raw: object, where: str = "") -> str:
+    """Return a secret parameter's reference (``env:VAR``, ``file:PATH``, ``secret:NAME``).
+
+    A secret's *value* must never be handed to a plan: it would be stored and injected in
+    clear. Anything that is not a reference is refused.
+    """
+    if isinstance(raw, str):
+        scheme, _, rest = raw.partition(":")
+        if scheme in SECRET_SCHEMES and rest and "\x00" not in rest:
+            return raw
+    raise ParameterError(
+        spec.name,
+        "is secret: pass a reference (env:VAR, file:PATH or secret:NAME), never the value "
+        "itself; it is resolved when the plan runs",
+        where,
+    )
+
+
+def default_secret_reference(spec: ParameterSpec) -> str:
+    """The reference used for a secret parameter given no value: ``secret:<name>``."""
+    return f"secret:{spec.name}"

@@ -1,0 +1,102 @@
+"""A review: a second person's verdict on a plan, bound to the plan's hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    """What a reviewer decided."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Review:
+    """One verdict on one plan. ``plan_sha256`` is the plan content the reviewer saw."""
+
+    plan_id: str
+    verdict: Verdict
+    reviewer: str
+    plan_sha256: str
+    reviewed_at: datetime
+    comment: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a plan may run now, and if not, why.
+
+    ``approval`` is the latest approval bound to the plan's current content; an approval of
+    different content (the plan was changed after review) never counts.
+    """
+
+    intact: bool
+    review_required: bool
+    approval: Review | None
+    rejection: Review | None
+    reason: str
+
+    @property
+    def ready(self) -> bool:
+        """True when the plan is intact and its review policy is met."""
+        return not self.reason
+
+    @property
+    def status(self) -> str:
+        """One word for listings: modified, rejected, approved, ready or awaiting-review."""
+        if not self.intact:
+            return "modified"
+        if self.rejection is not None:
+            return "rejected"
+        if self.approval is not None:
+            return "approved"
+        return "awaiting-review" if self.review_required else "ready"
+
+
+def assess(
+    plan_sha256: str, actual_sha256: str | None, review_required: bool, reviews: list[Review]
+) -> Readiness:
+    """Judge a plan from its recorded hash, the hash of its file now, and its reviews.
+
+    Only the latest verdict on the current content counts, so a rejection can be answered by
+    a later approval and vice versa.
+    """
+    intact = actual_sha256 == plan_sha256
+    current = [r for r in reviews if r.plan_sha256 == plan_sha256]
+    latest = current[-1] if current else None
+    approval = latest if latest and latest.verdict is Verdict.APPROVED else None
+    rejection = latest if latest and latest.verdict is Verdict.REJECTED else None
+    if not intact:
+        reason = (
+            "the plan file is missing"
+            if actual_sha256 is None
+            else "the plan was modified after planning; any review of it is void"
+        )
+    elif rejection is not None:
+        reason = f"rejected by {rejection.reviewer}"
+    elif review_required and approval is None:
+        voided = [r for r in reviews if r.plan_sha256 != plan_sha256]
+        reason = (
+            "its approval was voided by a change to the plan"
+            if voided
+            else "it needs an approval from a second person (`runbook review PLAN --approve`)"
+        )
+    else:
+        reason = ""
+    return Readiness(
+        intact=intact,
+        review_required=review_required,
+        approval=approval,
+        rejection=rejection,
+        reason=reason,
+    )
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two recorded identities name the same person (case-insensitively)."""
+    return a.strip().casefold() == b.strip().casefold()
