@@ -1,0 +1,107 @@
+"""SQLAlchemy tables of the store.
+
+The rows declared here never leave the store: record functions convert them to the model's
+dataclasses. Any change here needs a new migration under ``migrations/versions`` (a test
+compares these declarations with the migrated schema).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so that migrations (and SQLite batch mode, which must
+# recreate constraints by name) can refer to them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every store table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` in UTC, refusing a naive datetime with ``ValueError``.
+
+    A naive datetime has no defined instant: storing it would silently shift it by the
+    offset of whichever machine reads it back.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what}: naive datetime {value.isoformat()} refused; give it a timezone")
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored as UTC and always read back as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC on the way in; naive values raise ``ValueError``."""
+        if value is None:
+            return None
+        value = require_aware(value, "timestamp")
+        if dialect.name == "sqlite":
+            # SQLite stores text without an offset; every stored value is UTC by construction.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to values SQLite returns naive; normalise others to UTC."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class PlanRow(Base):
+    """One plan: a runbook bound to parameter values, frozen with its sha256."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    runbook_path: Mapped[str] = mapped_column(String(1024), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    planned_by: Mapped[str] = mapped_column(String(255))
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    notebook_path: Mapped[str] = mapped_column(String(1024))
+    review_required: Mapped[bool] = mapped_column(Boolean)
+    content: Mapped[str] = mapped_column(Text)
+
+
+class ReviewRow(Base):
+    """One verdict on one plan; deleted with its plan."""
+
+    __tablename__ = "reviews"
+    # AUTOINCREMENT keeps SQLite from reusing the id of a deleted last row, so ids only grow
+    # (they break ties when ordering reviews).
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("plans.id", ondelete="CASCADE"), index=True
+    )
+    verdict: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+    plan_sha256: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
