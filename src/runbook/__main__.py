@@ -1,0 +1,5 @@
+"""``python -m runbook``: the same command as ``runbook``."""
+
+from runbook.cli import main
+
+main()

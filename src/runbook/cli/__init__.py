@@ -1,0 +1,129 @@
+"""The ``runbook`` command: a thin edge that parses, calls the core and renders.
+
+Subcommands are imported only when invoked, so ``runbook strip`` (run by git on every
+``git add`` of a notebook) and shell completion start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any, Final
+
+import click
+
+from runbook.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    exit_code_for,
+    one_line,
+)
+from runbook.errors import RunbookError
+
+#: command name → "module:function" under runbook.cli, in the order --help lists them.
+COMMANDS: Final = {
+    "init": "init:init_command",
+    "create": "create:create_command",
+    "templates": "create:templates_command",
+    "check": "check:check_command",
+    "plan": "plan:plan_command",
+    "review": "review:review_command",
+    "verify": "review:verify_command",
+    "list": "listing:list_command",
+    "show": "listing:show_command",
+    "plans": "listing:plans_command",
+    "show-plan": "listing:show_plan_command",
+    "db": "db:db_group",
+    "strip": "strip:strip_command",
+    "completion": "completion:completion_command",
+}
+
+EPILOG = """\b
+Exit codes: 0 success; 1 failure (the request was fine but could not be carried out);
+2 usage error (unknown runbook, plan, option or bad parameter); 130 interrupted.
+Environment: RUNBOOK_REPO (repository folder), RUNBOOK_USER (acting user),
+RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files).
+Shell completion: eval "$(runbook completion bash)" (or zsh, fish).
+"""
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        module = importlib.import_module(f"runbook.cli.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--repo",
+    "repo",
+    metavar="DIR",
+    envvar="RUNBOOK_REPO",
+    help="Repository folder (default: the nearest folder upwards with runbook.toml).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RUNBOOK_DEBUG",
+    help="Show tracebacks instead of one-line errors.",
+)
+@click.version_option(package_name="runbook", prog_name="runbook")
+@click.pass_context
+def cli(ctx: click.Context, repo: str | None, debug: bool) -> None:
+    """Runbook: operations runbooks as Jupyter notebooks.
+
+    Write a runbook (create), bind it to values (plan), have a second person approve it
+    (review), then run it with a confirm gate before every mutative step.
+    """
+    ctx.obj = {"repo": repo, "debug": debug}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or bool(os.environ.get("RUNBOOK_DEBUG"))
+    try:
+        result: Any = cli.main(args=args, prog_name="runbook", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", EXIT_INTERRUPTED)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "runbook"
+        _fail(f"{error.format_message()} (see `{command} --help`)", EXIT_USAGE)
+    except click.ClickException as error:
+        _fail(error.format_message(), error.exit_code)
+    except RunbookError as error:
+        if debug:
+            raise
+        _fail(str(error), exit_code_for(error))
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILURE)
+    except Exception as error:
+        if debug:
+            raise
+        _fail(
+            f"internal error: {type(error).__name__}: {error} "
+            "(rerun with --debug for the traceback)",
+            EXIT_FAILURE,
+        )
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"runbook: error: {one_line(message)}\n")
+    sys.exit(code)

@@ -1,0 +1,53 @@
+"""What every command needs: the repository, an open store session, the acting user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+
+from runbook.config import database_url
+from runbook.identity import current_user
+from runbook.model.repository import Repository, find_repository
+
+
+def repository(ctx: click.Context) -> Repository:
+    """The repository named by --repo / RUNBOOK_REPO, else the one around the cwd."""
+    chosen = (ctx.find_root().obj or {}).get("repo")
+    return find_repository(Path(chosen) if chosen else Path.cwd())
+
+
+@contextmanager
+def store_session(repo: Repository) -> Iterator[Session]:
+    """An open session on the repository's store, migrated to the current schema."""
+    from runbook.store.db import ensure_schema, make_engine, session_scope
+
+    engine = make_engine(database_url(repo.root, repo.config.store_url))
+    try:
+        ensure_schema(engine)
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def acting_user(explicit: str | None, repo: Repository | None = None) -> str:
+    """The user recorded on what this command does."""
+    return current_user(explicit, cwd=repo.root if repo else None)
+
+
+as_option = click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    help="Act as USER (default: RUNBOOK_USER, git user.email, OS user).",
+)
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document for scripts instead of a table.",
+)

@@ -1,0 +1,127 @@
+"""``runbook plan``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.markup import escape
+from rich.table import Table
+
+from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
+from runbook.cli.output import console, print_json
+from runbook.cli.types import RunbookName
+from runbook.errors import ParameterError, UsageError
+from runbook.model.parameters import ParameterSpec, coerce
+from runbook.model.plan import Plan
+from runbook.orchestrate.planning import plan_runbook
+
+
+@click.command("plan")
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="Bind a parameter (repeatable; wins over -f).",
+)
+@click.option(
+    "-f",
+    "--parameters-file",
+    "parameters_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML or JSON mapping of parameter names to values.",
+)
+@as_option
+@json_option
+@click.argument("runbook", type=RunbookName())
+@click.pass_context
+def plan_command(
+    ctx: click.Context,
+    parameters: tuple[tuple[str, str], ...],
+    parameters_file: Path | None,
+    as_user: str | None,
+    as_json: bool,
+    runbook: str,
+) -> None:
+    """Bind RUNBOOK to parameter values and freeze it as a plan.
+
+    Values are checked against the declared types (str, int, float, bool, date, datetime,
+    list, choice) and written as a papermill `injected-parameters` cell right after the
+    `parameters` cell; every other cell is kept unchanged. Missing required values are asked
+    for on a terminal. Secret parameters take a reference (env:VAR, file:PATH, secret:NAME),
+    never a value. The plan is recorded with the sha256 of its content.
+    """
+    repo = repository(ctx)
+    path = repo.find_runbook(runbook, base=Path.cwd())
+    given: dict[str, object] = _read_parameters_file(parameters_file) if parameters_file else {}
+    given.update(dict(parameters))
+    prompt = _ask if sys.stdin.isatty() and not as_json else None
+    with store_session(repo) as session:
+        plan = plan_runbook(
+            session, repo, path, given, planner=acting_user(as_user, repo), prompt=prompt
+        )
+    if as_json:
+        print_json(plan_summary(plan))
+        return
+    console.print(f"Planned [bold]{escape(plan.id)}[/bold] → {plan.notebook_path}")
+    table = Table("parameter", "value", box=None)
+    for name, value in plan.parameters.items():
+        table.add_row(name, escape(repr(value)))
+    console.print(table)
+    if plan.review_required:
+        console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
+    else:
+        console.print(f"No review required by runbook.toml. Check it: runbook verify {plan.id}")
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    """The JSON form of a plan, as printed by plan, plans and show-plan."""
+    return {
+        "id": plan.id,
+        "runbook": plan.runbook_path,
+        "title": plan.title,
+        "notebook": plan.notebook_path,
+        "sha256": plan.sha256,
+        "parameters": plan.parameters,
+        "planned_by": plan.planned_by,
+        "planned_at": plan.planned_at.isoformat(),
+        "state": plan.state.value,
+        "review_required": plan.review_required,
+    }
+
+
+def _read_parameters_file(path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read parameters file: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        place = f" at line {mark.line + 1}" if mark else ""
+        raise UsageError(f"{path}: invalid YAML{place}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"{path}: must be a mapping of parameter names to values")
+    return data
+
+
+def _ask(spec: ParameterSpec) -> object:
+    label = f"{spec.name} ({spec.type})" + (f" — {spec.help}" if spec.help else "")
+    if spec.choices:
+        label += f" [{'/'.join(str(c) for c in spec.choices)}]"
+    while True:
+        answer = click.prompt(label, err=True, default=spec.default)
+        try:
+            coerce(spec, answer)
+        except ParameterError as error:
+            click.echo(f"  {error.reason}", err=True)
+            continue
+        return answer

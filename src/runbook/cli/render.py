@@ -1,0 +1,66 @@
+"""Rendering notebooks and diffs for people: markdown rendered, code highlighted, tags shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from runbook.model.injection import cell_tags
+
+_TAG_STYLES = {
+    "confirm": "bold red",
+    "rollback": "magenta",
+    "precheck": "cyan",
+    "verify": "green",
+    "manual": "yellow",
+    "injected-parameters": "bold blue",
+}
+
+
+def render_notebook(console: Console, notebook: Any) -> None:
+    """Print every cell: markdown rendered, code in a highlighted panel titled by its tags."""
+    language = notebook.metadata.get("kernelspec", {}).get("language", "python")
+    for index, cell in enumerate(notebook.cells):
+        tags = cell_tags(cell)
+        title = Text(f"cell {index}")
+        for tag in tags:
+            title.append(f" [{tag}]", style=_TAG_STYLES.get(tag, "dim"))
+        if cell.cell_type == "markdown":
+            console.print(title, style="dim")
+            console.print(Markdown(cell.source))
+        elif cell.cell_type == "code":
+            border = "red" if "confirm" in tags else "blue" if tags else "grey50"
+            console.print(
+                Panel(
+                    Syntax(cell.source or " ", language, line_numbers=False, word_wrap=True),
+                    title=title,
+                    title_align="left",
+                    border_style=border,
+                )
+            )
+        else:
+            console.print(title, style="dim")
+            console.print(Text(cell.source))
+
+
+def render_diff(console: Console, lines: list[str]) -> None:
+    """Print unified diff lines coloured by kind."""
+    for line in lines:
+        style = (
+            "bold"
+            if line.startswith(("---", "+++"))
+            else "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else "cyan"
+            if line.startswith("@@")
+            else ""
+        )
+        console.print(escape(line), style=style or None)

@@ -1,0 +1,138 @@
+"""``runbook review`` and ``runbook verify``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
+from runbook.cli.output import console, print_json
+from runbook.cli.render import render_diff, render_notebook
+from runbook.cli.types import PlanId
+from runbook.errors import NotebookFormatError
+from runbook.model.diff import notebook_diff
+from runbook.model.notebook import read_notebook
+from runbook.model.plan import Plan
+from runbook.model.repository import Repository
+from runbook.model.review import Review, Verdict
+from runbook.orchestrate.planning import ensure_runnable, plan_readiness, review_plan
+from runbook.store.plans import get_plan
+
+
+@click.command("review")
+@click.option(
+    "--approve", "verdict", flag_value=Verdict.APPROVED.value, help="Approve the plan as shown."
+)
+@click.option("--reject", "verdict", flag_value=Verdict.REJECTED.value, help="Reject the plan.")
+@click.option("-m", "--comment", metavar="TEXT", help="A comment recorded with the verdict.")
+@click.option("--quiet", is_flag=True, help="Record the verdict without showing the plan.")
+@as_option
+@json_option
+@click.argument("plan_id", metavar="PLAN", type=PlanId())
+@click.pass_context
+def review_command(
+    ctx: click.Context,
+    verdict: str | None,
+    comment: str | None,
+    quiet: bool,
+    as_user: str | None,
+    as_json: bool,
+    plan_id: str,
+) -> None:
+    """Show PLAN for review and record a verdict bound to its sha256.
+
+    Shows the rendered markdown, highlighted code, bound parameters, the confirm cells and
+    the diff against the source runbook. With --approve or --reject the verdict is
+    recorded; on a terminal without either you are asked. The planner may not review their
+    own plan, and any later change to the plan voids the verdict.
+    """
+    repo = repository(ctx)
+    reviewer = acting_user(as_user, repo)
+    with store_session(repo) as session:
+        plan = get_plan(session, plan_id)
+        if not quiet and not as_json:
+            show_plan_for_review(repo, plan)
+        if verdict is None and sys.stdin.isatty() and not as_json:
+            verdict = _ask_verdict()
+        if verdict is None:
+            return
+        review = review_plan(
+            session, repo, plan.id, Verdict(verdict), reviewer=reviewer, comment=comment
+        )
+    if as_json:
+        print_json(review_summary(review))
+        return
+    console.print(
+        f"{escape(review.reviewer)} {review.verdict.value} plan {plan.id} "
+        f"(sha256 {review.plan_sha256[:12]}…)"
+    )
+
+
+def review_summary(review: Review) -> dict[str, object]:
+    """The JSON form of a review."""
+    return {
+        "plan": review.plan_id,
+        "verdict": review.verdict.value,
+        "reviewer": review.reviewer,
+        "comment": review.comment,
+        "plan_sha256": review.plan_sha256,
+        "reviewed_at": review.reviewed_at.isoformat(),
+    }
+
+
+def show_plan_for_review(repo: Repository, plan: Plan) -> None:
+    """Everything a reviewer needs to judge a plan, printed to the console."""
+    notebook = read_notebook(repo.root / plan.notebook_path, plan.notebook_path)
+    console.rule(f"Plan {plan.id}: {escape(plan.title)}")
+    console.print(
+        f"runbook {plan.runbook_path}, planned by {escape(plan.planned_by)} at "
+        f"{plan.planned_at.isoformat(timespec='seconds')}"
+    )
+    table = Table("parameter", "value", box=None)
+    for name, value in plan.parameters.items():
+        table.add_row(name, escape(repr(value)))
+    console.print(table)
+    confirms = [
+        str(i) for i, c in enumerate(notebook.cells) if "confirm" in c.metadata.get("tags", [])
+    ]
+    console.print(f"confirm cells (mutative, gated at run time): {', '.join(confirms) or 'none'}")
+    render_notebook(console, notebook)
+    console.rule("Changes against the source runbook")
+    try:
+        source = read_notebook(repo.root / plan.runbook_path, plan.runbook_path)
+    except NotebookFormatError as error:
+        console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
+        return
+    render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
+
+
+def _ask_verdict() -> str | None:
+    answer = click.prompt(
+        "[a]pprove, [r]eject or [q]uit without a verdict",
+        err=True,
+        type=click.Choice(["a", "r", "q"]),
+        show_choices=False,
+    )
+    return {"a": Verdict.APPROVED.value, "r": Verdict.REJECTED.value}.get(answer)
+
+
+@click.command("verify")
+@json_option
+@click.argument("plan_id", metavar="PLAN", type=PlanId())
+@click.pass_context
+def verify_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
+    """Check that PLAN may run: its file matches its sha256 and its review policy is met.
+
+    Exits 0 when it may run, 1 (with the reason) when it may not.
+    """
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        plan = ensure_runnable(session, repo, plan_id)
+        readiness = plan_readiness(session, repo, plan)
+    if as_json:
+        print_json({"plan": plan.id, "ready": True, "status": readiness.status})
+        return
+    console.print(f"plan {plan.id} is ready to run ({readiness.status})")

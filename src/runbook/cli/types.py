@@ -1,0 +1,79 @@
+"""Argument types that complete runbook names, plan ids and template names in the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.shell_completion import CompletionItem
+
+from runbook.errors import RunbookError
+
+
+def _repository(ctx: click.Context) -> object | None:
+    from runbook.model.repository import find_repository
+
+    chosen = (ctx.find_root().params or {}).get("repo")
+    try:
+        return find_repository(Path(chosen) if chosen else Path.cwd())
+    except RunbookError:
+        return None
+
+
+class RunbookName(click.ParamType[str, str]):
+    """A runbook, by short name or path; completes the repository's runbooks."""
+
+    name = "RUNBOOK"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.model.repository import Repository
+
+        repo = _repository(ctx)
+        if not isinstance(repo, Repository):
+            return []
+        names = [repo.runbook_name(p) for p in repo.runbook_paths()]
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+class PlanId(click.ParamType[str, str]):
+    """A plan id; completes ids recorded in the store."""
+
+    name = "PLAN"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.cli.context import store_session
+        from runbook.model.repository import Repository
+        from runbook.store.plans import plan_ids
+
+        repo = _repository(ctx)
+        if not isinstance(repo, Repository):
+            return []
+        try:
+            with store_session(repo) as session:
+                return [CompletionItem(i) for i in plan_ids(session, incomplete)]
+        except RunbookError:
+            return []
+
+
+class TemplateName(click.ParamType[str, str]):
+    """A template name; completes built-in and repository templates."""
+
+    name = "TEMPLATE"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.model.repository import Repository
+        from runbook.model.templates import list_templates
+
+        repo = _repository(ctx)
+        folder = repo.templates_dir if isinstance(repo, Repository) else None
+        return [
+            CompletionItem(t.name, help=t.description)
+            for t in list_templates(folder)
+            if t.name.startswith(incomplete)
+        ]

@@ -1,0 +1,1 @@
+"""Coordination on top of the engine and the store: planning, reviewing, workflows, fleets."""

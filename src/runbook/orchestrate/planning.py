@@ -1,0 +1,216 @@
+"""Planning and reviewing: the use cases that bind a runbook to values and judge the result.
+
+Each function takes an open store session and a repository and does one whole operation:
+nothing is half-written, because the plan file is written atomically before the record is
+committed and removed again if the record cannot be.
+"""
+
+from __future__ import annotations
+
+import secrets as random_source
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from runbook.errors import (
+    AlreadyExistsError,
+    NotebookFormatError,
+    ParameterError,
+    PlanModifiedError,
+    ReviewRequiredError,
+    SelfReviewError,
+)
+from runbook.model.injection import inject_parameters, render_parameters
+from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
+from runbook.model.parameters import (
+    JsonValue,
+    ParameterSpec,
+    check_secret_reference,
+    coerce,
+    default_secret_reference,
+)
+from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
+from runbook.model.repository import Repository
+from runbook.model.review import Readiness, Review, Verdict, assess, same_person
+from runbook.model.templates import slugify
+from runbook.store.plans import create_plan, get_plan, set_plan_state
+from runbook.store.reviews import add_review, list_reviews
+
+#: Asks the operator for a missing required value; returns the raw answer.
+Prompt = Callable[[ParameterSpec], object]
+
+
+def bind_parameters(
+    runbook: Runbook, given: Mapping[str, object], *, prompt: Prompt | None = None, where: str = ""
+) -> tuple[dict[str, JsonValue], dict[str, str]]:
+    """Check and coerce values for a runbook's parameters.
+
+    Returns the plain values and, separately, the secret references. Unknown names,
+    invalid values and missing required values raise ParameterError; a missing required
+    value is asked for through ``prompt`` when one is given. Optional parameters take
+    their defaults, so the plan shows every value the run will use.
+    """
+    specs = runbook.parameters
+    for name in given:
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            raise ParameterError(name, f"not a parameter of this runbook (known: {known})", where)
+    values: dict[str, JsonValue] = {}
+    secret_refs: dict[str, str] = {}
+    for name, spec in specs.items():
+        raw = given.get(name)
+        if spec.secret:
+            secret_refs[name] = (
+                check_secret_reference(spec, raw, where)
+                if raw is not None
+                else default_secret_reference(spec)
+            )
+            continue
+        # A required parameter must be chosen by the planner: its default is a suggestion.
+        if raw is None and spec.required:
+            if prompt is None:
+                raise ParameterError(
+                    name, f"is required but has no value; pass -p {name} VALUE", where
+                )
+            raw = prompt(spec)
+        if raw is None:
+            raw = spec.default
+        if raw is not None:
+            values[name] = coerce(spec, raw, where)
+    return values, secret_refs
+
+
+def new_plan_id(title: str) -> str:
+    """A short, readable, unique-enough plan id: ``<slug>-<6 hex>``."""
+    try:
+        slug = slugify(title)[:40].rstrip("-")
+    except ValueError:
+        slug = "plan"
+    return f"{slug}-{random_source.token_hex(3)}"
+
+
+def plan_runbook(
+    session: Session,
+    repository: Repository,
+    runbook_path: Path,
+    given: Mapping[str, object],
+    *,
+    planner: str,
+    prompt: Prompt | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """Bind a runbook to values, write the planned notebook and record the plan."""
+    where = repository.relative(runbook_path)
+    runbook = load_runbook(runbook_path, where)
+    values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
+    planned_at = now or datetime.now(UTC)
+    plan_id = new_plan_id(runbook.meta.title)
+    notebook = inject_parameters(runbook.notebook, render_parameters(values, secret_refs))
+    notebook.metadata.setdefault("runbook", {})["plan"] = {
+        "id": plan_id,
+        "runbook": where,
+        "planned_by": planner,
+        "planned_at": planned_at.isoformat(),
+        "parameters": {**values, **secret_refs},
+    }
+    canonical = canonical_json(notebook)
+    plan_file = repository.plans_dir / f"{plan_id}.ipynb"
+    if plan_file.exists():
+        raise AlreadyExistsError(repository.relative(plan_file))
+    plan = Plan(
+        id=plan_id,
+        runbook_path=where,
+        title=runbook.meta.title,
+        sha256=content_sha256(canonical),
+        parameters={**values, **secret_refs},
+        planned_by=planner,
+        planned_at=planned_at,
+        state=PlanState.PLANNED,
+        notebook_path=plan_file.relative_to(repository.root).as_posix(),
+        review_required=repository.config.review.requires_review(runbook.meta.tags),
+        content=canonical,
+    )
+    write_notebook(notebook, plan_file)
+    try:
+        create_plan(session, plan)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        plan_file.unlink(missing_ok=True)
+        raise
+    return plan
+
+
+def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
+    """The sha256 of the plan file as it is now; None when the file is gone or unreadable."""
+    path = repository.root / plan.notebook_path
+    try:
+        return content_sha256(canonical_json(read_notebook(path, plan.notebook_path)))
+    except NotebookFormatError:
+        return None
+
+
+def plan_readiness(session: Session, repository: Repository, plan: Plan) -> Readiness:
+    """Whether ``plan`` may run now, judged from its file, its policy and its reviews."""
+    return assess(
+        plan.sha256,
+        plan_file_sha256(repository, plan),
+        plan.review_required,
+        list_reviews(session, plan.id),
+    )
+
+
+def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:
+    """Return the plan if it may run now; raise the PolicyError that says why not."""
+    plan = get_plan(session, plan_id)
+    readiness = plan_readiness(session, repository, plan)
+    if not readiness.intact:
+        raise PlanModifiedError(
+            plan.id,
+            plan.notebook_path,
+            plan.sha256,
+            plan_file_sha256(repository, plan) or "missing",
+        )
+    if not readiness.ready:
+        raise ReviewRequiredError(plan.id, readiness.reason)
+    return plan
+
+
+def review_plan(
+    session: Session,
+    repository: Repository,
+    plan_id: str,
+    verdict: Verdict,
+    *,
+    reviewer: str,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> Review:
+    """Record a verdict on a plan, bound to the content the reviewer saw.
+
+    The planner may not review their own plan, and a plan whose file changed since it was
+    planned cannot be reviewed at all.
+    """
+    plan = get_plan(session, plan_id)
+    if same_person(plan.planned_by, reviewer):
+        raise SelfReviewError(plan.id, plan.planned_by, reviewer)
+    actual = plan_file_sha256(repository, plan)
+    if actual != plan.sha256:
+        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    review = add_review(
+        session,
+        Review(
+            plan_id=plan.id,
+            verdict=verdict,
+            reviewer=reviewer,
+            plan_sha256=plan.sha256,
+            reviewed_at=now or datetime.now(UTC),
+            comment=comment or None,
+        ),
+    )
+    state = PlanState.APPROVED if verdict is Verdict.APPROVED else PlanState.REJECTED
+    set_plan_state(session, plan.id, state)
+    session.commit()
+    return review
