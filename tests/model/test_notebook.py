@@ -7,7 +7,8 @@ import nbformat
 import pytest
 
 from runbook.errors import MetadataError, NotebookFormatError
-from runbook.model.notebook import load_runbook, write_atomic
+from runbook.model.files import write_atomic
+from runbook.model.notebook import load_runbook
 
 
 def _write(path: Path, meta: object) -> Path:

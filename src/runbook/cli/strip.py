@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
-from runbook.model.notebook import write_atomic
+from runbook.model.files import write_atomic
 from runbook.model.strip import strip_text
 
 

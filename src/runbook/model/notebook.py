@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any, Final
 import nbformat
 
 from runbook.errors import MetadataError, NotebookFormatError
+from runbook.model.files import write_atomic
 from runbook.model.injection import PARAMETERS_TAG, cell_tags
 from runbook.model.parameters import ParameterSpec, infer_specs, parse_specs
 
@@ -116,32 +115,6 @@ def _first_line(text: str) -> str:
 def write_notebook(notebook: Any, path: Path) -> None:
     """Write a notebook atomically: a crash leaves the old file or the new one, never half."""
     write_atomic(path, nbformat.writes(notebook) + "\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to ``path`` through a synced temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates the file 0600; give it the mode a plain open() would have.
-        os.chmod(temporary, _mode_for(path))
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def load_runbook(path: Path, where: str | None = None) -> Runbook:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Final
 
 from runbook.errors import ConfigError
-from runbook.model.notebook import write_atomic
+from runbook.model.files import write_atomic
 from runbook.model.repository import CONFIG_FILE, FOLDERS
 
 FILTER_NAME: Final = "runbook-strip"
