@@ -13,10 +13,10 @@ from sqlalchemy.exc import StatementError
 
 from runbook.errors import StoreError
 from runbook.model.plan import Plan, PlanState
-from runbook.store import db
 from runbook.store.db import (
     HEAD_REVISION,
     current_revision,
+    downgrade,
     ensure_schema,
     make_engine,
     session_scope,
@@ -169,12 +169,11 @@ def test_ensure_schema_refuses_a_newer_database(engine: Engine) -> None:
         ensure_schema(engine)
 
 
-def test_ensure_schema_behind_head(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # One revision exists so far; pretend this runbook needs a later one.
-    monkeypatch.setattr(db, "HEAD_REVISION", "0002")
+def test_ensure_schema_behind_head(engine: Engine) -> None:
+    downgrade(engine, "0001")
     if engine.dialect.name == "sqlite":
         ensure_schema(engine)  # migrates itself: a SQLite file belongs to one repository
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD_REVISION
         return
     with pytest.raises(StoreError) as caught:
         ensure_schema(engine)

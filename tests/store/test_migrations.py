@@ -79,6 +79,13 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "reviews",
             "ix_plans_runbook_path",
             "ix_reviews_plan_id",
+            "runs",
+            "ix_runs_plan_id",
+            "ix_runs_state",
+            "cell_events",
+            "ix_cell_events_run_id",
+            "audit_events",
+            "ix_audit_events_subject",
         }
     finally:
         migrated.dispose()

@@ -105,3 +105,67 @@ class ReviewRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     plan_sha256: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RunRow(Base):
+    """One execution of a plan, with the lease its executing process holds."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("plans.id", ondelete="CASCADE"), index=True
+    )
+    executor: Mapped[str] = mapped_column(String(255))
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notebook_path: Mapped[str] = mapped_column(String(1024))
+    lease_owner: Mapped[str] = mapped_column(String(255))
+    lease_epoch: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resumed_from: Mapped[str | None] = mapped_column(String(64))
+    start_cell: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    # The plan's id while this run is running, NULL after: the unique index is the lock that
+    # keeps two runs of one plan from executing at once (NULLs never collide).
+    running_plan_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class CellEventRow(Base):
+    """What happened to one cell of one run."""
+
+    __tablename__ = "cell_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    cell_index: Mapped[int] = mapped_column(Integer)
+    cell_id: Mapped[str | None] = mapped_column(String(64))
+    cell_type: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEventRow(Base):
+    """One append-only audit event; ``hash`` covers its content and ``prev_hash``."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
