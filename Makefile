@@ -10,10 +10,13 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # uv installs exactly what uv.lock pins; the stamp reinstalls when either file changes.
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set, nothing would
+# ever be cached and every command would recompile its dependencies (seconds per start).
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(BIN)/pip install --quiet --disable-pip-version-check "uv>=0.5,<0.14"
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --compile-bytecode
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 demo: $(STAMP)
