@@ -8,6 +8,7 @@ The tree::
     │   ├── PathEscapeError         a user path leaves the repository
     │   ├── UnknownRunbookError     no such runbook
     │   ├── UnknownPlanError        no such plan
+    │   ├── UnknownRunError         no such run
     │   ├── UnknownTemplateError    no such template
     │   └── ParameterError          a parameter name or value is invalid (also ValueError)
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -16,11 +17,16 @@ The tree::
         ├── ConfigError             runbook.toml or the environment is malformed
         ├── AlreadyExistsError      refusing to overwrite something
         ├── InjectionError          a generated parameters cell is not pure literals
+        ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
         ├── PolicyError             refused by the repository's rules
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
-        │   └── PlanModifiedError   the plan no longer matches its recorded sha256
-        └── StoreError              the database could not be used
+        │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
+        │   ├── NotAPlanError       a runbook was given where only a plan may run
+        │   └── PlanRunningError    the plan is already running
+        ├── StoreError              the database could not be used
+        ├── EgressError             an outbound HTTP request was refused or failed
+        └── AuditTamperedError      the audit log's hash chain is broken
 
 Each leaf builds its message from structured fields, names the thing and the place, and
 says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
@@ -30,6 +36,7 @@ process boundaries unchanged.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class RunbookError(Exception):
@@ -98,6 +105,14 @@ class UnknownPlanError(UsageError):
         self.plan_id = plan_id
 
 
+class UnknownRunError(UsageError):
+    """No run has the given id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"{run_id}: no such run (see `runbook runs`)")
+        self.run_id = run_id
+
+
 class UnknownTemplateError(UsageError):
     """No template has the given name."""
 
@@ -160,6 +175,14 @@ class InjectionError(FailureError):
         self.reason = reason
 
 
+class ReportError(FailureError):
+    """A run report could not be rendered or printed (e.g. no Chromium for PDF)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class PolicyError(FailureError):
     """Refused by the repository's rules."""
 
@@ -201,9 +224,69 @@ class PlanModifiedError(PolicyError):
         self.actual = actual
 
 
+class NotAPlanError(PolicyError):
+    """Only plans run: a runbook (or anything else) was named instead."""
+
+    def __init__(self, name: str, runbook: str | None) -> None:
+        hint = (
+            (
+                f"{name} is a runbook, not a plan: only plans run; plan it first with "
+                f"`runbook plan {runbook}`"
+            )
+            if runbook
+            else f"{name}: no such plan"
+        )
+        super().__init__(hint)
+        self.name = name
+        self.runbook = runbook
+
+
+class PlanRunningError(PolicyError):
+    """Another run of the same plan holds its run lock."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{detail}; wait for it, or check `runbook runs`")
+        self.detail = detail
+
+
 class StoreError(FailureError):
     """The database could not be used."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"store: {reason}")
         self.reason = reason
+
+
+class AuditTamperedError(FailureError):
+    """The audit log's hash chain is broken: an event was altered, removed or inserted."""
+
+    def __init__(self, reason: str, first_bad_id: int | None) -> None:
+        super().__init__(f"audit log: {reason}")
+        self.reason = reason
+        self.first_bad_id = first_bad_id
+
+
+class EgressError(FailureError):
+    """An outbound HTTP request was refused by the egress policy, or failed on the way.
+
+    The URL is shown without its userinfo, query string and fragment (they often carry
+    credentials), and ``refused`` tells a policy refusal from a network failure.
+    """
+
+    def __init__(self, url: str, reason: str, *, refused: bool = True) -> None:
+        shown = redact_url(url)
+        verdict = "refused by the egress policy: " if refused else ""
+        super().__init__(f"{shown}: {verdict}{reason}")
+        self.url = shown
+        self.reason = reason
+        self.refused = refused
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, query string and fragment, safe to show in messages."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "<unparsable URL>"
