@@ -35,6 +35,12 @@ COMMANDS: Final = {
     "show": "listing:show_command",
     "plans": "listing:plans_command",
     "show-plan": "listing:show_plan_command",
+    "run": "run:run_command",
+    "runs": "runs:runs_command",
+    "log": "runs:log_command",
+    "audit": "audit:audit_group",
+    "export": "export:export_command",
+    "edit": "edit:edit_command",
     "db": "db:db_group",
     "strip": "strip:strip_command",
     "completion": "completion:completion_command",
@@ -42,7 +48,8 @@ COMMANDS: Final = {
 
 EPILOG = """\b
 Exit codes: 0 success; 1 failure (the request was fine but could not be carried out);
-2 usage error (unknown runbook, plan, option or bad parameter); 130 interrupted.
+2 usage error (unknown runbook, plan, option or bad parameter); 130 interrupted;
+`runbook run` adds 3 (aborted, rolled back) and 4 (refused by policy).
 Environment: RUNBOOK_REPO (repository folder), RUNBOOK_USER (acting user),
 RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files).
 Shell completion: eval "$(runbook completion bash)" (or zsh, fish).

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.identity import current_user
@@ -21,17 +22,32 @@ def repository(ctx: click.Context) -> Repository:
 
 
 @contextmanager
-def store_session(repo: Repository) -> Iterator[Session]:
-    """An open session on the repository's store, migrated to the current schema."""
-    from runbook.store.db import ensure_schema, make_engine, session_scope
+def store_engine(repo: Repository) -> Iterator[Engine]:
+    """The repository's store, migrated to the current schema, disposed of afterwards."""
+    from runbook.store.db import ensure_schema, make_engine
 
     engine = make_engine(database_url(repo.root, repo.config.store_url))
     try:
         ensure_schema(engine)
-        with session_scope(engine) as session:
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def store_session(repo: Repository) -> Iterator[Session]:
+    """One session on the repository's store, committed when the block succeeds."""
+    from runbook.store.db import session_scope
+
+    with store_engine(repo) as engine, session_scope(engine) as session:
+        yield session
+
+
+@contextmanager
+def store_sessions(repo: Repository) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the store, for work spanning many transactions (a run)."""
+    with store_engine(repo) as engine:
+        yield sessionmaker(engine)
 
 
 def acting_user(explicit: str | None, repo: Repository | None = None) -> str:

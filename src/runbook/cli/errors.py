@@ -8,6 +8,9 @@ code   meaning
        self-review, missing or voided review, `check` found errors, store down)
 2      usage: the request is wrong (unknown option, runbook, plan or template;
        bad parameter name or value; a path outside the repository)
+3      `runbook run`: the run was aborted, rolled back or interrupted
+4      `runbook run`: refused by policy (not a plan, review missing or voided,
+       plan changed since planning, plan already running)
 130    interrupted (Ctrl-C)
 =====  ==========================================================================
 """
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 from typing import Final
 
+import click
+
 from runbook.errors import FailureError, RunbookError, UsageError
 
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_REFUSED: Final = 4
 EXIT_INTERRUPTED: Final = 130
 
 #: Most specific class first; the first match decides the exit code.
@@ -38,3 +44,9 @@ def exit_code_for(error: RunbookError) -> int:
 def one_line(text: str) -> str:
     """Collapse a message to a single line, so stderr stays one line per error."""
     return " ".join(text.split())
+
+
+class RefusedError(click.ClickException):
+    """A policy refusal where the command documents exit code 4 (``runbook run``)."""
+
+    exit_code = EXIT_REFUSED

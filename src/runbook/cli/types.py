@@ -77,3 +77,25 @@ class TemplateName(click.ParamType[str, str]):
             for t in list_templates(folder)
             if t.name.startswith(incomplete)
         ]
+
+
+class RunId(click.ParamType[str, str]):
+    """A run id; completes ids recorded in the store."""
+
+    name = "RUN"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.cli.context import store_session
+        from runbook.model.repository import Repository
+        from runbook.store.runs import run_ids
+
+        repo = _repository(ctx)
+        if not isinstance(repo, Repository):
+            return []
+        try:
+            with store_session(repo) as session:
+                return [CompletionItem(i) for i in run_ids(session, incomplete)]
+        except RunbookError:
+            return []

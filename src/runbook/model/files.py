@@ -5,9 +5,11 @@ Only the standard library is imported here: ``runbook strip`` runs on every ``gi
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -34,3 +36,12 @@ def _mode_for(path: Path) -> int:
         mask = os.umask(0)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def notebook_json(notebook: Any) -> str:
+    """A notebook as JSON text in Jupyter's own layout (sorted keys, one-space indent).
+
+    Cheaper than ``nbformat.writes``, which validates the whole notebook on every call: the
+    engine saves after every cell.
+    """
+    return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"

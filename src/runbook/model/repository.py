@@ -38,6 +38,10 @@ class ReviewPolicy:
         return bool(set(self.tags) & set(runbook_tags))
 
 
+REPORT_FORMATS: Final = ("html", "md", "pdf")
+NOTIFY_EVENTS: Final = ("run.started", "cell.decided", "run.failed", "run.finished")
+
+
 @dataclass(frozen=True)
 class RepositoryConfig:
     """The settings in ``runbook.toml``."""
@@ -45,6 +49,11 @@ class RepositoryConfig:
     name: str = ""
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     store_url: str = ""
+    #: Reports written after every run (``[report] formats``); empty for none.
+    report_formats: tuple[str, ...] = ("html",)
+    #: Apprise URLs notified of run events (``[notify] urls``), and which events (``on``).
+    notify_urls: tuple[str, ...] = ()
+    notify_events: tuple[str, ...] = NOTIFY_EVENTS
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,8 @@ def read_config(path: Path) -> RepositoryConfig:
     repository = _table(data, "repository", path)
     review = _table(data, "review", path)
     store = _table(data, "store", path)
+    report = _table(data, "report", path)
+    notify = _table(data, "notify", path)
     require = review.get("require", "tagged")
     if require not in ("all", "none", "tagged"):
         raise ConfigError(
@@ -176,9 +187,26 @@ def read_config(path: Path) -> RepositoryConfig:
     url = store.get("url", "")
     if not isinstance(name, str) or not isinstance(url, str):
         raise ConfigError(f"{path}", "repository.name and store.url must be text")
+    formats = _texts(report.get("formats", ["html"]), f"{path}: report.formats", REPORT_FORMATS)
+    urls = _texts(notify.get("urls", []), f"{path}: notify.urls")
+    events = _texts(notify.get("on", list(NOTIFY_EVENTS)), f"{path}: notify.on", NOTIFY_EVENTS)
     return RepositoryConfig(
-        name=name, review=ReviewPolicy(require=require, tags=tuple(tags)), store_url=url
+        name=name,
+        review=ReviewPolicy(require=require, tags=tuple(tags)),
+        store_url=url,
+        report_formats=formats,
+        notify_urls=urls,
+        notify_events=events,
     )
+
+
+def _texts(value: object, where: str, allowed: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(where, "must be a list of text")
+    unknown = [v for v in value if allowed and v not in allowed]
+    if unknown:
+        raise ConfigError(where, f"{unknown[0]!r} is not one of {', '.join(allowed)}")
+    return tuple(value)
 
 
 def _table(data: dict[str, object], key: str, path: Path) -> dict[str, object]:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from runbook.errors import NotebookFormatError
+from runbook.model.files import notebook_json
 
 # Values that change on every execution or are written by tools, never by the author.
 CELL_METADATA_STRIPPED = frozenset(
@@ -109,7 +110,7 @@ def strip_text(text: str, where: str = "<stdin>") -> str:
             raise NotebookFormatError(
                 where, f"cell {index} is a JSON {_json_type(cell)}, not an object"
             )
-    return json.dumps(strip_notebook(nb), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    return notebook_json(strip_notebook(nb))
 
 
 def _json_type(value: Any) -> str:

@@ -7,6 +7,7 @@ committed and removed again if the record cannot be.
 
 from __future__ import annotations
 
+import copy
 import secrets as random_source
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from runbook.errors import (
     ReviewRequiredError,
     SelfReviewError,
 )
+from runbook.model.audit import EventKind, plan_subject
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
 from runbook.model.parameters import (
@@ -35,6 +37,7 @@ from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
 from runbook.model.templates import slugify
+from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
 
@@ -107,7 +110,12 @@ def plan_runbook(
     values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
-    notebook = inject_parameters(runbook.notebook, render_parameters(values, secret_refs))
+    # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
+    notebook = (
+        inject_parameters(runbook.notebook, render_parameters(values, secret_refs))
+        if values or secret_refs
+        else copy.deepcopy(runbook.notebook)
+    )
     notebook.metadata.setdefault("runbook", {})["plan"] = {
         "id": plan_id,
         "runbook": where,
@@ -135,6 +143,20 @@ def plan_runbook(
     write_notebook(notebook, plan_file)
     try:
         create_plan(session, plan)
+        # Same transaction: a plan is never recorded without its audit event, nor the reverse.
+        append_event(
+            session,
+            kind=EventKind.PLAN_CREATED,
+            actor=planner,
+            subject=plan_subject(plan.id),
+            payload={
+                "runbook": plan.runbook_path,
+                "sha256": plan.sha256,
+                "parameters": plan.parameters,  # secrets are references here, never values
+                "review_required": plan.review_required,
+            },
+            at=planned_at,
+        )
         session.commit()
     except BaseException:
         session.rollback()
@@ -209,6 +231,18 @@ def review_plan(
             reviewed_at=now or datetime.now(UTC),
             comment=comment or None,
         ),
+    )
+    append_event(
+        session,
+        kind=EventKind.REVIEW_RECORDED,
+        actor=reviewer,
+        subject=plan_subject(plan.id),
+        payload={
+            "verdict": review.verdict.value,
+            "plan_sha256": review.plan_sha256,
+            "comment": review.comment,
+        },
+        at=review.reviewed_at,
     )
     state = PlanState.APPROVED if verdict is Verdict.APPROVED else PlanState.REJECTED
     set_plan_state(session, plan.id, state)

@@ -1,0 +1,165 @@
+"""A run as a person sees it: cells rendered, outputs live, timings, and the prompts at gates."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from runbook.engine.hooks import RunContext, RunObserver, output_text
+from runbook.model.injection import cell_tags
+from runbook.model.run import CellEvent, CellStatus, Decision, RunState
+
+_STATUS_STYLE = {
+    CellStatus.SUCCEEDED: "green",
+    CellStatus.FAILED: "red",
+    CellStatus.INTERRUPTED: "red",
+    CellStatus.SKIPPED: "yellow",
+    CellStatus.SHOWN: "dim",
+}
+
+
+class ConsoleObserver(RunObserver):
+    """Prints the run as it happens. ``full`` renders markdown and code (interactive mode)."""
+
+    def __init__(self, console: Console, *, full: bool) -> None:
+        self.console = console
+        self.full = full
+        self._started = time.monotonic()
+        self._total = 0
+
+    def run_started(self, ctx: RunContext) -> None:
+        self._started = time.monotonic()
+        self._total = len(ctx.notebook.cells)
+        mode = "dry run" if ctx.dry_run else ctx.run.mode.value
+        self.console.rule(f"run {ctx.run.id} of plan {ctx.run.plan_id} ({mode})")
+
+    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+        if self.full:
+            self.console.print(_code_panel(index, self._total, cell))
+        else:
+            tags = ", ".join(cell_tags(cell))
+            self.console.print(
+                f"[bold]▶ cell {index + 1}/{self._total}[/bold]"
+                + (f" [{escape(tags)}]" if tags else "")
+            )
+
+    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+        text = output_text(output)
+        style = (
+            "red"
+            if output.get("output_type") == "error" or output.get("name") == "stderr"
+            else None
+        )
+        self.console.print(Text(text.rstrip("\n")), style=style)
+
+    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+        self.console.print(f"[cyan]  {decision.value}[/cyan] by {escape(by)}")
+
+    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+        if event.status is CellStatus.SHOWN:
+            if self.full and cell.cell_type == "markdown":
+                from rich.markdown import Markdown  # markdown-it is slow to import
+
+                self.console.print(Markdown(cell.source))
+            return
+        duration = f" in {event.duration:.2f} s" if event.duration is not None else ""
+        style = _STATUS_STYLE[event.status]
+        elapsed = time.monotonic() - self._started
+        self.console.print(
+            f"[{style}]  cell {index + 1}/{self._total} {event.status.value}"
+            f"{duration}[/{style}] [dim](elapsed {elapsed:.1f} s)[/dim]"
+        )
+
+    def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        elapsed = time.monotonic() - self._started
+        style = "green" if state is RunState.SUCCEEDED else "red"
+        detail = f": {escape(ctx.masker.mask(message))}" if message else ""
+        self.console.rule(f"[{style}]{state.value}[/{style}] in {elapsed:.1f} s{detail}")
+
+
+def _code_panel(index: int, total: int, cell: Any) -> Any:
+    # Imported here: only interactive runs render code, and pygments is slow to import.
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    tags = cell_tags(cell)
+    title = Text(f"cell {index + 1}/{total}")
+    for tag in tags:
+        title.append(f" [{tag}]", style="bold red" if tag == "confirm" else "cyan")
+    return Panel(
+        Syntax(cell.source or " ", "python", word_wrap=True),
+        title=title,
+        title_align="left",
+        border_style="red" if "confirm" in tags else "blue",
+    )
+
+
+class TerminalOperator:
+    """A person at a terminal answering at each gate; Ctrl-C at a prompt aborts."""
+
+    def __init__(self, console: Console, user: str) -> None:
+        self.console = console
+        self._user = user
+
+    @property
+    def name(self) -> str:
+        """The person answering."""
+        return self._user
+
+    def confirm(self, index: int, cell: Any) -> Decision:
+        """Ask before a mutative (confirm) cell."""
+        self.console.print(_code_panel(index, index + 1, cell))
+        return self._ask(
+            "Run this mutative step? [y]es / [s]kip / [a]bort / [r]ollback",
+            {"y": Decision.YES, "s": Decision.SKIP, "a": Decision.ABORT, "r": Decision.ROLLBACK},
+        )
+
+    def acknowledge(self, index: int, cell: Any) -> Decision:
+        """Show a manual step and wait until the person says it is done."""
+        from rich.markdown import Markdown
+        from rich.panel import Panel
+
+        self.console.print(
+            Panel(
+                Markdown(cell.source),
+                title=f"manual step (cell {index + 1})",
+                border_style="yellow",
+            )
+        )
+        return self._ask(
+            "Done? [y]es, done / [s]kip / [a]bort / [r]ollback",
+            {
+                "y": Decision.ACKNOWLEDGED,
+                "s": Decision.SKIP,
+                "a": Decision.ABORT,
+                "r": Decision.ROLLBACK,
+            },
+        )
+
+    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+        """Ask what to do after a failing cell."""
+        self.console.print(f"[red]cell {index + 1} failed: {escape(error)}[/red]")
+        return self._recovery()
+
+    def on_interrupt(self, index: int, cell: Any) -> Decision:
+        """Ask what to do after Ctrl-C interrupted a cell."""
+        self.console.print(f"[yellow]cell {index + 1} interrupted[/yellow]")
+        return self._recovery()
+
+    def _recovery(self) -> Decision:
+        return self._ask(
+            "[r]etry / [s]kip / [a]bort / roll[b]ack",
+            {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT, "b": Decision.ROLLBACK},
+        )
+
+    def _ask(self, question: str, answers: dict[str, Decision]) -> Decision:
+        try:
+            answer = click.prompt(question, type=click.Choice(list(answers)), show_choices=False)
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            return Decision.ABORT
+        return answers[answer]

@@ -1,0 +1,148 @@
+"""``runbook run``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Final
+
+import click
+from rich.markup import escape
+
+from runbook.cli.console import ConsoleObserver, TerminalOperator
+from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
+from runbook.cli.errors import RefusedError
+from runbook.cli.output import console, err_console, print_json
+from runbook.cli.types import PlanId
+from runbook.engine.hooks import Operator
+from runbook.engine.operators import AutomaticOperator
+from runbook.errors import PolicyError
+from runbook.model.run import RunMode, RunState
+from runbook.orchestrate.running import RunRequest, start_run
+
+#: The documented exit codes of `runbook run` (2 usage and 4 policy come from cli/errors.py).
+EXIT_BY_STATE: Final = {
+    RunState.SUCCEEDED: 0,
+    RunState.FAILED: 1,
+    RunState.ABORTED: 3,
+    RunState.ROLLED_BACK: 3,
+    RunState.INTERRUPTED: 3,
+}
+
+
+@click.command("run")
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Run without a person: confirm cells and manual steps are answered yes "
+    "(recorded as confirmed by you).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Never execute confirm cells; sh(..., mutative=True) prints instead of running.",
+)
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="Ask at every gate (default when stdin and stdout are a terminal and --yes is not given).",
+)
+@click.option(
+    "--from",
+    "start_cell",
+    metavar="CELL",
+    help="Start at CELL (number or id), e.g. to resume a failed or interrupted run.",
+)
+@click.option(
+    "--skip-done",
+    is_flag=True,
+    help="With --from: skip the earlier cells instead of re-executing the "
+    "non-mutative ones to rebuild the kernel's state.",
+)
+@click.option(
+    "--timeout",
+    "cell_timeout",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Fail a cell that runs longer than this.",
+)
+@as_option
+@json_option
+@click.argument("plan_id", metavar="PLAN", type=PlanId())
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    yes: bool,
+    dry_run: bool,
+    interactive: bool | None,
+    start_cell: str | None,
+    skip_done: bool,
+    cell_timeout: float | None,
+    as_user: str | None,
+    as_json: bool,
+    plan_id: str,
+) -> int:
+    """Execute PLAN in a Jupyter kernel, cell by cell, with a gate before every mutation.
+
+    \b
+    Interactive (default on a terminal): markdown rendered, code shown, outputs live;
+    before a confirm cell: [y]es / [s]kip / [a]bort / [r]ollback; a manual step waits
+    for "done"; a failing cell offers retry / skip / abort / rollback; Ctrl-C
+    interrupts the running cell and offers the same.
+    Non-interactive (--yes, or no terminal): runs to the end; without --yes a confirm
+    cell stops the run.
+
+    \b
+    Exit codes: 0 succeeded; 1 failed; 2 usage; 3 aborted, rolled back or interrupted;
+    4 refused by policy (not a plan, review missing or voided, plan changed, already
+    running).
+    """
+    if skip_done and start_cell is None:
+        raise click.UsageError("--skip-done only makes sense with --from CELL")
+    repo = repository(ctx)
+    executor = acting_user(as_user, repo)
+    if interactive is None:
+        interactive = not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+    shown = err_console if as_json else console
+    operator: Operator = (
+        TerminalOperator(shown, executor) if interactive else AutomaticOperator(executor, yes=yes)
+    )
+    mode = (
+        RunMode.DRY_RUN if dry_run else (RunMode.INTERACTIVE if interactive else RunMode.AUTOMATIC)
+    )
+    request = RunRequest(
+        plan_id=plan_id,
+        executor=executor,
+        operator=operator,
+        mode=mode,
+        observers=[ConsoleObserver(shown, full=interactive)],
+        start_cell=start_cell,
+        rebuild=not skip_done,
+        cell_timeout=cell_timeout,
+    )
+    with store_sessions(repo) as sessions:
+        try:
+            result = start_run(sessions, repo, request)
+        except PolicyError as refusal:
+            raise RefusedError(str(refusal)) from None
+    run, outcome = result.run, result.outcome
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
+    if as_json:
+        print_json(
+            {
+                "run": run.id,
+                "plan": run.plan_id,
+                "state": outcome.state.value,
+                "message": outcome.message,
+                "notebook": run.notebook_path,
+                "reports": result.reports,
+                "warnings": result.warnings,
+            }
+        )
+    else:
+        shown.print(f"notebook: {escape(run.notebook_path)}")
+        for report in result.reports:
+            shown.print(f"report: {escape(report)}")
+        shown.print(f"log: runbook log {run.id}")
+    return EXIT_BY_STATE[outcome.state]

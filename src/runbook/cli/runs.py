@@ -1,0 +1,160 @@
+"""``runbook runs`` and ``runbook log``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from runbook.cli.context import json_option, repository, store_session
+from runbook.cli.output import console, print_json, timestamp
+from runbook.cli.types import PlanId, RunId
+from runbook.model.repository import Repository
+from runbook.model.run import Run, RunState
+from runbook.orchestrate.running import sweep
+from runbook.store.runs import get_run, list_cell_events, list_runs
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """The JSON form of a run."""
+    return {
+        "id": run.id,
+        "plan": run.plan_id,
+        "executor": run.executor,
+        "mode": run.mode.value,
+        "state": run.state.value,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "duration": run.duration,
+        "notebook": run.notebook_path,
+        "resumed_from": run.resumed_from,
+        "start_cell": run.start_cell,
+        "message": run.message,
+    }
+
+
+@click.command("runs")
+@click.option("--plan", "plan_id", type=PlanId(), help="Only runs of this plan.")
+@click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only this state.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def runs_command(
+    ctx: click.Context, plan_id: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
+    """List runs, newest first. Runs whose process died show as interrupted."""
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        sweep(session)
+        runs = list_runs(
+            session, plan_id=plan_id, state=RunState(state) if state else None, limit=limit
+        )
+    if as_json:
+        print_json([run_summary(r) for r in runs])
+        return
+    table = Table("run", "plan", "executor", "mode", "started", "duration", "state", box=None)
+    for run in runs:
+        duration = f"{run.duration:.1f} s" if run.duration is not None else "…"
+        table.add_row(
+            run.id,
+            run.plan_id,
+            escape(run.executor),
+            run.mode.value,
+            timestamp(run.started_at),
+            duration,
+            run.state.value,
+        )
+    console.print(table if runs else "no runs yet: runbook run PLAN")
+
+
+@click.command("log")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
+@json_option
+@click.argument("run_id", metavar="RUN", type=RunId())
+@click.pass_context
+def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) -> None:
+    """Show what RUN did, cell by cell; --follow streams a run in progress."""
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        run = get_run(session, run_id)
+        events = list_cell_events(session, run.id)
+    log_file = repo.root / run.notebook_path
+    log_file = log_file.parent / "log.jsonl"
+    if as_json:
+        print_json(
+            {
+                **run_summary(run),
+                "cells": [
+                    {
+                        "cell": e.cell_index,
+                        "status": e.status.value,
+                        "duration": e.duration,
+                        "decision": e.decision.value if e.decision else None,
+                        "by": e.decided_by,
+                        "error": e.error,
+                    }
+                    for e in events
+                ],
+            }
+        )
+        return
+    position = _print_log(log_file, 0)
+    while follow and not _finished(repo, run.id):
+        time.sleep(0.2)
+        position = _print_log(log_file, position)
+    _print_log(log_file, position)
+
+
+def _finished(repo: Repository, run_id: str) -> bool:
+    with store_session(repo) as session:
+        sweep(session)
+        return get_run(session, run_id).state.finished
+
+
+def _print_log(path: Path, position: int) -> int:
+    """Print complete lines after ``position``; return the new position."""
+    if not path.exists():
+        return position
+    with path.open("rb") as stream:
+        stream.seek(position)
+        chunk = stream.read()
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    for line in complete.decode("utf-8").splitlines():
+        console.print(_render(json.loads(line)), highlight=False)
+    return position + len(complete)
+
+
+def _render(record: dict[str, Any]) -> str:
+    kind = record.get("kind", "")
+    at = record.get("at", "")[11:19]
+    if kind == "cell.output":
+        return escape(str(record.get("text", "")).rstrip("\n"))
+    if kind == "cell.started":
+        tags = ", ".join(record.get("tags", []))
+        return f"[dim]{at}[/dim] [bold]▶ cell {record['cell']}[/bold]" + (
+            f" [{escape(tags)}]" if tags else ""
+        )
+    if kind == "cell.finished":
+        duration = record.get("duration")
+        took = f" in {duration:.2f} s" if duration is not None else ""
+        error = f": {escape(record['error'])}" if record.get("error") else ""
+        return f"[dim]{at}[/dim]   cell {record['cell']} {record['status']}{took}{error}"
+    if kind == "cell.decided":
+        return (
+            f"[dim]{at}[/dim]   cell {record['cell']}: {record['decision']} by "
+            f"{escape(record['by'])}"
+        )
+    if kind == "run.started":
+        return (
+            f"[dim]{at}[/dim] run started by {escape(record.get('executor', ''))} "
+            f"({record.get('mode')})"
+        )
+    if kind == "run.finished":
+        message = f": {escape(record['message'])}" if record.get("message") else ""
+        return f"[dim]{at}[/dim] run {record['state']}{message}"
+    return escape(json.dumps(record))

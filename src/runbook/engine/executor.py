@@ -1,0 +1,290 @@
+"""The cell loop: one planned notebook, cell by cell, in a real kernel, with gates.
+
+Markdown is shown; ``manual`` steps wait for an acknowledgement; ``confirm`` cells run only on
+an explicit yes (never in a dry run); ``rollback`` cells run only when rolling back; a failing
+or interrupted cell asks the operator what next. Everything that happens is told to the
+observers, which save, record and display it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+from runbook.engine.hooks import Operator, RunContext, RunObserver
+from runbook.engine.kernel import StreamingClient, kernel_environment, kernel_name
+from runbook.model.injection import cell_tags
+from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
+from runbook.model.run import CellEvent, CellStatus, Decision, RunState
+
+#: Tags of cells that are never re-executed to rebuild kernel state on resume.
+_NOT_REBUILT = frozenset({"confirm", "rollback", "manual", "skip-execution"})
+
+
+class RunSignal(BaseException):
+    """Control flow out of the cell loop; not an error, so ``except Exception`` never eats it."""
+
+
+class StopRun(RunSignal):
+    """End the run now in ``state`` with ``message`` (abort, rollback done, refusal)."""
+
+    def __init__(self, state: RunState, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended."""
+
+    state: RunState
+    message: str | None = None
+
+
+async def async_execute_run(
+    ctx: RunContext,
+    *,
+    operator: Operator,
+    observers: Sequence[RunObserver],
+    start_cell: int = 0,
+    rebuild: bool = True,
+    cell_timeout: float | None = None,
+) -> Outcome:
+    """Execute ``ctx.notebook`` from ``start_cell`` and return how it ended.
+
+    Cells before ``start_cell`` are re-executed to rebuild the kernel's state when
+    ``rebuild`` (except confirm, rollback, manual and mutative-looking cells), else skipped.
+    """
+    loop = _CellLoop(ctx, operator, observers)
+    client = StreamingClient(
+        ctx.notebook,
+        masker=ctx.masker,
+        on_output=loop.output,
+        kernel_name=kernel_name(ctx.notebook),
+        timeout=cell_timeout,
+        record_timing=True,
+        allow_errors=False,
+        resources={"metadata": {"path": str(ctx.repo_root)}},
+    )
+    loop.client = client
+    env = kernel_environment(
+        run_id=ctx.run.id, plan_id=ctx.run.plan_id, repo_root=ctx.repo_root, dry_run=ctx.dry_run
+    )
+    try:
+        async with client.async_setup_kernel(env=env):
+            loop.tell(lambda o: o.run_started(ctx))
+            outcome = await loop.run(start_cell, rebuild)
+    except StopRun as stop:
+        outcome = Outcome(stop.state, stop.message)
+    except DeadKernelError as error:
+        outcome = Outcome(RunState.FAILED, f"the kernel died: {error}")
+    except RuntimeError as error:
+        outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
+    loop.tell(lambda o: o.run_finished(ctx, outcome.state, outcome.message))
+    return outcome
+
+
+#: The same, for callers without an event loop.
+execute_run = run_sync(async_execute_run)
+
+
+class _CellLoop:
+    def __init__(
+        self, ctx: RunContext, operator: Operator, observers: Sequence[RunObserver]
+    ) -> None:
+        self.ctx = ctx
+        self.operator = operator
+        self.observers = observers
+        self.client: StreamingClient | None = None
+        self.interrupted = False
+        # Interrupt requests in flight: kept so they are not garbage-collected mid-way.
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    def tell(self, event: Callable[[RunObserver], None]) -> None:
+        for observer in self.observers:
+            event(observer)
+
+    def output(self, index: int, output: Any) -> None:
+        self.tell(lambda o: o.cell_output(self.ctx, index, output))
+
+    async def run(self, start_cell: int, rebuild: bool) -> Outcome:
+        cells = self.ctx.notebook.cells
+        try:
+            for index, cell in enumerate(cells):
+                if index < start_cell:
+                    await self._before_start(index, cell, rebuild)
+                else:
+                    await self._step(index, cell)
+        except StopRun as stop:
+            return Outcome(stop.state, stop.message)
+        return Outcome(RunState.SUCCEEDED, None)
+
+    async def _before_start(self, index: int, cell: Any, rebuild: bool) -> None:
+        if rebuild and cell.cell_type == "code" and _rebuildable(cell):
+            await self._execute_or_fail(index, cell, by="rebuild (--from)")
+        else:
+            self._finish(index, cell, CellStatus.SKIPPED, by="before --from")
+
+    async def _step(self, index: int, cell: Any) -> None:
+        tags = set(cell_tags(cell))
+        if "manual" in tags:
+            answer = await self._gate(index, cell, self.operator.acknowledge)
+            status = CellStatus.SHOWN if answer is Decision.ACKNOWLEDGED else CellStatus.SKIPPED
+            self._finish(index, cell, status, decision=answer, by=self.operator.name)
+            return
+        if cell.cell_type != "code":
+            self._finish(index, cell, CellStatus.SHOWN)
+            return
+        if tags & {"rollback", "skip-execution"}:
+            self._finish(index, cell, CellStatus.SKIPPED)
+            return
+        decision: Decision | None = None
+        by: str | None = None
+        if "confirm" in tags:
+            if self.ctx.dry_run:
+                self._decide(index, cell, Decision.SKIP, "dry-run")
+                self._finish(index, cell, CellStatus.SKIPPED, decision=Decision.SKIP, by="dry-run")
+                return
+            decision = await self._gate(index, cell, self.operator.confirm)
+            by = self.operator.name
+            if decision is Decision.SKIP:
+                self._finish(index, cell, CellStatus.SKIPPED, decision=decision, by=by)
+                return
+        await self._execute_with_recovery(index, cell, decision, by)
+
+    async def _gate(self, index: int, cell: Any, ask: Callable[[int, Any], Decision]) -> Decision:
+        """Ask at a gate; ABORT and ROLLBACK end the loop here."""
+        decision = ask(index, cell)
+        self._decide(index, cell, decision, self.operator.name)
+        if decision is Decision.ABORT:
+            raise StopRun(RunState.ABORTED, f"aborted by {self.operator.name} at cell {index}")
+        if decision is Decision.ROLLBACK:
+            await self._rollback(index)
+        return decision
+
+    def _decide(self, index: int, cell: Any, decision: Decision, by: str) -> None:
+        self.tell(lambda o: o.decided(self.ctx, index, cell, decision, by))
+
+    async def _execute_with_recovery(
+        self, index: int, cell: Any, decision: Decision | None, by: str | None
+    ) -> None:
+        while True:
+            started = datetime.now(UTC)
+            error = await self._execute(index, cell)
+            if error is None:
+                self._finish(
+                    index, cell, CellStatus.SUCCEEDED, decision=decision, by=by, started=started
+                )
+                return
+            interrupted, self.interrupted = self.interrupted, False
+            self._finish(
+                index,
+                cell,
+                CellStatus.INTERRUPTED if interrupted else CellStatus.FAILED,
+                decision=decision,
+                by=by,
+                started=started,
+                error=error,
+            )
+            if interrupted:
+                choice = self.operator.on_interrupt(index, cell)
+            else:
+                choice = self.operator.on_failure(index, cell, error)
+            self._decide(index, cell, choice, self.operator.name)
+            if choice is Decision.SKIP:
+                return
+            if choice is Decision.ROLLBACK:
+                await self._rollback(index)
+            if choice is not Decision.RETRY:
+                state = RunState.ABORTED if interrupted else RunState.FAILED
+                what = "interrupted" if interrupted else f"failed: {error}"
+                raise StopRun(state, f"cell {index} {what}")
+
+    async def _execute(self, index: int, cell: Any) -> str | None:
+        """Run one code cell; its error as ``Name: value``, or None when it succeeded."""
+        if self.client is None:
+            raise RuntimeError("the cell loop has no kernel client")
+        self.tell(lambda o: o.cell_started(self.ctx, index, cell))
+        loop = asyncio.get_running_loop()
+        handled = _catch_sigint(loop, self._interrupt)
+        try:
+            await self.client.async_execute_cell(cell, index, store_history=True)
+        except CellExecutionError as failure:
+            return f"{failure.ename}: {failure.evalue}"
+        finally:
+            if handled:
+                loop.remove_signal_handler(signal.SIGINT)
+        return None
+
+    async def _execute_or_fail(self, index: int, cell: Any, by: str) -> None:
+        started = datetime.now(UTC)
+        error = await self._execute(index, cell)
+        status = CellStatus.SUCCEEDED if error is None else CellStatus.FAILED
+        self._finish(index, cell, status, by=by, started=started, error=error)
+        if error is not None:
+            raise StopRun(RunState.FAILED, f"cell {index} failed while {by}: {error}")
+
+    def _interrupt(self) -> None:
+        self.interrupted = True
+        if self.client is not None and self.client.km is not None:
+            self._pending.add(
+                asyncio.ensure_future(ensure_async(self.client.km.interrupt_kernel()))
+            )
+
+    async def _rollback(self, after: int) -> NoReturn:
+        """Run every rollback cell in order, then end the run rolled back."""
+        for index, cell in enumerate(self.ctx.notebook.cells):
+            if cell.cell_type == "code" and "rollback" in cell_tags(cell):
+                await self._execute_or_fail(index, cell, by="rollback")
+        raise StopRun(RunState.ROLLED_BACK, f"rolled back after cell {after}")
+
+    def _finish(
+        self,
+        index: int,
+        cell: Any,
+        status: CellStatus,
+        *,
+        decision: Decision | None = None,
+        by: str | None = None,
+        started: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        event = CellEvent(
+            run_id=self.ctx.run.id,
+            cell_index=index,
+            cell_type=cell.cell_type,
+            status=status,
+            tags=tuple(cell_tags(cell)),
+            cell_id=cell.get("id"),
+            decision=decision,
+            decided_by=by,
+            started_at=started,
+            ended_at=datetime.now(UTC) if started else None,
+            error=error,
+        )
+        self.tell(lambda o: o.cell_finished(self.ctx, index, cell, event))
+
+
+def _rebuildable(cell: Any) -> bool:
+    if _NOT_REBUILT & set(cell_tags(cell)):
+        return False
+    if NOT_MUTATIVE_MARK in cell.source:
+        return True
+    return not any(pattern.search(cell.source) for pattern in MUTATIVE_PATTERNS)
+
+
+def _catch_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> bool:
+    """Route Ctrl-C to a kernel interrupt while a cell runs; False where that is impossible."""
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False  # not the main thread, or no signal support: Ctrl-C stays default
+    return True

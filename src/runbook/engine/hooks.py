@@ -1,0 +1,216 @@
+"""The engine's extension points: an operator who decides at gates, and observers.
+
+The cell loop (``executor.py``) knows nothing of terminals, stores or files: it asks the
+:class:`Operator` at every gate and tells every :class:`RunObserver` what happened. Saving the
+notebook after every cell, recording cell events and audit entries, and writing the log that
+``runbook log --follow`` reads are each one observer here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from runbook.masking import SecretMasker
+from runbook.model.audit import EventKind, run_subject
+from runbook.model.files import notebook_json, write_atomic
+from runbook.model.run import CellEvent, Decision, Run, RunState
+from runbook.store.audit import append_event
+from runbook.store.runs import add_cell_event, finish_run
+
+
+class Operator(Protocol):
+    """Who decides at the gates of a run: a person at a terminal, or flags standing in."""
+
+    @property
+    def name(self) -> str:
+        """The identity recorded with each decision."""
+        ...
+
+    def confirm(self, index: int, cell: Any) -> Decision:
+        """Before a ``confirm`` cell: YES, SKIP, ABORT or ROLLBACK."""
+        ...
+
+    def acknowledge(self, index: int, cell: Any) -> Decision:
+        """At a ``manual`` step: ACKNOWLEDGED, SKIP, ABORT or ROLLBACK."""
+        ...
+
+    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+        """After a failing cell: RETRY, SKIP, ABORT (the run fails) or ROLLBACK."""
+        ...
+
+    def on_interrupt(self, index: int, cell: Any) -> Decision:
+        """After Ctrl-C interrupted a cell: RETRY, SKIP, ABORT or ROLLBACK."""
+        ...
+
+
+@dataclass
+class RunContext:
+    """What every observer may look at: the run, the notebook as executed so far, the masker."""
+
+    run: Run
+    notebook: Any
+    repo_root: Path
+    masker: SecretMasker = field(default_factory=SecretMasker)
+    dry_run: bool = False
+
+    @property
+    def notebook_file(self) -> Path:
+        """Where the executed notebook is saved."""
+        return self.repo_root / self.run.notebook_path
+
+
+class RunObserver:
+    """Base observer: every method does nothing; subclasses override what they need."""
+
+    def run_started(self, ctx: RunContext) -> None:
+        """The kernel is up and the first cell is about to be considered."""
+
+    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+        """A code cell is about to execute (also on retries)."""
+
+    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+        """A (masked) output arrived from the kernel while the cell runs."""
+
+    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+        """Someone decided at a gate."""
+
+    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+        """A cell is done with: executed, failed, skipped or shown."""
+
+    def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        """The run ended in ``state``; the kernel is shut down."""
+
+
+class AutosaveObserver(RunObserver):
+    """Saves the masked executed notebook after every cell: a crash loses one cell at most."""
+
+    def run_started(self, ctx: RunContext) -> None:
+        self._save(ctx)
+
+    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+        self._save(ctx)
+
+    def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        self._save(ctx)
+
+    @staticmethod
+    def _save(ctx: RunContext) -> None:
+        ctx.masker.mask_notebook(ctx.notebook)
+        write_atomic(ctx.notebook_file, notebook_json(ctx.notebook))
+
+
+class RecordObserver(RunObserver):
+    """Records cell events and audit entries in the store, each in its own transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+        with self._sessions.begin() as session:
+            append_event(
+                session,
+                kind=EventKind.CELL_DECIDED,
+                actor=by,
+                subject=run_subject(ctx.run.id),
+                payload={
+                    "cell": index,
+                    "decision": decision.value,
+                    "tags": list(cell.metadata.get("tags", [])),
+                },
+            )
+
+    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+        masked = CellEvent(
+            **{**event.__dict__, "error": ctx.masker.mask(event.error or "") or None}
+        )
+        with self._sessions.begin() as session:
+            add_cell_event(session, masked)
+            append_event(
+                session,
+                kind=EventKind.CELL_FINISHED,
+                actor=ctx.run.executor,
+                subject=run_subject(ctx.run.id),
+                payload={
+                    "cell": index,
+                    "status": event.status.value,
+                    "duration": event.duration,
+                    "error": masked.error,
+                },
+            )
+
+    def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        shown = ctx.masker.mask(message) if message else None
+        with self._sessions.begin() as session:
+            finish_run(session, ctx.run.id, ctx.run.lease_epoch, state, shown)
+            append_event(
+                session,
+                kind=EventKind.RUN_FINISHED,
+                actor=ctx.run.executor,
+                subject=run_subject(ctx.run.id),
+                payload={"state": state.value, "message": shown},
+            )
+
+
+class LogObserver(RunObserver):
+    """Appends one JSON line per event to ``runs/<run>/log.jsonl`` for ``runbook log``."""
+
+    def run_started(self, ctx: RunContext) -> None:
+        self._write(
+            ctx,
+            "run.started",
+            executor=ctx.run.executor,
+            mode=ctx.run.mode.value,
+            plan=ctx.run.plan_id,
+        )
+
+    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+        self._write(ctx, "cell.started", cell=index, tags=list(cell.metadata.get("tags", [])))
+
+    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+        self._write(ctx, "cell.output", cell=index, text=output_text(output))
+
+    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+        self._write(ctx, "cell.decided", cell=index, decision=decision.value, by=by)
+
+    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+        self._write(
+            ctx,
+            "cell.finished",
+            cell=index,
+            status=event.status.value,
+            duration=event.duration,
+            error=ctx.masker.mask(event.error or "") or None,
+        )
+
+    def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        self._write(
+            ctx,
+            "run.finished",
+            state=state.value,
+            message=ctx.masker.mask(message) if message else None,
+        )
+
+    @staticmethod
+    def _write(ctx: RunContext, kind: str, **fields: Any) -> None:
+        path = ctx.notebook_file.parent / "log.jsonl"
+        record = {"at": datetime.now(UTC).isoformat(), "kind": kind, **fields}
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(ctx.masker.mask_data(record), ensure_ascii=False) + "\n")
+
+
+def output_text(output: Any) -> str:
+    """The human-readable text of one output: stream text, plain data, or the error."""
+    if output.get("output_type") == "stream":
+        return str(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+    data = output.get("data", {})
+    if "text/plain" in data:
+        return str(data["text/plain"])
+    return f"[{', '.join(sorted(data))}]" if data else ""

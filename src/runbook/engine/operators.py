@@ -1,0 +1,52 @@
+"""Operators that need no person: flags standing in for the answers at each gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.engine.executor import StopRun
+from runbook.model.run import Decision, RunState
+
+
+class AutomaticOperator:
+    """Non-interactive runs: ``--yes`` confirms and acknowledges; without it a gate stops.
+
+    A failing or interrupted cell ends the run: nobody is there to choose a retry.
+    """
+
+    def __init__(self, user: str, *, yes: bool) -> None:
+        self._user = user
+        self._yes = yes
+
+    @property
+    def name(self) -> str:
+        """Decisions are recorded as made by the executing user."""
+        return self._user
+
+    def confirm(self, index: int, cell: Any) -> Decision:
+        """YES with ``--yes``; otherwise the run stops before the mutative step."""
+        if self._yes:
+            return Decision.YES
+        raise StopRun(
+            RunState.ABORTED,
+            f"cell {index} is tagged confirm and needs an explicit "
+            f"yes: run interactively or with --yes (resume with --from {index})",
+        )
+
+    def acknowledge(self, index: int, cell: Any) -> Decision:
+        """ACKNOWLEDGED with ``--yes``; otherwise the run stops at the manual step."""
+        if self._yes:
+            return Decision.ACKNOWLEDGED
+        raise StopRun(
+            RunState.ABORTED,
+            f"cell {index} is a manual step that a person must "
+            f"acknowledge: run interactively or with --yes (resume with --from {index})",
+        )
+
+    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+        """The run fails."""
+        return Decision.ABORT
+
+    def on_interrupt(self, index: int, cell: Any) -> Decision:
+        """The run is aborted."""
+        return Decision.ABORT

@@ -1,0 +1,326 @@
+"""Run reports: an executed notebook as sanitized HTML, Markdown or PDF, with a run summary.
+
+Notebook output is hostile (DESIGN.md, "HTML from notebooks is hostile"): whatever a cell
+printed came from the systems it queried. So a report is built in layers, each enough alone:
+
+1. :func:`sanitize_notebook` (in :mod:`runbook.engine.sanitize`) drops outputs that only run
+   as script (JavaScript, widgets) or carry data, not display (scrapbook scraps, secret
+   references), and passes every HTML, SVG and Markdown string through an nh3 allowlist;
+2. nbconvert renders with ``sanitize_html=True`` and its ``clean_html`` filter replaced by the
+   same allowlist, so Markdown is cleaned *after* it became HTML;
+3. every ``<script>`` the template adds is removed and a Content-Security-Policy ``<meta>``
+   forbids script and fetches, so even a report opened from disk runs nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from nbconvert import HTMLExporter, MarkdownExporter
+from traitlets.config import Config
+
+from runbook.engine.sanitize import RENDERED_OUT_MIMETYPES, clean_html, sanitize_notebook
+from runbook.errors import ReportError
+from runbook.model.files import write_atomic
+from runbook.model.repository import resolve_inside
+from runbook.model.run import CellEvent, Decision, Run
+
+__all__ = [
+    "CSP",
+    "RENDERED_OUT_MIMETYPES",
+    "find_chromium",
+    "render_html",
+    "render_markdown",
+    "render_pdf",
+    "report_path",
+    "sanitize_notebook",
+    "write_report",
+    "write_run_report",
+]
+
+#: The policy of every HTML report: no script, no fetch; inline styles and data: images only.
+CSP: Final = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+FORMATS: Final = {"html": "html", "md": "md", "pdf": "pdf"}
+PDF_TIMEOUT: Final = 120.0
+_REMOVE_TAGS: Final = {
+    "remove_cell_tags": ["remove-cell"],
+    "remove_input_tags": ["remove-input"],
+    "remove_all_outputs_tags": ["remove-output"],
+}
+# nbconvert warns about images without alt text on every report: noise for a run's operator.
+_NBCONVERT_LOG: Final = logging.getLogger("runbook.report.nbconvert")
+_NBCONVERT_LOG.setLevel(logging.ERROR)
+_DECISION_WORDS: Final = {
+    Decision.YES: "confirmed",
+    Decision.SKIP: "skipped",
+    Decision.ABORT: "aborted",
+    Decision.ROLLBACK: "rolled back",
+    Decision.RETRY: "retried",
+    Decision.ACKNOWLEDGED: "acknowledged",
+}
+
+
+def render_html(
+    notebook: Any,
+    *,
+    run: Run | None = None,
+    events: Sequence[CellEvent] = (),
+    title: str | None = None,
+) -> str:
+    """A self-contained HTML report: no script, no external fetch, a summary on top."""
+    clean = sanitize_notebook(notebook)
+    name = title or _title(clean, run)
+    clean.metadata["title"] = name
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
+        template_name="lab",
+        sanitize_html=True,
+        exclude_anchor_links=True,
+        log=_NBCONVERT_LOG,
+    )
+    exporter.register_filter("clean_html", clean_html)  # type: ignore[no-untyped-call]
+    page, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": name}})
+    # Nothing from the notebook can spell "<script" any more: every one is the template's.
+    page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.IGNORECASE | re.DOTALL)
+    page = re.sub(r"<script", "&lt;script", page, flags=re.IGNORECASE)
+    head = (
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+    )
+    page = re.sub(r"<head[^>]*>", lambda m: m.group(0) + "\n" + head, page, count=1)
+    if run is not None:
+        summary = _summary_html(name, run, events)
+        page = re.sub(r"<main>", lambda m: m.group(0) + summary, page, count=1)
+    return page
+
+
+def render_markdown(
+    notebook: Any, *, run: Run | None = None, events: Sequence[CellEvent] = ()
+) -> str:
+    """A Markdown report: the run summary as tables, then the sanitized notebook."""
+    clean = sanitize_notebook(notebook)
+    exporter = MarkdownExporter(  # type: ignore[no-untyped-call]
+        config=Config(
+            {
+                "TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS},
+                # Images stay inline as data: URIs; the report is one file.
+                "ExtractOutputPreprocessor": {"enabled": False},
+            }
+        ),
+        log=_NBCONVERT_LOG,
+    )
+    body, _ = exporter.from_notebook_node(clean)
+    summary = _summary_markdown(run, events) if run is not None else ""
+    return f"# {_md(_title(clean, run))}\n\n{summary}{body}"
+
+
+def _title(notebook: Any, run: Run | None) -> str:
+    runbook = notebook.metadata.get("runbook")
+    named = runbook.get("title") if isinstance(runbook, dict) else None
+    base = str(named) if named else "Runbook report"
+    return f"{base} (run {run.id})" if run is not None else base
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment else "-"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.2f} s"
+    minutes, seconds = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min {seconds} s" if hours else f"{minutes} min {seconds} s"
+
+
+def _run_rows(run: Run) -> list[tuple[str, str]]:
+    rows = [
+        ("Run", run.id),
+        ("Plan", run.plan_id),
+        ("Executor", run.executor),
+        ("Mode", run.mode.value),
+        ("State", run.state.value),
+        ("Started", _when(run.started_at)),
+        ("Ended", _when(run.ended_at)),
+        ("Duration", _seconds(run.duration)),
+    ]
+    if run.resumed_from:
+        rows.append(("Resumed from", run.resumed_from))
+    if run.message:
+        rows.append(("Message", run.message))
+    return rows
+
+
+def _event_row(event: CellEvent) -> list[str]:
+    error = (event.error or "").strip().splitlines()
+    return [
+        str(event.cell_index),
+        event.cell_type,
+        ", ".join(event.tags),
+        event.status.value,
+        _seconds(event.duration),
+        _DECISION_WORDS[event.decision] if event.decision else "",
+        event.decided_by or "",
+        error[-1] if error else "",
+    ]
+
+
+_EVENT_HEADERS: Final = ("Cell", "Type", "Tags", "Status", "Duration", "Decision", "By", "Error")
+_SUMMARY_CSS: Final = (
+    "<style>.rb-summary{font-family:sans-serif;margin:1em 0 2em;padding:1em;"
+    "border:1px solid #ccc}.rb-summary table{border-collapse:collapse;margin:.5em 0}"
+    ".rb-summary th,.rb-summary td{border:1px solid #ddd;padding:2px 8px;text-align:left}"
+    ".rb-status-failed,.rb-status-interrupted{color:#b00}</style>"
+)
+
+
+def _summary_html(title: str, run: Run, events: Sequence[CellEvent]) -> str:
+    def e(value: str) -> str:
+        return html.escape(value, quote=True)
+
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _run_rows(run))
+    header = "".join(f"<th>{e(h)}</th>" for h in _EVENT_HEADERS)
+    rows = "".join(
+        f'<tr class="rb-status-{e(event.status.value)}">'
+        + "".join(f"<td>{e(v)}</td>" for v in _event_row(event))
+        + "</tr>"
+        for event in events
+    )
+    return (
+        f'{_SUMMARY_CSS}<section class="rb-summary"><h2>{e(title)}</h2>'
+        f'<table class="rb-run">{facts}</table>'
+        f'<table class="rb-cells"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
+        "</section>"
+    )
+
+
+def _md(value: str) -> str:
+    escaped = html.escape(" ".join(value.split()), quote=False)
+    return re.sub(r"([\\`*_\[\]|#!])", r"\\\1", escaped)
+
+
+def _summary_markdown(run: Run, events: Sequence[CellEvent]) -> str:
+    lines = ["| | |", "|---|---|", *(f"| {_md(k)} | {_md(v)} |" for k, v in _run_rows(run))]
+    lines += ["", "| " + " | ".join(_EVENT_HEADERS) + " |", "|---" * len(_EVENT_HEADERS) + "|"]
+    lines += ["| " + " | ".join(_md(v) for v in _event_row(ev)) + " |" for ev in events]
+    return "\n".join(lines) + "\n\n"
+
+
+def find_chromium() -> str | None:
+    """The Chromium to print with: RUNBOOK_CHROMIUM, /usr/bin/chromium, or one on PATH."""
+    chosen = os.environ.get("RUNBOOK_CHROMIUM")
+    if chosen:
+        return shutil.which(chosen)
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    return next(
+        (f for n in ("chromium", "chromium-browser", "google-chrome") if (f := shutil.which(n))),
+        None,
+    )
+
+
+def render_pdf(html: str, destination: Path) -> None:
+    """Print an HTML report to ``destination`` with headless Chromium (written atomically)."""
+    chromium = find_chromium()
+    if chromium is None:
+        raise ReportError(
+            "PDF export needs Chromium: apt-get install chromium (or set RUNBOOK_CHROMIUM)"
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="runbook-pdf-") as scratch:
+        page = Path(scratch) / "report.html"
+        page.write_text(html, encoding="utf-8")
+        printed = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+        argv = [
+            chromium,
+            *("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"),
+            *("--disable-component-update", "--disable-sync", "--no-first-run"),
+            f"--user-data-dir={scratch}/profile",
+            f"--print-to-pdf={printed}",
+            "--no-pdf-header-footer",
+            page.as_uri(),
+        ]
+        # Chromium writes crash reports and caches under XDG folders: keep them in scratch.
+        env = {**os.environ, "XDG_CONFIG_HOME": scratch, "XDG_CACHE_HOME": scratch}
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=PDF_TIMEOUT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            printed.unlink(missing_ok=True)
+            raise ReportError(f"Chromium did not print the PDF in {PDF_TIMEOUT:.0f} s") from None
+        except OSError as error:
+            raise ReportError(f"cannot start Chromium ({chromium}): {error}") from None
+        size = printed.stat().st_size if printed.exists() else 0
+        if done.returncode != 0 or size == 0:
+            printed.unlink(missing_ok=True)
+            raise ReportError(
+                f"Chromium failed to print the PDF (exit {done.returncode}): "
+                + _first_error(done.stderr)
+            )
+        os.replace(printed, destination)
+
+
+def _first_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # Skip what every headless start prints: no D-Bus here, and Debian's wrapper script noise.
+    useful = [x for x in lines if "dbus" not in x and "unexpected operator" not in x]
+    return (useful or lines or ["no output"])[0]
+
+
+def write_report(
+    notebook: Any,
+    destination: Path,
+    fmt: str,
+    *,
+    run: Run | None = None,
+    events: Sequence[CellEvent] = (),
+) -> Path:
+    """Render ``notebook`` as ``fmt`` (html, md or pdf) to ``destination``; returns it."""
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt == "md":
+        write_atomic(destination, render_markdown(notebook, run=run, events=events))
+    elif fmt == "html":
+        write_atomic(destination, render_html(notebook, run=run, events=events))
+    else:
+        render_pdf(render_html(notebook, run=run, events=events), destination)
+    return destination
+
+
+def report_path(repo_root: Path, run: Run, fmt: str) -> Path:
+    """Where a run's report lives by default: ``runs/<run-id>/report.<ext>``."""
+    return resolve_inside(repo_root, f"runs/{run.id}/report.{FORMATS.get(fmt, fmt)}")
+
+
+def write_run_report(
+    repo_root: Path,
+    run: Run,
+    events: Sequence[CellEvent],
+    notebook: Any,
+    *,
+    formats: Sequence[str] = ("html",),
+) -> list[Path]:
+    """Write ``runs/<run-id>/report.<ext>`` for each format; returns the paths written."""
+    return [
+        write_report(notebook, report_path(repo_root, run, fmt), fmt, run=run, events=events)
+        for fmt in formats
+    ]

@@ -1,0 +1,89 @@
+"""Masking secret values in everything Runbook writes: outputs, logs, records, reports.
+
+A value is masked in the forms it commonly takes on its way out: as is, URL-encoded, base64
+and JSON-escaped. Very short values are not masked (every ``a`` in a log would become
+``***``); secrets that short are refused by nothing but are also not secrets worth the name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
+
+MASK: Final = "***"
+MIN_SECRET_LENGTH: Final = 4
+
+
+class SecretMasker:
+    """Replaces every registered secret value, in its common encodings, with ``***``."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._variants: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        for value in values:
+            self.add(value)
+
+    def __bool__(self) -> bool:
+        return bool(self._variants)
+
+    def add(self, value: str) -> None:
+        """Register a secret value (and its encodings) for masking."""
+        if len(value) < MIN_SECRET_LENGTH:
+            return
+        raw = value.encode("utf-8")
+        variants = {
+            value,
+            quote(value, safe=""),
+            quote_plus(value),
+            json.dumps(value)[1:-1],
+            base64.b64encode(raw).decode("ascii"),
+            base64.urlsafe_b64encode(raw).decode("ascii"),
+            base64.b64encode(raw).decode("ascii").rstrip("="),
+        }
+        self._variants |= {v for v in variants if len(v) >= MIN_SECRET_LENGTH}
+        # Longest first, so a value is never half-masked by a shorter variant matching inside.
+        ordered = sorted(self._variants, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def mask(self, text: str) -> str:
+        """``text`` with every registered secret replaced."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def mask_data(self, data: Any) -> Any:
+        """A copy of JSON-like data with every string (keys included) masked."""
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, list):
+            return [self.mask_data(item) for item in data]
+        if isinstance(data, dict):
+            return {self.mask(str(k)): self.mask_data(v) for k, v in data.items()}
+        return data
+
+    def mask_output(self, output: Any) -> None:
+        """Mask one notebook output in place: stream text, data, tracebacks, error values."""
+        if self._pattern is None:
+            return
+        for key in ("text", "evalue", "ename"):
+            if isinstance(output.get(key), str | list):
+                output[key] = self.mask_data(output[key])
+        if "traceback" in output:
+            output["traceback"] = self.mask_data(output["traceback"])
+        if isinstance(output.get("data"), dict):
+            for mimetype, value in list(output["data"].items()):
+                output["data"][mimetype] = self.mask_data(value)
+
+    def mask_notebook(self, notebook: Any) -> None:
+        """Mask every output and every cell source of a notebook in place."""
+        if self._pattern is None:
+            return
+        for cell in notebook.get("cells", []):
+            if isinstance(cell.get("source"), str):
+                cell["source"] = self.mask(cell["source"])
+            for output in cell.get("outputs", []):
+                self.mask_output(output)

@@ -1,0 +1,285 @@
+"""``runbook run``: the checks before a run, its lease while it runs, its record after.
+
+The engine executes; this module decides whether it may, holds the plan's run lock and the
+run's lease in the store, and keeps the lease alive from a heartbeat thread. A run whose
+process dies keeps its lease until it expires (or its owner is seen to be gone), and the next
+command that looks marks it ``interrupted``: outcome unknown, never silently ``failed``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as random_source
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from runbook.engine.executor import Outcome, execute_run
+from runbook.engine.hooks import (
+    AutosaveObserver,
+    LogObserver,
+    Operator,
+    RecordObserver,
+    RunContext,
+    RunObserver,
+)
+from runbook.engine.report import write_run_report
+from runbook.errors import ConfigError, NotAPlanError, RunbookError, UnknownPlanError, UsageError
+from runbook.masking import SecretMasker
+from runbook.model.audit import EventKind, run_subject
+from runbook.model.notebook import parse_meta, read_notebook
+from runbook.model.plan import Plan
+from runbook.model.repository import Repository
+from runbook.model.run import CellEvent, Run, RunMode, RunState
+from runbook.orchestrate.notifications import NotifyObserver
+from runbook.orchestrate.planning import ensure_runnable
+from runbook.secrets import resolve_reference
+from runbook.store.audit import append_event
+from runbook.store.plans import get_plan
+from runbook.store.runs import (
+    create_run,
+    get_run,
+    heartbeat,
+    list_cell_events,
+    list_runs,
+    sweep_interrupted,
+)
+
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+@dataclass
+class RunRequest:
+    """Everything ``start_run`` needs besides the store and the repository."""
+
+    plan_id: str
+    executor: str
+    operator: Operator
+    mode: RunMode = RunMode.AUTOMATIC
+    observers: Sequence[RunObserver] = field(default_factory=list)
+    start_cell: str | None = None
+    rebuild: bool = True
+    cell_timeout: float | None = None
+
+
+def lease_seconds() -> float:
+    """How long a run's lease lasts without a heartbeat (``RUNBOOK_LEASE_SECONDS``)."""
+    raw = os.environ.get("RUNBOOK_LEASE_SECONDS", "")
+    try:
+        return float(raw) if raw else DEFAULT_LEASE_SECONDS
+    except ValueError:
+        raise ConfigError("RUNBOOK_LEASE_SECONDS", f"{raw!r} is not a number") from None
+
+
+def lease_owner() -> str:
+    """This process, as a lease owner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str) -> bool:
+    """True when ``owner`` is a process on this host that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep(session: Session) -> list[str]:
+    """Mark runs whose process died ``interrupted``; called by every command that looks."""
+    marked = sweep_interrupted(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
+    for run_id in marked:
+        append_event(
+            session,
+            kind=EventKind.RUN_STATE,
+            actor="runbook",
+            subject=run_subject(run_id),
+            payload={"state": RunState.INTERRUPTED.value, "reason": "lease expired"},
+        )
+    return marked
+
+
+def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
+    """``name`` if it is a plan; NotAPlanError naming the runbook when it is one."""
+    try:
+        return get_plan(session, name).id
+    except UnknownPlanError:
+        pass
+    try:
+        path = repository.find_runbook(name)
+    except UsageError:
+        raise NotAPlanError(name, None) from None
+    raise NotAPlanError(name, repository.runbook_name(path))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its record, how it ended, the reports written, and any warnings."""
+
+    run: Run
+    outcome: Outcome
+    reports: list[str]
+    warnings: list[str]
+
+
+def start_run(
+    sessions: sessionmaker[Session], repository: Repository, request: RunRequest
+) -> RunResult:
+    """Check, lock, execute and record one run of a plan, then write its reports."""
+    with sessions.begin() as session:
+        sweep(session)
+        plan_id = resolve_plan_id(session, repository, request.plan_id)
+        plan = ensure_runnable(session, repository, plan_id)
+        previous = list_runs(session, plan_id=plan.id, limit=1)
+    notebook = read_notebook(repository.root / plan.notebook_path, plan.notebook_path)
+    start = _cell_index(notebook, request.start_cell)
+    run = _new_run(plan, request, start, previous[0].id if previous and start else None)
+    with sessions.begin() as session:
+        create_run(session, run)
+        append_event(
+            session,
+            kind=EventKind.RUN_STARTED,
+            actor=run.executor,
+            subject=run_subject(run.id),
+            payload={
+                "plan": plan.id,
+                "plan_sha256": plan.sha256,
+                "mode": run.mode.value,
+                "start_cell": start,
+                "resumed_from": run.resumed_from,
+                "rebuild": request.rebuild if start else None,
+            },
+        )
+    ctx = RunContext(
+        run=run,
+        notebook=notebook,
+        repo_root=repository.root,
+        masker=_masker_for(notebook),
+        dry_run=run.mode is RunMode.DRY_RUN,
+    )
+    config = repository.config
+    notifier = (
+        NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
+    )
+    observers = [AutosaveObserver(), LogObserver(), RecordObserver(sessions), *request.observers]
+    if notifier is not None:
+        observers.append(notifier)
+    with _Heartbeat(sessions, run):
+        outcome = execute_run(
+            ctx,
+            operator=request.operator,
+            observers=observers,
+            start_cell=start,
+            rebuild=request.rebuild,
+            cell_timeout=request.cell_timeout,
+        )
+    with sessions.begin() as session:
+        finished = get_run(session, run.id)
+        events = list_cell_events(session, run.id)
+    warnings = list(notifier.warnings) if notifier else []
+    reports = _write_reports(repository, finished, events, ctx.notebook, warnings)
+    return RunResult(run=finished, outcome=outcome, reports=reports, warnings=warnings)
+
+
+def _write_reports(
+    repository: Repository, run: Run, events: list[CellEvent], notebook: Any, warnings: list[str]
+) -> list[str]:
+    """Write the configured reports; a report that fails is a warning, not a failed run."""
+    written = []
+    for fmt in repository.config.report_formats:
+        try:
+            paths = write_run_report(repository.root, run, events, notebook, formats=[fmt])
+        except RunbookError as error:
+            warnings.append(f"{fmt} report not written: {error}")
+            continue
+        written += [repository.relative(p) for p in paths]
+    return written
+
+
+def _new_run(plan: Plan, request: RunRequest, start: int, resumed_from: str | None) -> Run:
+    now = datetime.now(UTC)
+    run_id = f"{now:%Y%m%d-%H%M%S}-{random_source.token_hex(2)}"
+    return Run(
+        id=run_id,
+        plan_id=plan.id,
+        executor=request.executor,
+        mode=request.mode,
+        state=RunState.RUNNING,
+        started_at=now,
+        notebook_path=f"runs/{run_id}/{plan.id}.ipynb",
+        lease_owner=lease_owner(),
+        heartbeat_at=now,
+        resumed_from=resumed_from,
+        start_cell=start,
+    )
+
+
+def _cell_index(notebook: Any, cell: str | None) -> int:
+    """The index named by ``--from``: a cell number or a cell id."""
+    if cell is None:
+        return 0
+    count = len(notebook.cells)
+    if cell.isdigit():
+        if int(cell) < count:
+            return int(cell)
+        raise UsageError(f"--from {cell}: the plan has cells 0 to {count - 1}")
+    for index, candidate in enumerate(notebook.cells):
+        if candidate.get("id") == cell:
+            return index
+    raise UsageError(f"--from {cell}: no cell has that number or id")
+
+
+def _masker_for(notebook: Any) -> SecretMasker:
+    """A masker knowing the values of the plan's secret parameters, resolved here too."""
+    masker = SecretMasker()
+    meta = notebook.metadata.get("runbook", {})
+    try:
+        declared = parse_meta(meta, "plan", default_title="plan").declared or {}
+    except RunbookError:
+        return masker
+    references = meta.get("plan", {}).get("parameters", {})
+    for name, spec in declared.items():
+        reference = references.get(name)
+        if spec.secret and isinstance(reference, str):
+            try:
+                masker.add(resolve_reference(reference))
+            except ConfigError:
+                continue  # the kernel fails to resolve it too and reports it in its cell
+    return masker
+
+
+class _Heartbeat:
+    """Renews the run's lease from a thread while the run executes."""
+
+    def __init__(self, sessions: sessionmaker[Session], run: Run) -> None:
+        self._sessions = sessions
+        self._run = run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        interval = max(lease_seconds() / 3, 0.2)
+        while not self._stop.wait(interval):
+            try:
+                with self._sessions.begin() as session:
+                    heartbeat(session, self._run.id, self._run.lease_epoch)
+            except RunbookError:
+                return  # the lease moved on; the final write will be refused and say so

@@ -1,0 +1,182 @@
+"""Record functions for the audit log. They take and return :class:`runbook.model.audit.AuditEvent`.
+
+Events are only ever appended: nothing here updates or deletes one. Each append reads the
+head of the chain and links the new event to it inside the caller's transaction, so the
+event commits (or rolls back) together with the change it records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.orm import Session
+
+from runbook.model.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    ChainReport,
+    chain_event,
+    verify_chain,
+)
+from runbook.store.tables import AuditEventRow, require_aware
+
+# pg_advisory_xact_lock key serialising audit appends ("rbk-audt" as a 64-bit int). It is
+# held until the appending transaction ends, so the next appender reads the new head.
+_AUDIT_LOCK_KEY: Final = 0x72626B2D61756474
+
+# The column widths of audit_events: checked here so that both backends refuse the same
+# values (SQLite would silently store an over-long string).
+_MAX_LENGTHS: Final = {"actor": 255, "kind": 64, "subject": 128}
+
+# Columns rather than entities: reads bypass the session's identity map, so they always
+# see what is in the database, and a long chain does not fill the session.
+_COLUMNS: Final = (
+    AuditEventRow.id,
+    AuditEventRow.at,
+    AuditEventRow.actor,
+    AuditEventRow.kind,
+    AuditEventRow.subject,
+    AuditEventRow.payload,
+    AuditEventRow.prev_hash,
+    AuditEventRow.hash,
+)
+
+
+def append_event(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    subject: str,
+    payload: dict[str, Any],
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append an event chained to the current head, in the caller's transaction.
+
+    The caller commits. Concurrent appenders never fork the chain: on PostgreSQL the append
+    takes a transaction-scoped advisory lock before reading the head; on SQLite the store's
+    engines begin every transaction with ``BEGIN IMMEDIATE`` (see
+    :func:`runbook.store.db.make_engine`), which serialises writers. ``at`` defaults to now.
+    Raises ``ValueError`` for a naive ``at``, an empty or over-long actor, kind or subject,
+    and a payload that is not a plain JSON object.
+    """
+    fields = {"actor": str(actor), "kind": str(kind), "subject": str(subject)}
+    for name, value in fields.items():
+        if not value or len(value) > _MAX_LENGTHS[name]:
+            raise ValueError(
+                f"audit event {name} must be 1 to {_MAX_LENGTHS[name]} characters: {value!r}"
+            )
+    when = require_aware(at, "audit event") if at is not None else datetime.now(UTC)
+    normalised = _plain_json(payload)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+    head = session.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1))
+    event = chain_event(
+        prev_hash=head if head is not None else GENESIS_HASH,
+        at=when,
+        actor=fields["actor"],
+        kind=fields["kind"],
+        subject=fields["subject"],
+        payload=normalised,
+    )
+    row = AuditEventRow(
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        subject=event.subject,
+        # A copy: the row stays in the session and must not alias the returned payload.
+        payload=json.loads(json.dumps(normalised)),
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+    session.add(row)
+    session.flush()
+    return AuditEvent(
+        id=row.id,
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        subject=event.subject,
+        payload=normalised,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def list_events(
+    session: Session,
+    *,
+    subject: str | None = None,
+    subject_prefix: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEvent]:
+    """Events in id order (or newest first), optionally of one subject or subject prefix.
+
+    With ``newest_first`` and ``limit`` this is the latest ``limit`` events.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
+    query = select(*_COLUMNS).order_by(
+        AuditEventRow.id.desc() if newest_first else AuditEventRow.id
+    )
+    if subject is not None:
+        query = query.where(AuditEventRow.subject == subject)
+    if subject_prefix:
+        # Not LIKE: SQLite's LIKE ignores case and '%'/'_' in the prefix would need escaping.
+        query = query.where(
+            func.substr(AuditEventRow.subject, 1, len(subject_prefix)) == subject_prefix
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    return [_to_event(row) for row in session.execute(query)]
+
+
+def iter_events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
+    """Every event in id order, read ``batch`` at a time (keyset pagination on the id)."""
+    if batch < 1:
+        raise ValueError(f"batch must be 1 or more, not {batch}")
+    after: int | None = None
+    while True:
+        query: Select[Any] = select(*_COLUMNS).order_by(AuditEventRow.id).limit(batch)
+        if after is not None:
+            query = query.where(AuditEventRow.id > after)
+        rows = session.execute(query).all()
+        for row in rows:
+            yield _to_event(row)
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
+
+
+def verify_audit(session: Session) -> ChainReport:
+    """Check the whole stored chain (see :func:`runbook.model.audit.verify_chain`)."""
+    return verify_chain(iter_events(session))
+
+
+def _plain_json(payload: dict[str, Any]) -> dict[str, Any]:
+    # What the JSON column gives back, so the hash computed now is the one verify recomputes.
+    if not isinstance(payload, dict):
+        raise ValueError(f"audit event payload must be a JSON object, not {type(payload).__name__}")
+    try:
+        loaded: dict[str, Any] = json.loads(json.dumps(payload, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit event payload is not plain JSON: {exc}") from exc
+    return loaded
+
+
+def _to_event(row: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        subject=row.subject,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

@@ -1,0 +1,227 @@
+"""Record functions for runs and their cell events, including the run lease.
+
+A running run holds two things in the store: ``running_plan_id`` (unique, so one plan has at
+most one running run) and a lease (owner, epoch, heartbeat). A writer whose epoch is stale is
+refused, and a run whose lease expired is marked ``interrupted`` by whoever looks next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from runbook.errors import AlreadyExistsError, PlanRunningError, StoreError, UnknownRunError
+from runbook.model.run import CellEvent, CellStatus, Decision, Run, RunMode, RunState
+from runbook.store.tables import CellEventRow, RunRow
+
+#: Decides whether a run's owner is certainly dead (e.g. a pid on this host that is gone).
+OwnerGone = Callable[[str], bool]
+
+
+def create_run(session: Session, run: Run) -> None:
+    """Insert a running run, taking its plan's run lock.
+
+    Raises PlanRunningError when another run of the same plan is running.
+    """
+    row = RunRow(
+        id=run.id,
+        plan_id=run.plan_id,
+        executor=run.executor,
+        mode=run.mode.value,
+        state=run.state.value,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        notebook_path=run.notebook_path,
+        lease_owner=run.lease_owner,
+        lease_epoch=run.lease_epoch,
+        heartbeat_at=run.heartbeat_at or run.started_at,
+        resumed_from=run.resumed_from,
+        start_cell=run.start_cell,
+        message=run.message,
+        running_plan_id=run.plan_id if run.state is RunState.RUNNING else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        holder = session.scalars(
+            select(RunRow).where(RunRow.running_plan_id == run.plan_id)
+        ).first()
+        if holder is None:
+            raise AlreadyExistsError(f"run {run.id}") from None
+        raise PlanRunningError(
+            f"plan {run.plan_id} is already running (run {holder.id} by {holder.executor} "
+            f"since {holder.started_at.isoformat(timespec='seconds')})"
+        ) from None
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    """The run with this id; UnknownRunError if there is none."""
+    row = session.get(RunRow, run_id)
+    if row is None:
+        raise UnknownRunError(run_id)
+    return _to_run(row)
+
+
+def list_runs(
+    session: Session,
+    *,
+    plan_id: str | None = None,
+    state: RunState | None = None,
+    limit: int | None = None,
+) -> list[Run]:
+    """Runs, newest first, optionally for one plan or in one state."""
+    query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc())
+    if plan_id is not None:
+        query = query.where(RunRow.plan_id == plan_id)
+    if state is not None:
+        query = query.where(RunRow.state == state.value)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_to_run(row) for row in session.scalars(query)]
+
+
+def run_ids(session: Session, prefix: str = "") -> list[str]:
+    """Run ids starting with ``prefix``, sorted (for shell completion)."""
+    query = select(RunRow.id).where(RunRow.id.startswith(prefix, autoescape=True))
+    return sorted(session.scalars(query))
+
+
+def heartbeat(session: Session, run_id: str, epoch: int, now: datetime | None = None) -> None:
+    """Renew a run's lease; StoreError when the run is no longer ours (epoch or state moved)."""
+    _guarded_update(session, run_id, epoch, heartbeat_at=now or datetime.now(UTC))
+
+
+def finish_run(
+    session: Session,
+    run_id: str,
+    epoch: int,
+    state: RunState,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """End a run in ``state`` and release its plan's run lock."""
+    if state is RunState.RUNNING:
+        raise ValueError("finish_run needs a final state")
+    _guarded_update(
+        session,
+        run_id,
+        epoch,
+        state=state.value,
+        ended_at=now or datetime.now(UTC),
+        message=message,
+        running_plan_id=None,
+    )
+
+
+def _guarded_update(session: Session, run_id: str, epoch: int, **values: object) -> None:
+    result = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id, RunRow.lease_epoch == epoch, RunRow.state == RunState.RUNNING.value
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StoreError(
+            f"run {run_id} is no longer held by this process (its lease was "
+            "taken over or it was marked interrupted)"
+        )
+
+
+def sweep_interrupted(
+    session: Session,
+    *,
+    lease_seconds: float,
+    owner_gone: OwnerGone | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Mark running runs whose lease expired (or whose owner is gone) ``interrupted``.
+
+    Returns the ids marked. The outcome of such a run is unknown: it is never turned into
+    ``failed`` and never retried here.
+    """
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(seconds=lease_seconds)
+    marked = []
+    for row in session.scalars(select(RunRow).where(RunRow.state == RunState.RUNNING.value)):
+        stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
+        if stale or (owner_gone is not None and owner_gone(row.lease_owner)):
+            row.state = RunState.INTERRUPTED.value
+            row.ended_at = moment
+            row.running_plan_id = None
+            row.message = (
+                "the executing process stopped heart-beating; the outcome of the "
+                "cell in flight is unknown"
+            )
+            marked.append(row.id)
+    session.flush()
+    return marked
+
+
+def add_cell_event(session: Session, event: CellEvent) -> CellEvent:
+    """Record what happened to one cell; returns it with its id."""
+    row = CellEventRow(
+        run_id=event.run_id,
+        cell_index=event.cell_index,
+        cell_id=event.cell_id,
+        cell_type=event.cell_type,
+        tags=list(event.tags),
+        status=event.status.value,
+        decision=event.decision.value if event.decision else None,
+        decided_by=event.decided_by,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        error=event.error,
+    )
+    session.add(row)
+    session.flush()
+    return _to_event(row)
+
+
+def list_cell_events(session: Session, run_id: str) -> list[CellEvent]:
+    """A run's cell events in the order they happened."""
+    query = select(CellEventRow).where(CellEventRow.run_id == run_id).order_by(CellEventRow.id)
+    return [_to_event(row) for row in session.scalars(query)]
+
+
+def _to_run(row: RunRow) -> Run:
+    return Run(
+        id=row.id,
+        plan_id=row.plan_id,
+        executor=row.executor,
+        mode=RunMode(row.mode),
+        state=RunState(row.state),
+        started_at=row.started_at,
+        notebook_path=row.notebook_path,
+        lease_owner=row.lease_owner,
+        lease_epoch=row.lease_epoch,
+        heartbeat_at=row.heartbeat_at,
+        ended_at=row.ended_at,
+        resumed_from=row.resumed_from,
+        start_cell=row.start_cell,
+        message=row.message,
+    )
+
+
+def _to_event(row: CellEventRow) -> CellEvent:
+    return CellEvent(
+        run_id=row.run_id,
+        cell_index=row.cell_index,
+        cell_type=row.cell_type,
+        status=CellStatus(row.status),
+        tags=tuple(row.tags),
+        cell_id=row.cell_id,
+        decision=Decision(row.decision) if row.decision else None,
+        decided_by=row.decided_by,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        error=row.error,
+        id=row.id,
+    )

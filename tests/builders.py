@@ -1,0 +1,57 @@
+"""Builders for test runbooks: small notebooks named for the behaviour they pin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+Cell = tuple[str, str, list[str]]
+
+
+def write_runbook(
+    path: Path,
+    cells: list[Cell],
+    *,
+    parameters: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    title: str = "Test runbook",
+) -> Path:
+    """Write a runbook notebook with the given (kind, source, tags) cells."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for kind, source, cell_tags in cells:
+        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        notebook.cells.append(make(source, metadata={"tags": cell_tags}))
+    notebook.metadata["runbook"] = {"title": title, "tags": tags or []}
+    if parameters is not None:
+        notebook.metadata["runbook"]["parameters"] = parameters
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def restart_runbook(path: Path) -> Path:
+    """Precheck, confirm, verify and rollback cells that leave marker files in the cwd."""
+    return write_runbook(
+        path,
+        [
+            ("markdown", "# Restart\nWhat this does.", []),
+            ("code", "host = 'localhost'", ["parameters"]),
+            (
+                "code",
+                "from pathlib import Path\nPath('precheck.done').write_text(host)\n"
+                "print('precheck ok for', host)",
+                ["precheck"],
+            ),
+            ("code", "Path('restarted').write_text(host)\nprint('restarted', host)", ["confirm"]),
+            ("code", "assert Path('restarted').exists()\nprint('verified')", ["verify"]),
+            ("code", "Path('rolled-back').write_text(host)\nprint('rolled back')", ["rollback"]),
+        ],
+        parameters={"host": {"type": "str", "default": "localhost"}},
+    )

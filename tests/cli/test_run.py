@@ -1,0 +1,260 @@
+"""`runbook run` in real processes: gates, refusals, failures, resume, dry-run, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from runbook.model.repository import Repository
+from tests.builders import restart_runbook, write_runbook
+
+RUNBOOK = str(Path(sys.executable).with_name("runbook"))
+pytestmark = pytest.mark.kernel
+
+
+def runbook(repo: Repository, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed command, in the repository, without a terminal."""
+    return subprocess.run(
+        [RUNBOOK, *args],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=180,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def plan(repo: Repository, name: str, *args: str) -> str:
+    result = runbook(repo, "plan", name, "--as", "alice", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["id"])
+
+
+def run_json(repo: Repository, *args: str, **env: str) -> tuple[int, dict[str, object], str]:
+    result = runbook(repo, "run", *args, "--json", **env)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout) if result.stdout else {}, result.stderr
+
+
+def test_yes_runs_to_the_end_and_records_everything(repo: Repository) -> None:
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    plan_id = plan(repo, "restart", "-p", "host", "db1")
+    code, outcome, _ = run_json(repo, plan_id, "--yes", "--as", "carol")
+    assert code == 0 and outcome["state"] == "succeeded"
+    assert (repo.root / "restarted").read_text() == "db1"
+    assert not (repo.root / "rolled-back").exists()
+    executed = nbformat.read(repo.root / str(outcome["notebook"]), as_version=4)
+    confirm = executed.cells[4]
+    assert confirm.outputs[0]["text"] == "restarted db1\n"
+    assert {"iopub.execute_input", "shell.execute_reply"} <= set(confirm.metadata["execution"])
+    assert executed.cells[6].get("outputs") == []  # rollback never ran
+    log = json.loads(runbook(repo, "log", str(outcome["run"]), "--json").stdout)
+    statuses = {c["cell"]: (c["status"], c["decision"], c["by"]) for c in log["cells"]}
+    assert statuses[4] == ("succeeded", "yes", "carol")
+    assert statuses[6][0] == "skipped"
+    assert all(c["duration"] is not None for c in log["cells"] if c["status"] == "succeeded")
+    runs = json.loads(runbook(repo, "runs", "--json").stdout)
+    assert [r["state"] for r in runs] == ["succeeded"] and runs[0]["executor"] == "carol"
+
+
+def test_without_yes_and_without_a_terminal_a_confirm_cell_stops_the_run(
+    repo: Repository,
+) -> None:
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    plan_id = plan(repo, "restart")
+    code, outcome, _ = run_json(repo, plan_id)
+    assert code == 3 and outcome["state"] == "aborted"
+    assert "cell 4 is tagged confirm and needs an explicit yes" in str(outcome["message"])
+    assert (repo.root / "precheck.done").exists()
+    assert not (repo.root / "restarted").exists()
+
+
+def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    never = runbook(repo, "run", "restart")
+    assert never.returncode == 4
+    assert never.stderr == (
+        "runbook: error: restart is a runbook, not a plan: only plans run; "
+        "plan it first with `runbook plan restart`\n"
+    )
+    write_runbook(repo.runbooks_dir / "critical.ipynb", [("code", "x = 1", [])], tags=["critical"])
+    critical = plan(repo, "critical")
+    unreviewed = runbook(repo, "run", critical, "--yes")
+    assert unreviewed.returncode == 4 and "needs an approval" in unreviewed.stderr
+    ordinary = plan(repo, "restart")
+    plan_file = next((repo.root / "runs" / "plans").glob(f"{ordinary}.ipynb"))
+    plan_file.write_text(plan_file.read_text().replace("localhost", "prod"))
+    modified = runbook(repo, "run", ordinary, "--yes")
+    assert modified.returncode == 4 and "was modified after planning" in modified.stderr
+    assert runbook(repo, "run", "nope-123").returncode == 4
+    assert not (repo.root / "restarted").exists()
+
+
+def test_a_failure_fails_the_run_and_from_resumes_it(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "flaky.ipynb",
+        [
+            (
+                "code",
+                "from pathlib import Path\ncounter = Path('counter')\n"
+                "counter.write_text(str(int(counter.read_text() or 0) + 1) "
+                "if counter.exists() else '1')",
+                [],
+            ),
+            ("code", "Path('mutated').write_text('x')", ["confirm"]),
+            ("code", "assert Path('fixed').exists(), 'not fixed yet'", []),
+            ("code", "print('done', counter.read_text())", ["verify"]),
+        ],
+    )
+    plan_id = plan(repo, "flaky")
+    code, outcome, _ = run_json(repo, plan_id, "--yes")
+    assert code == 1 and outcome["state"] == "failed"
+    assert "AssertionError: not fixed yet" in str(outcome["message"])
+    (repo.root / "fixed").write_text("")
+    (repo.root / "mutated").unlink()
+    code, resumed, _ = run_json(repo, plan_id, "--yes", "--from", "2")
+    assert code == 0, resumed
+    assert (repo.root / "counter").read_text() == "2"  # cell 0 re-ran to rebuild state
+    assert not (repo.root / "mutated").exists()  # the confirm cell before --from did not
+    runs = json.loads(runbook(repo, "runs", "--json").stdout)
+    assert runs[0]["resumed_from"] == runs[1]["id"] and runs[0]["start_cell"] == 2
+    log = json.loads(runbook(repo, "log", str(resumed["run"]), "--json").stdout)
+    assert [(c["cell"], c["status"], c["by"]) for c in log["cells"][:2]] == [
+        (0, "succeeded", "rebuild (--from)"),
+        (1, "skipped", "before --from"),
+    ]
+    code, skipped, _ = run_json(repo, plan_id, "--yes", "--from", "3", "--skip-done")
+    assert code == 1 and "NameError" in str(skipped["message"])  # state was not rebuilt
+
+
+def test_dry_run_never_executes_confirm_cells_and_sh_only_prints(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "dry.ipynb",
+        [
+            (
+                "code",
+                "from runbook.helpers import sh\nsh('touch created-by-sh', mutative=True)",
+                [],
+            ),
+            ("code", "open('created-by-confirm', 'w').close()", ["confirm"]),
+        ],
+    )
+    code, outcome, _ = run_json(repo, plan(repo, "dry"), "--dry-run", "--yes")
+    assert code == 0 and outcome["state"] == "succeeded"
+    assert not (repo.root / "created-by-sh").exists()
+    assert not (repo.root / "created-by-confirm").exists()
+    executed = nbformat.read(repo.root / str(outcome["notebook"]), as_version=4)
+    assert "would run" in executed.cells[0].outputs[0]["text"]
+    runs = json.loads(runbook(repo, "runs", "--json").stdout)
+    assert runs[0]["mode"] == "dry-run"
+
+
+CANARY = "Zq8-canary-secret-value-Xk4"
+
+
+def test_secrets_never_reach_disk(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "leaky.ipynb",
+        [
+            ("code", "password = ''", ["parameters"]),
+            (
+                "code",
+                "print('the password is', password)\nimport base64\n"
+                "print(base64.b64encode(password.encode()).decode())",
+                [],
+            ),
+            (
+                "code",
+                "from runbook.helpers import secret\nprint('token', secret('env:API_TOKEN'))",
+                [],
+            ),
+            ("code", "raise RuntimeError('failed with ' + password)", []),
+        ],
+        parameters={"password": {"type": "str", "secret": True}},
+    )
+    plan_id = plan(repo, "leaky", "-p", "password", "env:DB_PASSWORD")
+    code, outcome, err = run_json(
+        repo, plan_id, "--yes", DB_PASSWORD=CANARY, API_TOKEN=CANARY[::-1]
+    )
+    assert code == 1 and outcome["state"] == "failed"
+    assert CANARY not in err and CANARY[::-1] not in err
+    executed = (repo.root / str(outcome["notebook"])).read_text()
+    assert "the password is ***" in executed and "token ***" in executed
+    for path in [*repo.runs_dir.rglob("*"), *repo.state_dir.rglob("*")]:
+        if path.is_file():
+            data = path.read_bytes()
+            assert CANARY.encode() not in data, path
+            assert CANARY[::-1].encode() not in data, path
+    with sqlite3.connect(repo.state_dir / "runbook.db") as db:
+        dump = "\n".join(db.iterdump())
+    assert CANARY not in dump and CANARY[::-1] not in dump
+
+
+def test_an_html_report_is_written_after_every_run(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "html.ipynb",
+        [
+            (
+                "code",
+                "from IPython.display import HTML\n"
+                "HTML('<b>bold</b><script>document.title=\"PWNED\"</script>')",
+                [],
+            ),
+        ],
+    )
+    code, outcome, _ = run_json(repo, plan(repo, "html"), "--yes")
+    assert code == 0
+    assert outcome["reports"] == [f"runs/{outcome['run']}/report.html"]
+    report = (repo.root / f"runs/{outcome['run']}/report.html").read_text()
+    assert "<b>bold</b>" in report and "<script" not in report
+
+
+def test_run_events_are_notified_to_the_configured_webhook(repo: Repository) -> None:
+    import http.server
+    import threading
+
+    received: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = repo.root / "runbook.toml"
+        config.write_text(
+            config.read_text()
+            + (
+                f'\n[notify]\nurls = ["json://127.0.0.1:{server.server_port}/hook"]\n'
+                'on = ["run.started", "cell.decided", "run.finished"]\n'
+                '\n[egress]\nallow_private = ["127.0.0.1"]\n'
+            )
+        )
+        restart_runbook(repo.runbooks_dir / "restart.ipynb")
+        code, outcome, _ = run_json(repo, plan(repo, "restart"), "--yes", "--as", "erin")
+        assert code == 0 and outcome["warnings"] == []
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    messages = [str(m["message"]) for m in received]
+    assert messages[0].startswith("erin started run")
+    assert any("erin answered yes at cell" in m for m in messages)
+    assert "succeeded" in messages[-1]
