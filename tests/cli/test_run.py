@@ -78,6 +78,14 @@ def test_without_yes_and_without_a_terminal_a_confirm_cell_stops_the_run(
     assert not (repo.root / "restarted").exists()
 
 
+def _kernels() -> set[str]:
+    """Pids of running ipykernel processes."""
+    listing = subprocess.run(
+        ["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    return {line.split()[0] for line in listing.splitlines() if "ipykernel_launcher" in line}
+
+
 def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
     restart_runbook(repo.runbooks_dir / "restart.ipynb")
     never = runbook(repo, "run", "restart")
@@ -97,6 +105,15 @@ def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
     assert modified.returncode == 4 and "was modified after planning" in modified.stderr
     assert runbook(repo, "run", "nope-123").returncode == 4
     assert not (repo.root / "restarted").exists()
+
+
+def test_a_refused_run_leaves_no_kernel_behind(repo: Repository) -> None:
+    """`runbook run` boots the kernel before its checks; a refusal must stop it."""
+    write_runbook(repo.runbooks_dir / "critical.ipynb", [("code", "x = 1", [])], tags=["critical"])
+    before = _kernels()
+    refused = runbook(repo, "run", plan(repo, "critical"), "--yes")
+    assert refused.returncode == 4
+    assert _kernels() - before == set()
 
 
 def test_a_failure_fails_the_run_and_from_resumes_it(repo: Repository) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.identity import current_user
 from runbook.model.repository import Repository, find_repository
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a store is opened: `runbook run` boots its
+    # kernel before paying for it.
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def repository(ctx: click.Context) -> Repository:
@@ -46,6 +50,8 @@ def store_session(repo: Repository) -> Iterator[Session]:
 @contextmanager
 def store_sessions(repo: Repository) -> Iterator[sessionmaker[Session]]:
     """A session factory on the store, for work spanning many transactions (a run)."""
+    from sqlalchemy.orm import sessionmaker
+
     with store_engine(repo) as engine:
         yield sessionmaker(engine)
 

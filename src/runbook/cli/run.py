@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Final
+from typing import Any, Final
 
 import click
 from rich.markup import escape
 
-from runbook.cli.console import ConsoleObserver, TerminalOperator
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
 from runbook.cli.errors import RefusedError
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
-from runbook.engine.hooks import Operator
-from runbook.engine.operators import AutomaticOperator
 from runbook.errors import PolicyError
-from runbook.model.run import RunMode, RunState
-from runbook.orchestrate.running import RunRequest, start_run
+from runbook.model.repository import Repository
+from runbook.model.run import RunMode, RunState, new_run_id
+
+#: Plan ids as `runbook plan` makes them: only these are looked up before the checks.
+_PLAN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 #: The documented exit codes of `runbook run` (2 usage and 4 policy come from cli/errors.py).
 EXIT_BY_STATE: Final = {
@@ -100,6 +101,13 @@ def run_command(
     if skip_done and start_cell is None:
         raise click.UsageError("--skip-done only makes sense with --from CELL")
     repo = repository(ctx)
+    run_id, kernel = _launch_early(repo, plan_id, dry_run)
+    # Imported while the kernel boots: together they take about as long as the boot alone.
+    from runbook.cli.console import ConsoleObserver, TerminalOperator
+    from runbook.engine.hooks import Operator
+    from runbook.engine.operators import AutomaticOperator
+    from runbook.orchestrate.running import RunRequest, start_run
+
     executor = acting_user(as_user, repo)
     if interactive is None:
         interactive = not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
@@ -119,6 +127,8 @@ def run_command(
         start_cell=start_cell,
         rebuild=not skip_done,
         cell_timeout=cell_timeout,
+        run_id=run_id,
+        kernel=kernel,
     )
     with store_sessions(repo) as sessions:
         try:
@@ -146,3 +156,23 @@ def run_command(
             shown.print(f"report: {escape(report)}")
         shown.print(f"log: runbook log {run.id}")
     return EXIT_BY_STATE[outcome.state]
+
+
+def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | None, Any]:
+    """Boot the plan's kernel before anything else; (None, None) when that cannot be done.
+
+    The kernel runs nothing until the policy checks pass, and is stopped if they fail.
+    """
+    if not _PLAN_ID.fullmatch(plan_id):
+        return None, None
+    from runbook.engine.launch import kernel_environment, launch_kernel, planned_kernel_name
+
+    name = planned_kernel_name(repo.plans_dir / f"{plan_id}.ipynb")
+    if name is None:
+        return None, None
+    run_id = new_run_id()
+    env = kernel_environment(run_id=run_id, plan_id=plan_id, repo_root=repo.root, dry_run=dry_run)
+    try:
+        return run_id, launch_kernel(name, env=env, cwd=repo.root)
+    except Exception:  # e.g. no such kernelspec: the engine reports it with the run
+        return None, None

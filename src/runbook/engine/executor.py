@@ -19,7 +19,8 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from runbook.engine.hooks import Operator, RunContext, RunObserver
-from runbook.engine.kernel import StreamingClient, kernel_environment, kernel_name
+from runbook.engine.kernel import StreamingClient
+from runbook.engine.launch import kernel_environment, kernel_name
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
@@ -57,11 +58,14 @@ async def async_execute_run(
     start_cell: int = 0,
     rebuild: bool = True,
     cell_timeout: float | None = None,
+    kernel_manager: Any = None,
 ) -> Outcome:
     """Execute ``ctx.notebook`` from ``start_cell`` and return how it ended.
 
     Cells before ``start_cell`` are re-executed to rebuild the kernel's state when
     ``rebuild`` (except confirm, rollback, manual and mutative-looking cells), else skipped.
+    ``kernel_manager`` is a kernel launched earlier (``launch.launch_kernel``); without one,
+    the notebook's kernel is started here. Either way it is shut down at the end.
     """
     loop = _CellLoop(ctx, operator, observers)
     client = StreamingClient(
@@ -73,13 +77,14 @@ async def async_execute_run(
         record_timing=True,
         allow_errors=False,
         resources={"metadata": {"path": str(ctx.repo_root)}},
+        km=kernel_manager,
     )
     loop.client = client
     env = kernel_environment(
         run_id=ctx.run.id, plan_id=ctx.run.plan_id, repo_root=ctx.repo_root, dry_run=ctx.dry_run
     )
     try:
-        async with client.async_setup_kernel(env=env):
+        async with client.async_setup_kernel(env=env, cleanup_kc=True):
             loop.tell(lambda o: o.run_started(ctx))
             outcome = await loop.run(start_cell, rebuild)
     except StopRun as stop:

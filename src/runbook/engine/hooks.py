@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,18 +91,20 @@ class AutosaveObserver(RunObserver):
     """Saves the masked executed notebook after every cell: a crash loses one cell at most."""
 
     def run_started(self, ctx: RunContext) -> None:
-        self._save(ctx)
+        self._save(ctx, durable=False)
 
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
-        self._save(ctx)
+        # Atomic but not synced: a killed run keeps every finished cell; only a power cut
+        # mid-run could lose the last few, and the final save below is synced.
+        self._save(ctx, durable=False)
 
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
-        self._save(ctx)
+        self._save(ctx, durable=True)
 
     @staticmethod
-    def _save(ctx: RunContext) -> None:
+    def _save(ctx: RunContext, *, durable: bool) -> None:
         ctx.masker.mask_notebook(ctx.notebook)
-        write_atomic(ctx.notebook_file, notebook_json(ctx.notebook))
+        write_atomic(ctx.notebook_file, notebook_json(ctx.notebook), durable=durable)
 
 
 class RecordObserver(RunObserver):
@@ -158,7 +160,13 @@ class RecordObserver(RunObserver):
 
 
 class LogObserver(RunObserver):
-    """Appends one JSON line per event to ``runs/<run>/log.jsonl`` for ``runbook log``."""
+    """Appends one JSON line per event to ``runs/<run>/log.jsonl`` for ``runbook log``.
+
+    Each line is flushed as written, so ``runbook log --follow`` in another terminal sees it.
+    """
+
+    def __init__(self) -> None:
+        self._stream: IO[str] | None = None
 
     def run_started(self, ctx: RunContext) -> None:
         self._write(
@@ -195,13 +203,18 @@ class LogObserver(RunObserver):
             state=state.value,
             message=ctx.masker.mask(message) if message else None,
         )
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
-    @staticmethod
-    def _write(ctx: RunContext, kind: str, **fields: Any) -> None:
-        path = ctx.notebook_file.parent / "log.jsonl"
+    def _write(self, ctx: RunContext, kind: str, **fields: Any) -> None:
+        if self._stream is None:
+            path = ctx.notebook_file.parent / "log.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = path.open("a", encoding="utf-8")
         record = {"at": datetime.now(UTC).isoformat(), "kind": kind, **fields}
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps(ctx.masker.mask_data(record), ensure_ascii=False) + "\n")
+        self._stream.write(json.dumps(ctx.masker.mask_data(record), ensure_ascii=False) + "\n")
+        self._stream.flush()
 
 
 def output_text(output: Any) -> str:

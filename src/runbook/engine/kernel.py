@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Final
 
 from nbclient import NotebookClient
@@ -16,13 +14,6 @@ from runbook.secrets import resolve_reference
 
 #: The mimetype ``runbook.helpers.secret()`` publishes: a reference to mask, never a value.
 SECRET_MIMETYPE: Final = "application/vnd.runbook.secret+json"  # noqa: S105 - a mimetype
-#: Server-side secrets a runbook has no business reading (the store's credentials).
-SCRUBBED_VARIABLES: Final = (
-    "RUNBOOK_DB_URL",
-    "RUNBOOK_DB_PASSWORD",
-    "RUNBOOK_DB_PASSWORD_FILE",
-)
-
 OutputCallback = Callable[[int, Any], None]
 
 
@@ -58,35 +49,3 @@ class StreamingClient(NotebookClient):
                 self._masker.add(
                     resolve_reference(reference if ":" in reference else f"secret:{reference}")
                 )
-
-
-def kernel_environment(
-    *,
-    run_id: str,
-    plan_id: str,
-    repo_root: Path,
-    dry_run: bool,
-    base: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The kernel's environment: ours, minus the store's credentials, plus run context."""
-    env = {
-        k: v
-        for k, v in (os.environ if base is None else base).items()
-        if k not in SCRUBBED_VARIABLES
-    }
-    env.update(
-        {
-            "RUNBOOK_RUN_ID": run_id,
-            "RUNBOOK_PLAN_ID": plan_id,
-            "RUNBOOK_REPO": str(repo_root),
-            "RUNBOOK_DRY_RUN": "1" if dry_run else "0",
-        }
-    )
-    return env
-
-
-def kernel_name(notebook: Any) -> str:
-    """The notebook's own kernelspec name, python3 when it names none."""
-    spec = notebook.metadata.get("kernelspec", {})
-    name = spec.get("name") if isinstance(spec, dict) else None
-    return name if isinstance(name, str) and name else "python3"

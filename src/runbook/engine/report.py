@@ -14,6 +14,7 @@ printed came from the systems it queried. So a report is built in layers, each e
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -26,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
 from traitlets.config import Config
 
@@ -81,15 +83,7 @@ def render_html(
     clean = sanitize_notebook(notebook)
     name = title or _title(clean, run)
     clean.metadata["title"] = name
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
-        template_name="lab",
-        sanitize_html=True,
-        exclude_anchor_links=True,
-        log=_NBCONVERT_LOG,
-    )
-    exporter.register_filter("clean_html", clean_html)  # type: ignore[no-untyped-call]
-    page, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": name}})
+    page, _ = _html_exporter().from_notebook_node(clean, resources={"metadata": {"name": name}})
     # Nothing from the notebook can spell "<script" any more: every one is the template's.
     page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.IGNORECASE | re.DOTALL)
     page = re.sub(r"<script", "&lt;script", page, flags=re.IGNORECASE)
@@ -102,6 +96,30 @@ def render_html(
         summary = _summary_html(name, run, events)
         page = re.sub(r"<main>", lambda m: m.group(0) + summary, page, count=1)
     return page
+
+
+@functools.cache
+def _html_exporter() -> HTMLExporter:
+    # One exporter per process: its first render compiles the lab template and reads the
+    # theme's CSS (about half a second); later renders reuse both.
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
+        template_name="lab",
+        sanitize_html=True,
+        exclude_anchor_links=True,
+        log=_NBCONVERT_LOG,
+    )
+    exporter.register_filter("clean_html", clean_html)  # type: ignore[no-untyped-call]
+    return exporter
+
+
+def prepare_html_renderer() -> None:
+    """Load and compile everything an HTML report needs, so the real render is quick.
+
+    Meant for a background thread while a kernel runs: the run waits on the kernel, not
+    on the interpreter, so the work overlaps.
+    """
+    render_html(nbformat.v4.new_notebook())
 
 
 def render_markdown(

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to ``path`` through a synced temporary file in the same folder."""
+def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write text to ``path`` through a temporary file in the same folder, then rename.
+
+    A killed process leaves the old content or the new. ``durable`` also syncs the data to
+    disk first, so a power cut does too; saves repeated every few moments can skip it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -22,7 +26,8 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -50,6 +51,12 @@ class Decision(StrEnum):
     ROLLBACK = "rollback"
     RETRY = "retry"
     ACKNOWLEDGED = "acknowledged"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, readable run id: ``<UTC timestamp>-<4 hex>``."""
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True)
@@ -102,3 +109,49 @@ class CellEvent:
         if self.started_at is None or self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+def run_to_json(run: Run) -> dict[str, object]:
+    """A run as plain JSON (to hand it to another process)."""
+    return {
+        **{k: v for k, v in run.__dict__.items() if not isinstance(v, datetime | StrEnum)},
+        "mode": run.mode.value,
+        "state": run.state.value,
+        "started_at": run.started_at.isoformat(),
+        "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+    }
+
+
+def run_from_json(data: dict[str, object]) -> Run:
+    """The run ``run_to_json`` wrote."""
+    values: dict[str, object] = dict(data)
+    values["mode"] = RunMode(str(data["mode"]))
+    values["state"] = RunState(str(data["state"]))
+    for key in ("started_at", "heartbeat_at", "ended_at"):
+        values[key] = datetime.fromisoformat(str(data[key])) if data.get(key) else None
+    return Run(**values)  # type: ignore[arg-type]
+
+
+def event_to_json(event: CellEvent) -> dict[str, object]:
+    """A cell event as plain JSON."""
+    return {
+        **{k: v for k, v in event.__dict__.items() if not isinstance(v, datetime | StrEnum)},
+        "tags": list(event.tags),
+        "status": event.status.value,
+        "decision": event.decision.value if event.decision else None,
+        "started_at": event.started_at.isoformat() if event.started_at else None,
+        "ended_at": event.ended_at.isoformat() if event.ended_at else None,
+    }
+
+
+def event_from_json(data: dict[str, object]) -> CellEvent:
+    """The cell event ``event_to_json`` wrote."""
+    values: dict[str, object] = dict(data)
+    tags = data.get("tags")
+    values["tags"] = tuple(str(t) for t in tags) if isinstance(tags, list | tuple) else ()
+    values["status"] = CellStatus(str(data["status"]))
+    values["decision"] = Decision(str(data["decision"])) if data.get("decision") else None
+    for key in ("started_at", "ended_at"):
+        values[key] = datetime.fromisoformat(str(data[key])) if data.get(key) else None
+    return CellEvent(**values)  # type: ignore[arg-type]

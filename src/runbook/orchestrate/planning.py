@@ -12,6 +12,7 @@ import secrets as random_source
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -165,39 +166,48 @@ def plan_runbook(
     return plan
 
 
-def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
-    """The sha256 of the plan file as it is now; None when the file is gone or unreadable."""
+def read_plan_file(repository: Repository, plan: Plan) -> tuple[Any, str | None]:
+    """The plan's notebook as it is now and its sha256; (None, None) if gone or unreadable."""
     path = repository.root / plan.notebook_path
     try:
-        return content_sha256(canonical_json(read_notebook(path, plan.notebook_path)))
+        notebook = read_notebook(path, plan.notebook_path)
     except NotebookFormatError:
-        return None
+        return None, None
+    return notebook, content_sha256(canonical_json(notebook))
 
 
-def plan_readiness(session: Session, repository: Repository, plan: Plan) -> Readiness:
+def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
+    """The sha256 of the plan file as it is now; None when the file is gone or unreadable."""
+    return read_plan_file(repository, plan)[1]
+
+
+def plan_readiness(
+    session: Session, repository: Repository, plan: Plan, actual_sha256: str | None = None
+) -> Readiness:
     """Whether ``plan`` may run now, judged from its file, its policy and its reviews."""
-    return assess(
-        plan.sha256,
-        plan_file_sha256(repository, plan),
-        plan.review_required,
-        list_reviews(session, plan.id),
-    )
+    actual = actual_sha256 if actual_sha256 is not None else plan_file_sha256(repository, plan)
+    return assess(plan.sha256, actual, plan.review_required, list_reviews(session, plan.id))
 
 
 def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:
     """Return the plan if it may run now; raise the PolicyError that says why not."""
+    return load_runnable(session, repository, plan_id)[0]
+
+
+def load_runnable(session: Session, repository: Repository, plan_id: str) -> tuple[Plan, Any]:
+    """The plan and the very notebook content that was verified, if it may run now.
+
+    Reading once and running what was checked leaves no window in which the file could be
+    swapped between the check and the run.
+    """
     plan = get_plan(session, plan_id)
-    readiness = plan_readiness(session, repository, plan)
+    notebook, actual = read_plan_file(repository, plan)
+    readiness = plan_readiness(session, repository, plan, actual or "missing")
     if not readiness.intact:
-        raise PlanModifiedError(
-            plan.id,
-            plan.notebook_path,
-            plan.sha256,
-            plan_file_sha256(repository, plan) or "missing",
-        )
+        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
-    return plan
+    return plan, notebook
 
 
 def review_plan(

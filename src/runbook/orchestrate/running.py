@@ -9,7 +9,6 @@ command that looks marks it ``interrupted``: outcome unknown, never silently ``f
 from __future__ import annotations
 
 import os
-import secrets as random_source
 import socket
 import threading
 from collections.abc import Sequence
@@ -28,16 +27,17 @@ from runbook.engine.hooks import (
     RunContext,
     RunObserver,
 )
-from runbook.engine.report import write_run_report
+from runbook.engine.launch import discard_kernel, kernel_name
 from runbook.errors import ConfigError, NotAPlanError, RunbookError, UnknownPlanError, UsageError
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
-from runbook.model.notebook import parse_meta, read_notebook
+from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
-from runbook.model.run import CellEvent, Run, RunMode, RunState
+from runbook.model.run import Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.notifications import NotifyObserver
-from runbook.orchestrate.planning import ensure_runnable
+from runbook.orchestrate.planning import load_runnable
+from runbook.orchestrate.reporting import ReportWriter
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
 from runbook.store.plans import get_plan
@@ -65,6 +65,9 @@ class RunRequest:
     start_cell: str | None = None
     rebuild: bool = True
     cell_timeout: float | None = None
+    #: A run id chosen, and a kernel launched for it, before the checks (see engine.launch).
+    run_id: str | None = None
+    kernel: Any = None
 
 
 def lease_seconds() -> float:
@@ -136,12 +139,55 @@ def start_run(
     sessions: sessionmaker[Session], repository: Repository, request: RunRequest
 ) -> RunResult:
     """Check, lock, execute and record one run of a plan, then write its reports."""
+    try:
+        notebook, start, run = _admit(sessions, repository, request)
+    except BaseException:
+        if request.kernel is not None:
+            discard_kernel(request.kernel)  # launched early, but the run may not start
+        raise
+    ctx = RunContext(
+        run=run,
+        notebook=notebook,
+        repo_root=repository.root,
+        masker=_masker_for(notebook),
+        dry_run=run.mode is RunMode.DRY_RUN,
+    )
+    config = repository.config
+    notifier = (
+        NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
+    )
+    observers = [AutosaveObserver(), LogObserver(), RecordObserver(sessions), *request.observers]
+    if notifier is not None:
+        observers.append(notifier)
+    reports = ReportWriter(repository)
+    with _Heartbeat(sessions, run):
+        outcome = execute_run(
+            ctx,
+            operator=request.operator,
+            observers=observers,
+            start_cell=start,
+            rebuild=request.rebuild,
+            cell_timeout=request.cell_timeout,
+            kernel_manager=request.kernel,
+        )
+    with sessions.begin() as session:
+        finished = get_run(session, run.id)
+        events = list_cell_events(session, run.id)
+    written, warnings = reports.write(finished, events, ctx.notebook)
+    if notifier is not None:
+        warnings = notifier.warnings + warnings
+    return RunResult(run=finished, outcome=outcome, reports=written, warnings=warnings)
+
+
+def _admit(
+    sessions: sessionmaker[Session], repository: Repository, request: RunRequest
+) -> tuple[Any, int, Run]:
+    """The policy checks, then the run record that takes the plan's run lock."""
     with sessions.begin() as session:
         sweep(session)
         plan_id = resolve_plan_id(session, repository, request.plan_id)
-        plan = ensure_runnable(session, repository, plan_id)
+        plan, notebook = load_runnable(session, repository, plan_id)
         previous = list_runs(session, plan_id=plan.id, limit=1)
-    notebook = read_notebook(repository.root / plan.notebook_path, plan.notebook_path)
     start = _cell_index(notebook, request.start_cell)
     run = _new_run(plan, request, start, previous[0].id if previous and start else None)
     with sessions.begin() as session:
@@ -160,55 +206,15 @@ def start_run(
                 "rebuild": request.rebuild if start else None,
             },
         )
-    ctx = RunContext(
-        run=run,
-        notebook=notebook,
-        repo_root=repository.root,
-        masker=_masker_for(notebook),
-        dry_run=run.mode is RunMode.DRY_RUN,
-    )
-    config = repository.config
-    notifier = (
-        NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
-    )
-    observers = [AutosaveObserver(), LogObserver(), RecordObserver(sessions), *request.observers]
-    if notifier is not None:
-        observers.append(notifier)
-    with _Heartbeat(sessions, run):
-        outcome = execute_run(
-            ctx,
-            operator=request.operator,
-            observers=observers,
-            start_cell=start,
-            rebuild=request.rebuild,
-            cell_timeout=request.cell_timeout,
-        )
-    with sessions.begin() as session:
-        finished = get_run(session, run.id)
-        events = list_cell_events(session, run.id)
-    warnings = list(notifier.warnings) if notifier else []
-    reports = _write_reports(repository, finished, events, ctx.notebook, warnings)
-    return RunResult(run=finished, outcome=outcome, reports=reports, warnings=warnings)
-
-
-def _write_reports(
-    repository: Repository, run: Run, events: list[CellEvent], notebook: Any, warnings: list[str]
-) -> list[str]:
-    """Write the configured reports; a report that fails is a warning, not a failed run."""
-    written = []
-    for fmt in repository.config.report_formats:
-        try:
-            paths = write_run_report(repository.root, run, events, notebook, formats=[fmt])
-        except RunbookError as error:
-            warnings.append(f"{fmt} report not written: {error}")
-            continue
-        written += [repository.relative(p) for p in paths]
-    return written
+    if request.kernel is not None and request.kernel.kernel_name != kernel_name(notebook):
+        discard_kernel(request.kernel)  # launched for another kernelspec: start the right one
+        request.kernel = None
+    return notebook, start, run
 
 
 def _new_run(plan: Plan, request: RunRequest, start: int, resumed_from: str | None) -> Run:
     now = datetime.now(UTC)
-    run_id = f"{now:%Y%m%d-%H%M%S}-{random_source.token_hex(2)}"
+    run_id = request.run_id or new_run_id(now)
     return Run(
         id=run_id,
         plan_id=plan.id,

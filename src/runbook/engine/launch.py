@@ -1,0 +1,80 @@
+"""Starting a kernel early, before the rest of the engine is even imported.
+
+A kernel takes most of a second to boot, in a process of its own. ``runbook run`` launches it
+first and then imports, checks policy and opens the store while it boots, so those costs
+overlap instead of adding up. This module imports only jupyter_client for that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+#: Server-side secrets a runbook has no business reading (the store's credentials).
+SCRUBBED_VARIABLES: Final = (
+    "RUNBOOK_DB_URL",
+    "RUNBOOK_DB_PASSWORD",
+    "RUNBOOK_DB_PASSWORD_FILE",
+)
+
+
+def kernel_environment(
+    *,
+    run_id: str,
+    plan_id: str,
+    repo_root: Path,
+    dry_run: bool,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The kernel's environment: ours, minus the store's credentials, plus run context."""
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if k not in SCRUBBED_VARIABLES
+    }
+    env.update(
+        {
+            "RUNBOOK_RUN_ID": run_id,
+            "RUNBOOK_PLAN_ID": plan_id,
+            "RUNBOOK_REPO": str(repo_root),
+            "RUNBOOK_DRY_RUN": "1" if dry_run else "0",
+        }
+    )
+    return env
+
+
+def kernel_name(notebook: Any) -> str:
+    """The notebook's own kernelspec name, python3 when it names none."""
+    spec = notebook.get("metadata", {}).get("kernelspec", {})
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else "python3"
+
+
+def planned_kernel_name(plan_file: Path) -> str | None:
+    """The kernelspec a plan file asks for, read cheaply; None if it is not a readable plan."""
+    try:
+        return kernel_name(json.loads(plan_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path) -> Any:
+    """Start a kernel process and return its manager without waiting for it to be ready."""
+    manager = AsyncKernelManager(kernel_name=name)
+    await manager.start_kernel(env=dict(env), cwd=str(cwd))
+    return manager
+
+
+async def async_discard_kernel(manager: Any) -> None:
+    """Stop a launched kernel that will not be used (the run was refused)."""
+    await manager.shutdown_kernel(now=True)
+
+
+launch_kernel = run_sync(async_launch_kernel)
+discard_kernel = run_sync(async_discard_kernel)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import nbformat
+
+from runbook.model.repository import Repository
+from runbook.model.run import (
+    CellEvent,
+    CellStatus,
+    Decision,
+    Run,
+    RunMode,
+    RunState,
+    event_from_json,
+    event_to_json,
+    run_from_json,
+    run_to_json,
+)
+from runbook.orchestrate.reporting import ReportWriter
+
+STARTED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _run() -> Run:
+    return Run(
+        id="20261123-120000-abcd",
+        plan_id="p-1",
+        executor="alice",
+        mode=RunMode.AUTOMATIC,
+        state=RunState.SUCCEEDED,
+        started_at=STARTED,
+        notebook_path="runs/20261123-120000-abcd/p-1.ipynb",
+        lease_owner="h:1",
+        ended_at=STARTED + timedelta(seconds=3),
+        message="done",
+    )
+
+
+def _events() -> list[CellEvent]:
+    return [
+        CellEvent(
+            run_id="20261123-120000-abcd",
+            cell_index=0,
+            cell_type="code",
+            status=CellStatus.SUCCEEDED,
+            tags=("confirm",),
+            decision=Decision.YES,
+            decided_by="alice",
+            started_at=STARTED,
+            ended_at=STARTED + timedelta(seconds=1),
+        )
+    ]
+
+
+def _notebook() -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('restarted')", metadata={"tags": ["confirm"]})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="restarted\n")]
+    notebook.cells.append(cell)
+    return notebook
+
+
+def test_runs_and_events_survive_the_trip_to_the_worker() -> None:
+    assert run_from_json(run_to_json(_run())) == _run()
+    assert [event_from_json(event_to_json(e)) for e in _events()] == _events()
+
+
+def test_the_worker_writes_the_report(repo: Repository) -> None:
+    written, warnings = ReportWriter(repo).write(_run(), _events(), _notebook())
+    assert written == ["runs/20261123-120000-abcd/report.html"] and warnings == []
+    report = (repo.root / written[0]).read_text()
+    assert "restarted" in report and "confirmed" in report
+
+
+def test_without_a_worker_the_report_is_written_here(repo: Repository) -> None:
+    writer = ReportWriter(repo)
+    assert writer._worker is not None
+    writer._worker.kill()
+    writer._worker.wait()
+    written, warnings = writer.write(_run(), _events(), _notebook())
+    assert written == ["runs/20261123-120000-abcd/report.html"] and warnings == []
