@@ -275,3 +275,38 @@ def test_run_events_are_notified_to_the_configured_webhook(repo: Repository) -> 
     assert messages[0].startswith("erin started run")
     assert any("erin answered yes at cell" in m for m in messages)
     assert "succeeded" in messages[-1]
+
+
+def test_a_plan_already_running_is_refused(repo: Repository) -> None:
+    from datetime import UTC, datetime
+
+    from runbook.config import database_url
+    from runbook.model.run import Run, RunMode, RunState
+    from runbook.orchestrate.running import lease_owner
+    from runbook.store.db import make_engine, session_scope
+    from runbook.store.runs import create_run
+
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    plan_id = plan(repo, "restart")
+    now = datetime.now(UTC)
+    engine = make_engine(database_url(repo.root))
+    with session_scope(engine) as session:  # held by this (live) test process
+        create_run(
+            session,
+            Run(
+                id="held",
+                plan_id=plan_id,
+                executor="frank",
+                mode=RunMode.AUTOMATIC,
+                state=RunState.RUNNING,
+                started_at=now,
+                notebook_path="runs/held/x.ipynb",
+                lease_owner=lease_owner(),
+                heartbeat_at=now,
+            ),
+        )
+    engine.dispose()
+    refused = runbook(repo, "run", plan_id, "--yes")
+    assert refused.returncode == 4
+    assert f"plan {plan_id} is already running (run held by frank" in refused.stderr
+    assert not (repo.root / "restarted").exists()

@@ -36,6 +36,20 @@ tags = ["critical"]
 # RUNBOOK_DB_URL overrides it; a {{}} in the URL is replaced by RUNBOOK_DB_PASSWORD
 # (or the secret file of that name), e.g. postgresql://runbook:{{}}@db:5432/runbook
 url = ""
+
+[report]
+# Reports written to runs/<run>/ after every run: any of "html", "md", "pdf" (PDF needs
+# Chromium); [] for none.
+formats = ["html"]
+
+[notify]
+# Apprise URLs told about runs (e.g. "slack://..." or "secret:SLACK_WEBHOOK"), and on what.
+urls = []
+on = ["run.started", "cell.decided", "run.failed", "run.finished"]
+
+[egress]
+# Private, loopback or link-local hosts outbound HTTP may reach (names, IPs or CIDRs).
+allow_private = []
 """
 
 
