@@ -13,22 +13,7 @@ import pexpect
 import pytest
 
 from runbook.model.repository import Repository
-
-RUNBOOK = str(Path(sys.executable).with_name("runbook"))
-
-
-def runbook(repo: Repository, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `runbook` command in the repository, with no terminal."""
-    return subprocess.run(
-        [RUNBOOK, *args],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.cli.process import RUNBOOK, runbook
 
 
 def _add_secret_runbook(repo: Repository) -> None:

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from runbook.model.repository import Repository
 from tests.builders import restart_runbook, write_runbook
+from tests.cli.process import runbook
 
-RUNBOOK = str(Path(sys.executable).with_name("runbook"))
 pytestmark = pytest.mark.kernel
-
-
-def runbook(repo: Repository, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The installed command, in the repository, without a terminal."""
-    return subprocess.run(
-        [RUNBOOK, *args],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=180,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def plan(repo: Repository, name: str, *args: str) -> str:
@@ -256,14 +239,18 @@ def test_run_events_are_notified_to_the_configured_webhook(repo: Repository) -> 
     thread.start()
     try:
         config = repo.root / "runbook.toml"
-        config.write_text(
-            config.read_text()
-            + (
-                f'\n[notify]\nurls = ["json://127.0.0.1:{server.server_port}/hook"]\n'
-                'on = ["run.started", "cell.decided", "run.finished"]\n'
-                '\n[egress]\nallow_private = ["127.0.0.1"]\n'
-            )
-        )
+        text = config.read_text()
+        for default, value in (
+            ("urls = []", f'urls = ["json://127.0.0.1:{server.server_port}/hook"]'),
+            (
+                'on = ["run.started", "cell.decided", "run.failed", "run.finished"]',
+                'on = ["run.started", "cell.decided", "run.finished"]',
+            ),
+            ("allow_private = []", 'allow_private = ["127.0.0.1"]'),
+        ):
+            assert default in text
+            text = text.replace(default, value)
+        config.write_text(text)
         restart_runbook(repo.runbooks_dir / "restart.ipynb")
         code, outcome, _ = run_json(repo, plan(repo, "restart"), "--yes", "--as", "erin")
         assert code == 0 and outcome["warnings"] == []

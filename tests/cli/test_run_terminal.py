@@ -6,18 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pytest
 
 from runbook.model.repository import Repository
 from tests.builders import restart_runbook, write_runbook
-from tests.cli.test_run import plan, runbook
+from tests.cli.process import RUNBOOK, runbook
+from tests.cli.test_run import plan
 
-RUNBOOK = str(Path(sys.executable).with_name("runbook"))
 pytestmark = pytest.mark.kernel
 
 

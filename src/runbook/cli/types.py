@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
@@ -45,18 +47,9 @@ class PlanId(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.cli.context import store_session
-        from runbook.model.repository import Repository
         from runbook.store.plans import plan_ids
 
-        repo = _repository(ctx)
-        if not isinstance(repo, Repository):
-            return []
-        try:
-            with store_session(repo) as session:
-                return [CompletionItem(i) for i in plan_ids(session, incomplete)]
-        except RunbookError:
-            return []
+        return _complete_from_store(ctx, incomplete, plan_ids)
 
 
 class TemplateName(click.ParamType[str, str]):
@@ -87,15 +80,23 @@ class RunId(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.cli.context import store_session
-        from runbook.model.repository import Repository
         from runbook.store.runs import run_ids
 
-        repo = _repository(ctx)
-        if not isinstance(repo, Repository):
-            return []
-        try:
-            with store_session(repo) as session:
-                return [CompletionItem(i) for i in run_ids(session, incomplete)]
-        except RunbookError:
-            return []
+        return _complete_from_store(ctx, incomplete, run_ids)
+
+
+def _complete_from_store(
+    ctx: click.Context, incomplete: str, ids: Callable[[Any, str], list[str]]
+) -> list[CompletionItem]:
+    """Ids from the repository's store that start with ``incomplete``; none on any error."""
+    from runbook.cli.context import store_session
+    from runbook.model.repository import Repository
+
+    repo = _repository(ctx)
+    if not isinstance(repo, Repository):
+        return []
+    try:
+        with store_session(repo) as session:
+            return [CompletionItem(i) for i in ids(session, incomplete)]
+    except RunbookError:
+        return []
