@@ -14,6 +14,7 @@ The tree::
     └── FailureError                a well-formed request could not be carried out (exit code 1)
         ├── NotebookFormatError     a notebook file is unreadable or malformed
         ├── MetadataError           metadata.runbook is malformed
+        ├── SpecError               a workflow, playbook or catalog YAML is invalid (at a path)
         ├── ConfigError             runbook.toml or the environment is malformed
         ├── AlreadyExistsError      refusing to overwrite something
         ├── InjectionError          a generated parameters cell is not pure literals
@@ -143,6 +144,19 @@ class NotebookFormatError(FailureError):
 
 class MetadataError(FailureError):
     """``metadata.runbook`` of a notebook is malformed."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class SpecError(FailureError):
+    """A workflow, playbook or catalog definition is invalid at ``where``.
+
+    ``where`` is the path inside the document, e.g. ``workflows[0].notebooks.report.parameters.x``,
+    optionally prefixed by the file name.
+    """
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
