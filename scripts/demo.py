@@ -1,8 +1,8 @@
 """`make demo`: the main job end to end on the embedded defaults (SQLite, local kernel).
 
 Builds a repository in .demo/ops, writes a runbook from the default template, plans it as
-alice, approves it as bob, shows what tampering does, executes the approved plan on a local
-Jupyter kernel, and says what to try next.
+alice, approves it as bob, runs it on a local Jupyter kernel, shows the record, the report and
+the audit chain, shows that tampering with the plan is refused, and says what to try next.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import nbclient
-import nbformat
 
 HERE = Path(__file__).resolve().parent.parent
 DEMO = HERE / ".demo" / "ops"
@@ -81,23 +78,17 @@ def main() -> None:
         "checked the host",
     )
     runbook("verify", plan["id"])
-    step("The approved plan executes on a local Jupyter kernel")
+    step("alice runs the approved plan on a local kernel (--yes answers its confirm gate)")
+    outcome = json.loads(runbook("run", plan["id"], "--yes", "--as", "alice@example.com", "--json"))
+    runbook("log", str(outcome["run"]))
+    step("Everything is recorded: runs, a sanitized report, a verifiable audit chain")
+    runbook("runs")
+    print(f"  report: {DEMO / outcome['reports'][0]}")
+    runbook("audit", "verify")
+    step("Editing the plan after review voids the approval: the run is refused")
     plan_file = DEMO / plan["notebook"]
-    notebook = nbformat.read(plan_file, as_version=4)
-    # Plain nbclient has no rollback semantics (`runbook run` will): leave those cells out.
-    notebook.cells = [c for c in notebook.cells if "rollback" not in c.metadata.get("tags", [])]
-    nbclient.NotebookClient(
-        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(DEMO)}}
-    ).execute()
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            text = output.get("text") or output.get("data", {}).get("text/plain", "")
-            if text:
-                tags = ", ".join(cell.metadata.get("tags", [])) or "cell"
-                print(f"  [{tags}] {text.strip()}")
-    step("Editing the plan after review voids the approval")
     plan_file.write_text(plan_file.read_text().replace("localhost", "prod-db1"))
-    runbook("verify", plan["id"], expect=1)
+    runbook("run", plan["id"], "--yes", expect=4)
     runbook("plans")
     print(f"""
 Done. The demo repository is {DEMO}. Try next:
@@ -105,6 +96,7 @@ Done. The demo repository is {DEMO}. Try next:
   ../../.venv/bin/runbook show restart-database        # the runbook, cell by cell
   ../../.venv/bin/runbook plan restart-database        # asks for the host on a terminal
   ../../.venv/bin/runbook review <plan>                # the reviewer's view, with the diff
+  ../../.venv/bin/runbook run <plan>                   # interactive: a prompt at every gate
   ../../.venv/bin/runbook --help                       # every command
   make test                                            # the whole suite
 """)

@@ -47,6 +47,8 @@ def test_yes_runs_to_the_end_and_records_everything(repo: Repository) -> None:
     assert all(c["duration"] is not None for c in log["cells"] if c["status"] == "succeeded")
     runs = json.loads(runbook(repo, "runs", "--json").stdout)
     assert [r["state"] for r in runs] == ["succeeded"] and runs[0]["executor"] == "carol"
+    human = runbook(repo, "log", str(outcome["run"])).stdout
+    assert "▶ cell 3 [precheck]" in human and "cell 4: yes by carol" in human
 
 
 def test_without_yes_and_without_a_terminal_a_confirm_cell_stops_the_run(

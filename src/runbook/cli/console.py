@@ -45,7 +45,7 @@ class ConsoleObserver(RunObserver):
             tags = ", ".join(cell_tags(cell))
             self.console.print(
                 f"[bold]▶ cell {index + 1}/{self._total}[/bold]"
-                + (f" [{escape(tags)}]" if tags else "")
+                + (" " + escape(f"[{tags}]") if tags else "")
             )
 
     def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:

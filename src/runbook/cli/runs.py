@@ -137,7 +137,7 @@ def _render(record: dict[str, Any]) -> str:
     if kind == "cell.started":
         tags = ", ".join(record.get("tags", []))
         return f"[dim]{at}[/dim] [bold]▶ cell {record['cell']}[/bold]" + (
-            f" [{escape(tags)}]" if tags else ""
+            " " + escape(f"[{tags}]") if tags else ""
         )
     if kind == "cell.finished":
         duration = record.get("duration")

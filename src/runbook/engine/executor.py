@@ -20,7 +20,12 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from runbook.engine.hooks import Operator, RunContext, RunObserver
 from runbook.engine.kernel import StreamingClient
-from runbook.engine.launch import kernel_environment, kernel_name
+from runbook.engine.launch import (
+    async_launch_kernel,
+    kernel_environment,
+    kernel_name,
+    remove_sockets,
+)
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
@@ -65,9 +70,21 @@ async def async_execute_run(
     Cells before ``start_cell`` are re-executed to rebuild the kernel's state when
     ``rebuild`` (except confirm, rollback, manual and mutative-looking cells), else skipped.
     ``kernel_manager`` is a kernel launched earlier (``launch.launch_kernel``); without one,
-    the notebook's kernel is started here. Either way it is shut down at the end.
+    the notebook's kernel is launched here. Either way it is shut down at the end.
     """
     loop = _CellLoop(ctx, operator, observers)
+    env = kernel_environment(
+        run_id=ctx.run.id, plan_id=ctx.run.plan_id, repo_root=ctx.repo_root, dry_run=ctx.dry_run
+    )
+    if kernel_manager is None:
+        try:
+            kernel_manager = await async_launch_kernel(
+                kernel_name(ctx.notebook), env=env, cwd=ctx.repo_root
+            )
+        except Exception as error:  # no such kernelspec, or it cannot be executed
+            outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
+            loop.tell(lambda o: o.run_finished(ctx, outcome.state, outcome.message))
+            return outcome
     client = StreamingClient(
         ctx.notebook,
         masker=ctx.masker,
@@ -80,9 +97,6 @@ async def async_execute_run(
         km=kernel_manager,
     )
     loop.client = client
-    env = kernel_environment(
-        run_id=ctx.run.id, plan_id=ctx.run.plan_id, repo_root=ctx.repo_root, dry_run=ctx.dry_run
-    )
     try:
         async with client.async_setup_kernel(env=env, cleanup_kc=True):
             loop.tell(lambda o: o.run_started(ctx))
@@ -93,6 +107,8 @@ async def async_execute_run(
         outcome = Outcome(RunState.FAILED, f"the kernel died: {error}")
     except RuntimeError as error:
         outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
+    finally:
+        remove_sockets(kernel_manager)
     loop.tell(lambda o: o.run_finished(ctx, outcome.state, outcome.message))
     return outcome
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -65,15 +67,33 @@ def planned_kernel_name(plan_file: Path) -> str | None:
 
 
 async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path) -> Any:
-    """Start a kernel process and return its manager without waiting for it to be ready."""
-    manager = AsyncKernelManager(kernel_name=name)
-    await manager.start_kernel(env=dict(env), cwd=str(cwd))
+    """Start a kernel process and return its manager without waiting for it to be ready.
+
+    The kernel talks over Unix sockets in a private temporary folder (absolute paths, since
+    the kernel's working directory is the repository), so no TCP port is opened and nothing
+    on the network can reach it.
+    """
+    sockets = Path(tempfile.mkdtemp(prefix="runbook-kernel-"))
+    manager = AsyncKernelManager(kernel_name=name, transport="ipc", ip=str(sockets / "k"))
+    try:
+        await manager.start_kernel(env=dict(env), cwd=str(cwd))
+    except BaseException:
+        shutil.rmtree(sockets, ignore_errors=True)
+        raise
     return manager
 
 
 async def async_discard_kernel(manager: Any) -> None:
     """Stop a launched kernel that will not be used (the run was refused)."""
     await manager.shutdown_kernel(now=True)
+    remove_sockets(manager)
+
+
+def remove_sockets(manager: Any) -> None:
+    """Remove a stopped kernel's socket folder."""
+    folder = Path(manager.ip).parent
+    if folder.name.startswith("runbook-kernel-"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 launch_kernel = run_sync(async_launch_kernel)
