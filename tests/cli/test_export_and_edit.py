@@ -213,6 +213,7 @@ def edit_env(tmp_path: Path) -> dict[str, str]:
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
+        "RUNBOOK_DB_PASSWORD": "store-credential-canary",
     }
 
 
@@ -270,6 +271,8 @@ def test_edit_serves_the_runbook_behind_a_token_and_stops_cleanly(
     assert _status(f"{base}/api/contents?token={'0' * 64}") == 403
     servers = _jupyter_pids(repo.root)
     assert len(servers) == 1
+    # Kernels started in the lab inherit its environment: no store credentials in it.
+    assert b"store-credential-canary" not in Path(f"/proc/{servers[0]}/environ").read_bytes()
     assert _argv_holding(token) == []  # the token is in no process's command line
 
     started = time.monotonic()

@@ -35,6 +35,7 @@ from rich.markup import escape
 from runbook.cli.context import repository
 from runbook.cli.output import say
 from runbook.cli.types import RunbookName
+from runbook.engine.launch import SCRUBBED_VARIABLES
 from runbook.errors import FailureError
 
 START_TIMEOUT: Final = 60.0
@@ -72,7 +73,9 @@ class LabServer:
             # listens on loopback only, behind a 256-bit token.
             argv.append("--ServerApp.allow_root=True")
             say("warning: running JupyterLab as root")
-        env = {**os.environ, "JUPYTER_TOKEN": self.token, "JUPYTER_RUNTIME_DIR": str(self.runtime)}
+        # Kernels started in the lab must not read the store's credentials, as in runbook run.
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_VARIABLES}
+        env.update({"JUPYTER_TOKEN": self.token, "JUPYTER_RUNTIME_DIR": str(self.runtime)})
         env.pop("JUPYTER_TOKEN_FILE", None)
         try:
             self.process = subprocess.Popen(
