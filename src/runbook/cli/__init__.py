@@ -39,6 +39,7 @@ COMMANDS: Final = {
     "runs": "runs:runs_command",
     "log": "runs:log_command",
     "audit": "audit:audit_group",
+    "workflow": "workflow:workflow_group",
     "export": "export:export_command",
     "edit": "edit:edit_command",
     "db": "db:db_group",

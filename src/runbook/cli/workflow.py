@@ -1,0 +1,96 @@
+"""``runbook workflow``: validate and list workflow definitions (``workflows/*.yml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runbook.cli.context import json_option, repository
+from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
+from runbook.cli.output import print_json
+from runbook.errors import UsageError
+from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
+
+
+@click.group("workflow")
+def workflow_group() -> None:
+    """Workflows: DAGs of notebook tasks defined in workflows/*.yml."""
+
+
+@workflow_group.command("validate")
+@json_option
+@click.argument("file", metavar="FILE")
+def validate_command(as_json: bool, file: str) -> int:
+    """Check FILE and report every error with its path in the YAML.
+
+    Exit 1 when FILE has errors (all are listed, one per line), 2 when it cannot be read.
+    """
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"{file}: cannot read the workflows file: {reason}") from error
+    errors = validate_workflows(text, file)
+    count = 0 if errors else len(load_workflows(text, file).workflows)
+    if as_json:
+        print_json(
+            {
+                "ok": not errors,
+                "workflows": count,
+                "errors": [{"where": e.where, "reason": e.reason} for e in errors],
+            }
+        )
+    else:
+        for problem in errors:
+            whole = problem.where == file or problem.where.startswith(f"{file}:")
+            click.echo(str(problem) if whole else f"{file}: {problem}")
+        if not errors:
+            click.echo(f"{file}: {count} workflow{'s' if count != 1 else ''}, valid")
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
+@workflow_group.command("list")
+@json_option
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> int:
+    """List the workflows of workflows/*.yml (and workflows.yml at the top, if present)."""
+    repo = repository(ctx)
+    paths = sorted((repo.root / "workflows").glob("*.yml"))
+    if (repo.root / "workflows.yml").is_file():
+        paths.append(repo.root / "workflows.yml")
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        where = repo.relative(path)
+        defined = load_workflows(path.read_text(encoding="utf-8"), where)
+        rows.extend(_row(spec, where) for spec in defined.workflows.values())
+    if as_json:
+        print_json({"workflows": rows})
+        return EXIT_OK
+    if not rows:
+        click.echo("no workflows (define them in workflows/*.yml)")
+    for row in rows:
+        layers = " -> ".join(",".join(layer) for layer in row["order"])
+        triggers = "; ".join(row["triggers"]) or "none"
+        click.echo(f"{row['name']}  [{row['file']}]  tasks: {layers}  triggers: {triggers}")
+    return EXIT_OK
+
+
+def _row(spec: WorkflowSpec, where: str) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "file": where,
+        "tasks": list(spec.tasks),
+        "order": spec.order(),
+        "triggers": [_describe(trigger) for trigger in spec.triggers],
+    }
+
+
+def _describe(trigger: Trigger) -> str:
+    if trigger.kind == "schedule":
+        return f"schedule {trigger.cron} ({trigger.timezone})"
+    if trigger.kind == "sensor":
+        every = f" every {trigger.cron}" if trigger.cron else ""
+        return f"sensor {trigger.sensor_type}{every}"
+    return "manual"

@@ -1,0 +1,309 @@
+"""Workflow definitions: DAGs of notebook tasks, read from ``workflows/*.yml``.
+
+Two shapes are accepted in the same file:
+
+* AutoFlow's ``workflows.yml`` as is: ``workflows: [{name, notebooks: {KEY: {filename,
+  parameters, output}}}]`` plus ``available_dates_sensor: {schedule, cdr_types, workflows:
+  [{workflow_name, parameters, earliest_date, date_stencil}]}``;
+* the native form, where a workflow also declares ``parameters`` (a list of names or a
+  mapping name → default), ``triggers`` (``{schedule, timezone}``, ``{sensor, config}`` or
+  ``manual``) and each task may set ``retries`` and ``retry_delay``.
+
+A task's ``parameters`` map notebook parameter names to *references*: a workflow parameter,
+another task's key (the value is that executed notebook's path, and the reference orders
+execution), an automatic parameter (:data:`AUTOMATIC_PARAMETERS`) or a setting
+(:data:`SETTING_NAMES`). Validation collects every error with its path in the document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, cast
+
+import yaml
+
+from runbook.errors import SpecError
+
+AUTOMATIC_PARAMETERS: Final = ("reference_date", "date_ranges")
+SETTING_NAMES: Final = ("flowapi_url",)
+OUTPUT_FORMATS: Final = ("pdf", "html")
+CDR_TYPES: Final = ("calls", "sms", "mds", "topups")
+SENSOR_TYPES: Final = ("available_dates", "http", "glob", "command", "sql")
+
+OutputFormat = Literal["pdf", "html"]
+TriggerKind = Literal["schedule", "sensor", "manual"]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How an executed notebook is converted after it ran."""
+
+    format: OutputFormat = "pdf"
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One notebook task: ``parameters`` maps notebook parameter → reference."""
+
+    key: str
+    filename: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    output: OutputSpec | None = None
+    retries: int = 0
+    retry_delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What starts a workflow: a cron schedule, a sensor, or a person."""
+
+    kind: TriggerKind
+    cron: str | None = None
+    timezone: str = "UTC"
+    sensor_type: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A named DAG of notebook tasks.
+
+    ``parameters`` holds the declared workflow parameters and their defaults; ``required``
+    names those declared without a default.
+    """
+
+    name: str
+    tasks: dict[str, TaskSpec]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
+    required: tuple[str, ...] = ()
+
+    def dependencies(self, key: str) -> set[str]:
+        """The keys of the tasks whose executed notebooks task ``key`` takes as parameters."""
+        task = self.tasks[key]
+        return {ref for ref in task.parameters.values() if ref in self.tasks and ref != key}
+
+    def order(self) -> list[list[str]]:
+        """Topological layers: every task's dependencies are in earlier layers.
+
+        Tasks in one layer are independent of each other and may run in parallel; within a
+        layer tasks keep their declaration order. Raises SpecError on a dependency cycle.
+        """
+        pending = {key: self.dependencies(key) for key in self.tasks}
+        done: set[str] = set()
+        layers: list[list[str]] = []
+        while pending:
+            layer = [key for key, needs in pending.items() if needs <= done]
+            if not layer:
+                stuck = ", ".join(sorted(pending))
+                raise SpecError(f"{self.name}.notebooks", f"dependency cycle among {stuck}")
+            layers.append(layer)
+            done.update(layer)
+            for key in layer:
+                del pending[key]
+        return layers
+
+
+@dataclass(frozen=True)
+class SensorWorkflow:
+    """One workflow the available-dates sensor triggers, with its parameter values.
+
+    ``date_stencil`` is a ``runbook.model.stencil.DateStencil`` (or None when not given).
+    """
+
+    workflow_name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    earliest_date: dt.date | None = None
+    date_stencil: Any = None
+
+
+@dataclass(frozen=True)
+class AvailableDatesSensor:
+    """AutoFlow's sensor: runs workflows for each new date of available CDR data."""
+
+    schedule: str | None
+    cdr_types: list[str] | None
+    workflows: list[SensorWorkflow]
+
+
+@dataclass(frozen=True)
+class WorkflowFile:
+    """Everything one workflows file defines."""
+
+    workflows: dict[str, WorkflowSpec]
+    sensor: AvailableDatesSensor | None = None
+
+
+_NUMBER = re.compile(r"^[0-9]{1,2}$")
+_CRON_MACROS: Final = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+_MONTHS: Final = (
+    *("jan", "feb", "mar", "apr", "may", "jun"),
+    *("jul", "aug", "sep", "oct", "nov", "dec"),
+)
+_DAYS: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS: Final = (
+    ("minute", 0, 59, (), 0),
+    ("hour", 0, 23, (), 0),
+    ("day of month", 1, 31, (), 0),
+    ("month", 1, 12, _MONTHS, 1),
+    ("day of week", 0, 7, _DAYS, 0),
+)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a 5-field cron expression (or an @-macro), else None."""
+    if expression.strip() in _CRON_MACROS:
+        return None
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELDS):
+        return f"not a cron expression: expected 5 fields, got {len(fields)}"
+    for text, (name, low, high, names, first) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            base, slash, step = item.partition("/")
+            if slash and (not _NUMBER.fullmatch(step) or int(step) == 0):
+                return f"not a cron expression: bad step in {name} field {item!r}"
+            if base == "*":
+                continue
+            start, dash, end = base.partition("-")
+            values = [
+                _cron_value(part, names, first) for part in ([start, end] if dash else [start])
+            ]
+            if any(value is None or not low <= value <= high for value in values):
+                return f"not a cron expression: {name} field {item!r} is not within {low}-{high}"
+            if dash and cast(int, values[0]) > cast(int, values[1]):
+                return f"not a cron expression: {name} range {item!r} runs backwards"
+    return None
+
+
+def _cron_value(text: str, names: tuple[str, ...], first: int) -> int | None:
+    if _NUMBER.fullmatch(text):
+        return int(text)
+    lowered = text.lower()
+    return names.index(lowered) + first if lowered in names else None
+
+
+def timezone_problem(name: object) -> str | None:
+    """Why ``name`` is not an IANA time zone known to zoneinfo, else None."""
+    if not isinstance(name, str) or not name:
+        return f"expected a time zone name such as 'Europe/Paris', not {describe(name)}"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return f"unknown time zone {name!r}"
+    return None
+
+
+def path_problem(value: object) -> str | None:
+    """Why ``value`` is not a relative path that stays inside the inputs folder, else None."""
+    if not isinstance(value, str) or not value.strip():
+        return f"expected a relative file name, not {describe(value)}"
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
+        return f"{value!r} is absolute: paths must stay inside the inputs folder"
+    if ".." in re.split(r"[/\\]", value):
+        return f"{value!r} contains '..': paths must stay inside the inputs folder"
+    return None
+
+
+def describe(value: object) -> str:
+    """``value`` named for an error message: its kind, and the value when short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value)
+    return f"{type(value).__name__} {value!r}"
+
+
+def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Every distinct cycle found in ``graph`` (node → the nodes it needs), each once.
+
+    A cycle ``[a, b]`` means a needs b and b needs a.
+    """
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    cycles: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+
+    def visit(key: str, trail: list[str]) -> None:
+        state[key] = 1
+        trail.append(key)
+        for needed in graph.get(key, []):
+            if state.get(needed) == 1:
+                cycle = trail[trail.index(needed) :]
+                if frozenset(cycle) not in seen:
+                    seen.add(frozenset(cycle))
+                    cycles.append(cycle)
+            elif needed not in state:
+                visit(needed, trail)
+        trail.pop()
+        state[key] = 2
+
+    for key in graph:
+        if key not in state:
+            visit(key, [])
+    return cycles
+
+
+def parse_yaml(text: str, where: str) -> tuple[object, SpecError | None]:
+    """``text`` parsed with ``yaml.safe_load``, or a SpecError placed at its line/column.
+
+    Tags such as ``!!python/object/apply`` are refused by the safe loader, never executed.
+    """
+    try:
+        return yaml.safe_load(text), None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        problem = error.problem or error.context or "malformed"
+        return None, SpecError(place, f"invalid YAML: {problem}")
+    except yaml.YAMLError as error:
+        return None, SpecError(where, f"invalid YAML: {error}")
+    except (ValueError, TypeError, RecursionError) as error:
+        # PyYAML builds dates itself: `2016-13-45` raises ValueError from datetime.
+        return None, SpecError(where, f"invalid YAML value: {error}")
+
+
+def _build(text: str, where: str) -> tuple[WorkflowFile | None, list[SpecError]]:
+    from runbook.model.workflow_validate import build_document
+
+    document, error = parse_yaml(text, where)
+    if error is not None:
+        return None, [error]
+    errors: list[SpecError] = []
+    result = build_document(document, where, errors)
+    return result, errors
+
+
+def validate_workflows(text: str, where: str = "workflows.yml") -> list[SpecError]:
+    """Every error of a workflows file, in document order (empty when it is valid).
+
+    Each error's ``where`` is its path inside the document (e.g.
+    ``workflows[0].notebooks.report.parameters.x``); errors about the document as a whole
+    (invalid YAML, not a mapping) are placed at ``where`` itself, with ``:line:column`` for
+    syntax errors. Never raises anything else.
+    """
+    return _build(text, where)[1]
+
+
+def load_workflows(text: str, where: str = "workflows.yml") -> WorkflowFile:
+    """The workflows defined by ``text``; raises the first SpecError (prefixed by ``where``)."""
+    result, errors = _build(text, where)
+    if errors:
+        first = errors[0]
+        if first.where == where or first.where.startswith(f"{where}:"):
+            raise first
+        raise SpecError(f"{where}: {first.where}", first.reason)
+    assert result is not None  # noqa: S101 - no errors means the document was built
+    return result

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from runbook.model.repository import Repository
+from tests.conftest import Result
+from tests.model.test_workflow import AUTOFLOW_EXAMPLE
+
+Cli = Callable[..., Result]
+
+BROKEN = AUTOFLOW_EXAMPLE.replace(
+    "flows_notebook: run_flows", "flows_notebook: run_flows\n          x: foo"
+).replace('schedule: "0 0 * * *"', 'schedule: "every day"')
+
+
+def test_validate_a_valid_file(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "workflows.yml").write_text(AUTOFLOW_EXAMPLE)
+    result = run_cli("workflow", "validate", "workflows.yml")
+    assert result.code == 0, result.err
+    assert result.out == "workflows.yml: 1 workflow, valid\n"
+
+
+def test_validate_lists_every_error_and_exits_1(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "broken.yml").write_text(BROKEN)
+    result = run_cli("workflow", "validate", "broken.yml")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines == [
+        "broken.yml: workflows[0].notebooks.flows_report.parameters.x: unknown reference 'foo'",
+        "broken.yml: available_dates_sensor.schedule: not a cron expression: expected 5 fields, "
+        "got 2 (or null to run once)",
+    ]
+
+
+def test_validate_json(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "broken.yml").write_text(BROKEN)
+    result = run_cli("workflow", "validate", "broken.yml", "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert report["ok"] is False
+    assert [e["where"] for e in report["errors"]] == [
+        "workflows[0].notebooks.flows_report.parameters.x",
+        "available_dates_sensor.schedule",
+    ]
+    (repo.root / "good.yml").write_text(AUTOFLOW_EXAMPLE)
+    good = run_cli("workflow", "validate", "good.yml", "--json")
+    assert good.code == 0 and json.loads(good.out) == {"ok": True, "workflows": 1, "errors": []}
+
+
+def test_invalid_yaml_is_one_line_with_its_position(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "bad.yml").write_text("workflows:\n  - name: [unclosed\n")
+    result = run_cli("workflow", "validate", "bad.yml")
+    assert result.code == 1
+    assert len(result.out.splitlines()) == 1
+    assert result.out.startswith("bad.yml:3:1: invalid YAML")
+
+
+def test_missing_file_is_a_usage_error(run_cli: Cli, repo: Repository) -> None:
+    result = run_cli("workflow", "validate", "nope.yml")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.count("\n") == 1 and "nope.yml" in result.err
+
+
+def test_list_workflows_of_the_repository(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "workflows").mkdir(exist_ok=True)
+    (repo.root / "workflows" / "flows.yml").write_text(AUTOFLOW_EXAMPLE)
+    (repo.root / "workflows" / "nightly.yml").write_text(
+        "workflows:\n"
+        "  - name: nightly\n"
+        "    triggers: [{schedule: '0 3 * * *', timezone: Europe/Paris}, manual]\n"
+        "    notebooks:\n"
+        "      only: {filename: only.ipynb}\n"
+    )
+    result = run_cli("workflow", "list", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)["workflows"]
+    assert [(r["name"], r["file"]) for r in rows] == [
+        ("flows", "workflows/flows.yml"),
+        ("nightly", "workflows/nightly.yml"),
+    ]
+    assert rows[0]["order"] == [["run_flows"], ["flows_report"]]
+    assert rows[1]["triggers"] == ["schedule 0 3 * * * (Europe/Paris)", "manual"]
+    table = run_cli("workflow", "list")
+    assert table.code == 0
+    assert "flows  [workflows/flows.yml]  tasks: run_flows -> flows_report" in table.out
+
+
+def test_list_fails_on_an_invalid_file(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "workflows.yml").write_text(BROKEN)
+    result = run_cli("workflow", "list")
+    assert result.code == 1
+    assert "workflows.yml: workflows[0].notebooks.flows_report.parameters.x" in result.err
