@@ -8,7 +8,9 @@ are supported. The schema is owned by the Alembic migrations packaged next to th
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,14 +96,34 @@ def _sqlite_on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        _enable_wal(cursor)
         # In WAL mode NORMAL is still safe against a crashed or killed process (only a power
         # loss can drop the newest commits) and saves an fsync on every commit.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+_SQLITE_BUSY_MS = 30_000
+
+
+def _enable_wal(cursor: Any) -> None:
+    # WAL is a property of the file: once one connection set it, the rest find it set. The
+    # switch itself needs the file to itself and can fail at once with "database is locked"
+    # (the busy handler does not cover it) while another connection migrates a fresh file,
+    # so it is retried for as long as the busy timeout would have waited.
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
