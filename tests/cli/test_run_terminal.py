@@ -179,3 +179,30 @@ def test_log_follow_streams_a_run_in_progress_from_another_process(repo: Reposit
     out = follower.stdout
     assert out.index("tick 0") < out.index("tick 2") < out.index("last cell")
     assert "run succeeded" in out
+
+
+def test_a_secret_in_an_error_is_masked_at_the_failure_prompt(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "leaky.ipynb",
+        [
+            ("code", "password = ''", ["parameters"]),
+            ("code", "raise RuntimeError('failed with ' + password)", []),
+        ],
+        parameters={"password": {"type": "str", "secret": True}},
+    )
+    plan_id = plan(repo, "leaky", "-p", "password", "env:DB_PASSWORD")
+    child = pexpect.spawn(
+        RUNBOOK,
+        ["run", plan_id],
+        cwd=str(repo.root),
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "DB_PASSWORD": "Zq8-terminal-canary"},
+        encoding="utf-8",
+        timeout=90,
+        dimensions=(50, 120),
+    )
+    child.expect(r"failed: RuntimeError: failed with \*\*\*")
+    seen = child.before
+    child.expect(r"\[r\]etry / \[s\]kip")
+    child.sendline("a")
+    assert finish(child) == 1
+    assert "Zq8-terminal-canary" not in seen + (child.before or "")

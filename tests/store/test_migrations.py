@@ -169,25 +169,7 @@ def test_sqlite_foreign_keys_are_back_on_after_migrating(tmp_path: Path) -> None
 def test_concurrent_first_use(store_url: str) -> None:
     # Several commands starting at once on a fresh database: one migrates, the others wait
     # for it and find the schema at head instead of failing on "table already exists".
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def first_use() -> None:
-        engine = make_engine(store_url)
-        try:
-            barrier.wait()
-            ensure_schema(engine)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            engine.dispose()
-
-    threads = [threading.Thread(target=first_use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _first_use_by_four(store_url) == []
     engine = make_engine(store_url)
     try:
         assert current_revision(engine) == HEAD_REVISION

@@ -239,7 +239,8 @@ class _CellLoop:
         try:
             await self.client.async_execute_cell(cell, index, store_history=True)
         except CellExecutionError as failure:
-            return f"{failure.ename}: {failure.evalue}"
+            # Masked here, once: every observer and the operator's prompt show this text.
+            return self.ctx.masker.mask(f"{failure.ename}: {failure.evalue}")
         finally:
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)

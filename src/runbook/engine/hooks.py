@@ -128,11 +128,8 @@ class RecordObserver(RunObserver):
             )
 
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
-        masked = CellEvent(
-            **{**event.__dict__, "error": ctx.masker.mask(event.error or "") or None}
-        )
         with self._sessions.begin() as session:
-            add_cell_event(session, masked)
+            add_cell_event(session, event)
             append_event(
                 session,
                 kind=EventKind.CELL_FINISHED,
@@ -142,7 +139,7 @@ class RecordObserver(RunObserver):
                     "cell": index,
                     "status": event.status.value,
                     "duration": event.duration,
-                    "error": masked.error,
+                    "error": event.error,
                 },
             )
 
@@ -193,7 +190,7 @@ class LogObserver(RunObserver):
             cell=index,
             status=event.status.value,
             duration=event.duration,
-            error=ctx.masker.mask(event.error or "") or None,
+            error=event.error,
         )
 
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:

@@ -7,6 +7,7 @@ and datetimes as ISO strings) so a plan stores, hashes and injects exactly what 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -132,7 +133,7 @@ def _parse_spec(name: str, entry: object, path: str) -> ParameterSpec:
         default = coerce(spec, entry["default"])
     except ParameterError as error:
         raise MetadataError(f"{path}.default", error.reason) from None
-    return ParameterSpec(**{**spec.__dict__, "default": default})
+    return dataclasses.replace(spec, default=default)
 
 
 def infer_specs(source: str) -> dict[str, ParameterSpec]:
