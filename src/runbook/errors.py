@@ -114,6 +114,23 @@ class UnknownRunError(UsageError):
         self.run_id = run_id
 
 
+class UnknownWorkflowRunError(UsageError):
+    """No workflow run has the given id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"{run_id}: no such workflow run (see `runbook workflow runs`)")
+        self.run_id = run_id
+
+
+class UnknownWorkflowError(UsageError):
+    """No workflow of the repository has the given name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        listed = ", ".join(known) if known else "none; define them in workflows/*.yml"
+        super().__init__(f"{name}: no such workflow (known: {listed})")
+        self.name = name
+
+
 class UnknownTemplateError(UsageError):
     """No template has the given name."""
 

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from runbook.model.repository import Repository
+from runbook.store.db import HEAD_REVISION
 from tests.conftest import Result
 
 Cli = Callable[..., Result]
@@ -22,7 +23,7 @@ def test_db_status_and_upgrade_on_sqlite(run_cli: Cli) -> None:
     fresh = json.loads(run_cli("db", "status", "--json").out)
     assert fresh["url"].startswith("sqlite:///") and fresh["revision"] is None
     upgraded = run_cli("db", "upgrade")
-    assert upgraded.code == 0 and "upgraded from empty to 0002" in upgraded.out
+    assert upgraded.code == 0 and f"upgraded from empty to {HEAD_REVISION}" in upgraded.out
     assert json.loads(run_cli("db", "status", "--json").out)["up_to_date"]
     assert "nothing to do" in run_cli("db", "upgrade").out
 
@@ -66,7 +67,7 @@ def test_the_whole_flow_on_postgresql(repo: Repository, postgres_url: str) -> No
         )
 
     upgraded = runbook("db", "upgrade")
-    assert upgraded.returncode == 0 and "upgraded from empty to 0002" in upgraded.stdout
+    assert upgraded.returncode == 0 and f"upgraded from empty to {HEAD_REVISION}" in upgraded.stdout
     assert runbook("create", "Restart database").returncode == 0
     plan = json.loads(
         runbook("plan", "restart-database", "-p", "host", "db1", "--as", "alice", "--json").stdout

@@ -178,8 +178,8 @@ def test_ensure_schema_behind_head(engine: Engine) -> None:
     with pytest.raises(StoreError) as caught:
         ensure_schema(engine)
     assert str(caught.value) == (
-        "store: database schema is at revision 0001 but this runbook needs 0002: "
-        "run `runbook db upgrade`"
+        "store: database schema is at revision 0001 but this runbook needs "
+        f"{HEAD_REVISION}: run `runbook db upgrade`"
     )
 
 

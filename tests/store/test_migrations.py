@@ -86,6 +86,13 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_cell_events_run_id",
             "audit_events",
             "ix_audit_events_subject",
+            "workflow_runs",
+            "ix_workflow_runs_workflow",
+            "ix_workflow_runs_state",
+            "ix_workflow_runs_natural_key",
+            "workflow_tasks",
+            "ix_workflow_tasks_workflow_run_id",
+            "scheduler_state",
         }
     finally:
         migrated.dispose()

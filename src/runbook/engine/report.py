@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import jinja2
 import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
 from traitlets.config import Config
@@ -78,12 +79,23 @@ def render_html(
     run: Run | None = None,
     events: Sequence[CellEvent] = (),
     title: str | None = None,
+    template: Path | None = None,
 ) -> str:
-    """A self-contained HTML report: no script, no external fetch, a summary on top."""
+    """A self-contained HTML report: no script, no external fetch, a summary on top.
+
+    ``template`` is an nbconvert (Jinja) template file to use instead of the lab template,
+    typically ``{% extends "lab/index.html.j2" %}`` with blocks of its own; its output is
+    sanitized like the rest.
+    """
     clean = sanitize_notebook(notebook)
     name = title or _title(clean, run)
     clean.metadata["title"] = name
-    page, _ = _html_exporter().from_notebook_node(clean, resources={"metadata": {"name": name}})
+    exporter = _html_exporter() if template is None else _custom_exporter(template)
+    try:
+        page, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": name}})
+    except jinja2.TemplateError as error:
+        shown = template.name if template is not None else "lab"
+        raise ReportError(f"template {shown}: {error}") from None
     # Nothing from the notebook can spell "<script" any more: every one is the template's.
     page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.IGNORECASE | re.DOTALL)
     page = re.sub(r"<script", "&lt;script", page, flags=re.IGNORECASE)
@@ -105,6 +117,22 @@ def _html_exporter() -> HTMLExporter:
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
         template_name="lab",
+        sanitize_html=True,
+        exclude_anchor_links=True,
+        log=_NBCONVERT_LOG,
+    )
+    exporter.register_filter("clean_html", clean_html)  # type: ignore[no-untyped-call]
+    return exporter
+
+
+def _custom_exporter(template: Path) -> HTMLExporter:
+    if not template.is_file():
+        raise ReportError(f"template {template.name}: no such file")
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
+        template_name="lab",
+        template_file=str(template),
+        extra_template_basedirs=[str(template.parent)],
         sanitize_html=True,
         exclude_anchor_links=True,
         log=_NBCONVERT_LOG,
@@ -311,16 +339,22 @@ def write_report(
     *,
     run: Run | None = None,
     events: Sequence[CellEvent] = (),
+    template: Path | None = None,
 ) -> Path:
-    """Render ``notebook`` as ``fmt`` (html, md or pdf) to ``destination``; returns it."""
+    """Render ``notebook`` as ``fmt`` (html, md or pdf) to ``destination``; returns it.
+
+    ``template`` (html and pdf) is a custom nbconvert template file: see :func:`render_html`.
+    """
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
     if fmt == "md":
         write_atomic(destination, render_markdown(notebook, run=run, events=events))
     elif fmt == "html":
-        write_atomic(destination, render_html(notebook, run=run, events=events))
+        html = render_html(notebook, run=run, events=events, template=template)
+        write_atomic(destination, html)
     else:
-        render_pdf(render_html(notebook, run=run, events=events), destination)
+        html = render_html(notebook, run=run, events=events, template=template)
+        render_pdf(html, destination)
     return destination
 
 

@@ -26,6 +26,8 @@ kind                             payload
 ``cell.finished`` [run:ID]       a cell's index, status and duration
 ``run.state`` [run:ID]           a run's state change (from, to, why)
 ``run.finished`` [run:ID]        a run's exit state
+``workflow.started`` [workflow:ID]  the workflow, its trigger, parameters and source file
+``workflow.finished`` [workflow:ID] its exit state and each task's state
 ``checkpoint``                   written by retention before it prunes older events (see below)
 ===============================  ================================================================
 
@@ -63,6 +65,8 @@ class EventKind(StrEnum):
     CELL_FINISHED = "cell.finished"
     RUN_STATE = "run.state"
     RUN_FINISHED = "run.finished"
+    WORKFLOW_STARTED = "workflow.started"
+    WORKFLOW_FINISHED = "workflow.finished"
     CHECKPOINT = "checkpoint"
 
 
@@ -100,6 +104,11 @@ class ChainReport:
 def plan_subject(plan_id: str) -> str:
     """The subject of the events about a plan: ``plan:<id>``."""
     return f"plan:{plan_id}"
+
+
+def workflow_subject(run_id: str) -> str:
+    """The subject of the events about a workflow run: ``workflow:<id>``."""
+    return f"workflow:{run_id}"
 
 
 def run_subject(run_id: str) -> str:

@@ -12,7 +12,7 @@ import secrets as random_source
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_n
 from runbook.model.parameters import (
     JsonValue,
     ParameterSpec,
+    check_name,
     check_secret_reference,
     coerce,
     default_secret_reference,
@@ -104,11 +105,21 @@ def plan_runbook(
     planner: str,
     prompt: Prompt | None = None,
     now: datetime | None = None,
+    as_given: bool = False,
 ) -> Plan:
-    """Bind a runbook to values, write the planned notebook and record the plan."""
+    """Bind a runbook to values, write the planned notebook and record the plan.
+
+    With ``as_given`` the values are injected as they are, whatever the parameters cell
+    declares, as papermill does: a workflow task's values come from its definition, not
+    from an operator's typing (they are still rendered as literals only).
+    """
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
-    values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
+    if as_given:
+        values = {check_name(k, where): cast(JsonValue, v) for k, v in given.items()}
+        secret_refs: dict[str, str] = {}
+    else:
+        values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.

@@ -8,10 +8,11 @@ command that looks marks it ``interrupted``: outcome unknown, never silently ``f
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -160,7 +161,8 @@ def start_run(
     if notifier is not None:
         observers.append(notifier)
     reports = ReportWriter(repository)
-    with _Heartbeat(sessions, run):
+    beat = functools.partial(_renew_lease, run_id=run.id, epoch=run.lease_epoch)
+    with LeaseHeartbeat(sessions, beat, run.id):
         outcome = execute_run(
             ctx,
             operator=request.operator,
@@ -245,6 +247,10 @@ def _cell_index(notebook: Any, cell: str | None) -> int:
     raise UsageError(f"--from {cell}: no cell has that number or id")
 
 
+def _renew_lease(session: Session, *, run_id: str, epoch: int) -> None:
+    heartbeat(session, run_id, epoch)
+
+
 def _masker_for(notebook: Any) -> SecretMasker:
     """A masker knowing the values of the plan's secret parameters, resolved here too."""
     masker = SecretMasker()
@@ -264,16 +270,22 @@ def _masker_for(notebook: Any) -> SecretMasker:
     return masker
 
 
-class _Heartbeat:
-    """Renews the run's lease from a thread while the run executes."""
+class LeaseHeartbeat:
+    """Renews a lease from a thread: calls ``beat`` in a transaction every third of a lease.
 
-    def __init__(self, sessions: sessionmaker[Session], run: Run) -> None:
+    Stops when ``beat`` raises a RunbookError: the lease moved on, and the holder's final
+    write will be refused and say so.
+    """
+
+    def __init__(
+        self, sessions: sessionmaker[Session], beat: Callable[[Session], None], name: str
+    ) -> None:
         self._sessions = sessions
-        self._run = run
+        self._beat_once = beat
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{name}", daemon=True)
 
-    def __enter__(self) -> _Heartbeat:
+    def __enter__(self) -> LeaseHeartbeat:
         self._thread.start()
         return self
 
@@ -286,6 +298,6 @@ class _Heartbeat:
         while not self._stop.wait(interval):
             try:
                 with self._sessions.begin() as session:
-                    heartbeat(session, self._run.id, self._run.lease_epoch)
+                    self._beat_once(session)
             except RunbookError:
-                return  # the lease moved on; the final write will be refused and say so
+                return

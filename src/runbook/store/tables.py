@@ -7,10 +7,21 @@ compares these declarations with the migrated schema).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -169,3 +180,66 @@ class AuditEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class WorkflowRunRow(Base):
+    """One workflow run, holding a frozen copy of the definition it runs."""
+
+    __tablename__ = "workflow_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_by: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reference_date: Mapped[date | None] = mapped_column(Date)
+    date_ranges: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    resumed_from: Mapped[str | None] = mapped_column(String(64))
+    natural_key: Mapped[str | None] = mapped_column(String(512), index=True)
+    # The natural key while the firing counts as done (running or succeeded), NULL after a
+    # failure: the unique index makes a repeated sensor or schedule firing a no-op.
+    claim: Mapped[str | None] = mapped_column(String(512), unique=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WorkflowTaskRow(Base):
+    """One task of one workflow run; its execution is a run of its own (``run_id``)."""
+
+    __tablename__ = "workflow_tasks"
+    __table_args__ = (
+        UniqueConstraint("workflow_run_id", "key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("workflow_runs.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    plan_id: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    notebook_path: Mapped[str | None] = mapped_column(String(1024))
+    reports: Mapped[list[str]] = mapped_column(JSON)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulerStateRow(Base):
+    """What the scheduler last did for one trigger: survives restarts, shared by schedulers."""
+
+    __tablename__ = "scheduler_state"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    last_fire: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    owner: Mapped[str] = mapped_column(String(255))

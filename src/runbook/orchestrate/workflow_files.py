@@ -1,0 +1,70 @@
+"""Finding a repository's workflow definitions: the ``*.yml`` files of the inputs folder.
+
+The inputs folder is ``workflows/`` unless ``[workflows] inputs`` or ``RUNBOOK_INPUTS_DIR``
+(``AUTOFLOW_INPUTS_DIR``) says otherwise; a ``workflows.yml`` at the top of the repository
+is read too. A task's ``filename`` and ``output.template`` are relative to the folder of the
+file that defines it, as in AutoFlow's inputs folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbook.config import WorkflowSettings, workflow_settings
+from runbook.egress import config_table
+from runbook.errors import ConfigError, UnknownWorkflowError
+from runbook.model.repository import Repository, resolve_inside
+from runbook.model.workflow import WorkflowFile, WorkflowSpec, load_workflows
+
+
+@dataclass(frozen=True)
+class DefinedWorkflow:
+    """A workflow with the file that defines it (relative to the repository)."""
+
+    spec: WorkflowSpec
+    source: str
+    defined_in: WorkflowFile
+
+
+def settings_for(repository: Repository) -> WorkflowSettings:
+    """The workflow settings of ``repository`` (``[workflows]`` plus the environment)."""
+    return workflow_settings(repository.root, config_table(repository.root, "workflows"))
+
+
+def workflow_files(repository: Repository, settings: WorkflowSettings) -> list[Path]:
+    """The workflows files, sorted: ``<inputs>/*.yml`` and ``*.yaml``, then a top-level one."""
+    paths = sorted([*settings.inputs.glob("*.yml"), *settings.inputs.glob("*.yaml")])
+    top = repository.root / "workflows.yml"
+    if top.is_file() and top.parent.resolve() != settings.inputs:
+        paths.append(top)
+    return paths
+
+
+def load_defined(repository: Repository, settings: WorkflowSettings) -> list[DefinedWorkflow]:
+    """Every workflow of every workflows file; the first invalid file raises its SpecError."""
+    found: list[DefinedWorkflow] = []
+    for path in workflow_files(repository, settings):
+        where = repository.relative(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(where, f"cannot read: {error}") from None
+        defined = load_workflows(text, where)
+        found.extend(DefinedWorkflow(spec, where, defined) for spec in defined.workflows.values())
+    return found
+
+
+def find_workflow(repository: Repository, settings: WorkflowSettings, name: str) -> DefinedWorkflow:
+    """The workflow called ``name``; UnknownWorkflowError listing the known ones if none."""
+    defined = load_defined(repository, settings)
+    for workflow in defined:
+        if workflow.spec.name == name:
+            return workflow
+    raise UnknownWorkflowError(name, sorted({w.spec.name for w in defined}))
+
+
+def task_path(repository: Repository, source: str, filename: str) -> Path:
+    """A task's file (notebook or template), relative to its workflows file, contained."""
+    folder = (repository.root / source).parent
+    return resolve_inside(repository.root, filename, base=folder)
