@@ -1,0 +1,149 @@
+"""Reading a playbook's inventory when a run starts (and again to notice drift).
+
+The four sources of :data:`runbook.model.playbook.InventorySpec`:
+
+- static targets, already checked when the playbook was loaded;
+- a YAML or JSON file inside the repository;
+- a command run without a shell, from the repository root, printing JSON;
+- JSON over HTTP, through the egress policy.
+
+A source answers a list of targets or ``{"targets": [...]}`` (for HTTP, after selecting
+``field``), and its targets are checked with the playbook's own rules. Every problem raises
+ConfigError naming the source and, for a bad target, its place (``targets[2].name``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from runbook.egress import EgressPolicy
+from runbook.errors import ConfigError, EgressError, PathEscapeError, redact_url
+from runbook.model.playbook import (
+    CommandInventory,
+    FileInventory,
+    HttpInventory,
+    InventorySpec,
+    StaticInventory,
+    Target,
+)
+from runbook.model.playbook_validate import parse_targets
+from runbook.model.repository import resolve_inside
+from runbook.model.workflow import parse_yaml
+
+
+def read_inventory(
+    inventory: InventorySpec, repo_root: Path, policy: EgressPolicy, timeout: float = 60
+) -> list[Target]:
+    """The targets ``inventory`` lists now, in the source's order (possibly none).
+
+    ``timeout`` (seconds) bounds a command, and an HTTP request together with the policy's
+    own timeout (the shorter wins). Raises ConfigError for a file outside the repository or
+    unreadable, invalid JSON or YAML, a document that is not a list of targets, an invalid
+    or duplicate target, a command that is not found, fails or times out, and an HTTP answer
+    other than 200 or a request the egress policy refuses.
+    """
+    if isinstance(inventory, StaticInventory):
+        return list(inventory.targets)
+    if isinstance(inventory, FileInventory):
+        return _from_file(inventory.path, repo_root)
+    if isinstance(inventory, CommandInventory):
+        return _from_command(inventory.argv, repo_root, timeout)
+    return _from_http(inventory, policy, timeout)
+
+
+def _from_file(user_path: str, repo_root: Path) -> list[Target]:
+    where = user_path
+    try:
+        path = resolve_inside(repo_root, user_path, strict=True)
+    except PathEscapeError as error:
+        raise ConfigError(where, f"inventory file {error.reason}") from None
+    suffix = PurePosixPath(user_path).suffix.lower()
+    if suffix not in (".json", ".yml", ".yaml"):
+        raise ConfigError(where, "an inventory file must be .yml, .yaml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(where, "no such inventory file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(where, f"cannot read the inventory file: {reason}") from None
+    if suffix == ".json":
+        return _targets(_json(text, where, "the file"), where)
+    document, problem = parse_yaml(text, where)
+    if problem is not None:
+        raise ConfigError(problem.where, problem.reason)
+    return _targets(document, where)
+
+
+def _from_command(argv: tuple[str, ...], repo_root: Path, timeout: float) -> list[Target]:
+    if not argv:
+        raise ConfigError("inventory command", "no command given")
+    where = f"inventory command {argv[0]}"
+    try:
+        # cwd: a relative program such as ./list-hosts is found in the repository.
+        done = subprocess.run(
+            list(argv),
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ConfigError(where, "program not found") from None
+    except OSError as error:
+        raise ConfigError(where, f"cannot run: {error.strerror or error}") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(where, f"timed out after {timeout:g} s") from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, "printed something that is not UTF-8 text") from None
+    if done.returncode != 0:
+        first = next((line for line in done.stderr.splitlines() if line.strip()), "")
+        raise ConfigError(where, f"exited with status {done.returncode}: {first.strip()}")
+    return _targets(_json(done.stdout, where, "the command"), where)
+
+
+def _from_http(inventory: HttpInventory, policy: EgressPolicy, timeout: float) -> list[Target]:
+    where = redact_url(inventory.url)
+    bounded = dataclasses.replace(policy, timeout=min(policy.timeout, timeout))
+    try:
+        status, body = bounded.request("GET", inventory.url, headers=inventory.headers)
+    except EgressError as error:
+        verdict = "refused by the egress policy: " if error.refused else ""
+        raise ConfigError(where, f"{verdict}{error.reason}") from None
+    if status != 200:
+        raise ConfigError(where, f"the server answered {status}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(where, "the server did not answer UTF-8 text") from None
+    document = _json(text, where, "the server")
+    if inventory.field is not None:
+        if not isinstance(document, dict) or inventory.field not in document:
+            raise ConfigError(where, f"JSON answer has no field {inventory.field!r}")
+        document = document[inventory.field]
+    return _targets(document, where)
+
+
+def _json(text: str, where: str, who: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        reason = f"{who} did not give valid JSON: {error.msg} (line {error.lineno})"
+        raise ConfigError(where, reason) from None
+    except RecursionError:
+        raise ConfigError(where, f"{who} gave JSON nested too deeply") from None
+
+
+def _targets(document: object, where: str) -> list[Target]:
+    targets, errors = parse_targets(document)
+    if errors:
+        first = errors[0]
+        others = len(errors) - 1
+        more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
+        raise ConfigError(f"{where}: {first.where}", f"{first.reason}{more}")
+    return targets
