@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from runbook.model.repository import Repository
 from tests.conftest import Result
 from tests.model.test_workflow import AUTOFLOW_EXAMPLE
@@ -92,3 +94,82 @@ def test_list_fails_on_an_invalid_file(run_cli: Cli, repo: Repository) -> None:
     result = run_cli("workflow", "list")
     assert result.code == 1
     assert "workflows.yml: workflows[0].notebooks.flows_report.parameters.x" in result.err
+
+
+TWO_STEP = """
+workflows:
+  - name: pair
+    parameters: {greeting: hello}
+    notebooks:
+      first:
+        filename: first.ipynb
+        parameters: {greeting: greeting, day: reference_date, ranges: date_ranges}
+      second:
+        filename: second.ipynb
+        parameters: {upstream: first}
+"""
+
+
+def two_step_inputs(repo: Repository, second_body: str) -> None:
+    from tests.orchestrate.test_dag import notebook
+
+    folder = repo.root / "workflows"
+    (folder / "pair.yml").write_text(TWO_STEP)
+    notebook(
+        folder / "first.ipynb",
+        "greeting = ''\nday = ''\nranges = []",
+        "from runbook.helpers import glue\nglue('said', f'{greeting} {day} {ranges}')",
+    )
+    notebook(folder / "second.ipynb", "upstream = ''", second_body)
+
+
+@pytest.mark.kernel
+def test_run_runs_show_and_resume_from_the_command_line(run_cli: Cli, repo: Repository) -> None:
+    two_step_inputs(repo, "raise SystemExit('not yet')")
+    failed = run_cli("workflow", "run", "pair", "-p", "greeting", "hi", "--date", "2016-01-07")
+    assert failed.code == 1, failed.err
+    assert "second: failed" in failed.err  # progress lines when stderr is not a terminal
+    run_id = failed.err.split("workflow run ")[1].split(":")[0]
+
+    listed = json.loads(run_cli("workflow", "runs", "pair", "--json").out)
+    assert [(r["id"], r["state"], r["reference_date"]) for r in listed] == [
+        (run_id, "failed", "2016-01-07")
+    ]
+    shown = json.loads(run_cli("workflow", "show", run_id, "--json").out)
+    assert shown["parameters"] == {"greeting": "hi"}
+    assert shown["date_ranges"] == [["2016-01-07", "2016-01-07"]]
+    assert [(t["key"], t["state"]) for t in shown["tasks"]] == [
+        ("first", "succeeded"),
+        ("second", "failed"),
+    ]
+
+    two_step_inputs(
+        repo,
+        "from runbook.helpers import read_scraps\nprint(read_scraps(upstream)['said'])",
+    )
+    resumed = run_cli("workflow", "resume", run_id, "--json")
+    assert resumed.code == 0, resumed.err
+    report = json.loads(resumed.out)
+    assert report["resumed_from"] == run_id
+    assert [(t["key"], t["state"]) for t in report["tasks"]] == [
+        ("first", "reused"),
+        ("second", "succeeded"),
+    ]
+    executed = repo.root / report["tasks"][1]["notebook"]
+    assert "hi 2016-01-07 [['2016-01-07', '2016-01-07']]" in executed.read_text()
+
+
+def test_bad_requests_are_one_line_usage_errors(run_cli: Cli, repo: Repository) -> None:
+    (repo.root / "workflows" / "pair.yml").write_text(TWO_STEP)
+    unknown = run_cli("workflow", "run", "nope")
+    assert unknown.code == 2
+    assert unknown.err == "runbook: error: nope: no such workflow (known: pair)\n"
+    bad_parameter = run_cli("workflow", "run", "pair", "-p", "colour", "red")
+    assert bad_parameter.code == 2
+    assert "colour" in bad_parameter.err and "not a parameter of workflow pair" in bad_parameter.err
+    bad_date = run_cli("workflow", "run", "pair", "--date", "2016-13-01")
+    assert bad_date.code == 2
+    no_run = run_cli("workflow", "show", "wf-nope")
+    assert no_run.code == 2
+    assert "no such workflow run" in no_run.err
+    assert run_cli("workflow", "runs").out.startswith("no workflow runs yet")

@@ -85,6 +85,19 @@ class RunId(click.ParamType[str, str]):
         return _complete_from_store(ctx, incomplete, run_ids)
 
 
+class WorkflowRunId(click.ParamType[str, str]):
+    """A workflow run id; completes ids recorded in the store."""
+
+    name = "RUN"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.store.workflows import workflow_run_ids
+
+        return _complete_from_store(ctx, incomplete, workflow_run_ids)
+
+
 def _complete_from_store(
     ctx: click.Context, incomplete: str, ids: Callable[[Any, str], list[str]]
 ) -> list[CompletionItem]:

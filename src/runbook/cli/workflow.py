@@ -1,4 +1,4 @@
-"""``runbook workflow``: validate and list workflow definitions (``workflows/*.yml``)."""
+"""``runbook workflow``: validate, list, run and resume workflows (``workflows/*.yml``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,23 @@ import click
 from runbook.cli.context import json_option, repository
 from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.cli.output import print_json
+from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
 
 
 @click.group("workflow")
 def workflow_group() -> None:
-    """Workflows: DAGs of notebook tasks defined in workflows/*.yml."""
+    """Workflows: DAGs of notebook tasks defined in workflows/*.yml.
+
+    \b
+    A task's parameters name a workflow parameter, another task (its value is that
+    executed notebook's path, and the reference orders execution), reference_date,
+    date_ranges, or flowapi_url. Tasks run unattended as Runbook runs: a confirm cell or
+    a required review fails the task. Settings: [workflows] in runbook.toml (inputs,
+    outputs, max_parallel, flowapi_url), or RUNBOOK_INPUTS_DIR / AUTOFLOW_INPUTS_DIR,
+    RUNBOOK_OUTPUTS_DIR / AUTOFLOW_OUTPUTS_DIR, RUNBOOK_MAX_PARALLEL, FLOWAPI_URL.
+    """
 
 
 @workflow_group.command("validate")
@@ -55,16 +65,11 @@ def validate_command(as_json: bool, file: str) -> int:
 @json_option
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> int:
-    """List the workflows of workflows/*.yml (and workflows.yml at the top, if present)."""
+    """List the workflows of the inputs folder (workflows/*.yml, and a top-level workflows.yml)."""
+    from runbook.orchestrate.workflow_files import load_defined, settings_for
+
     repo = repository(ctx)
-    paths = sorted((repo.root / "workflows").glob("*.yml"))
-    if (repo.root / "workflows.yml").is_file():
-        paths.append(repo.root / "workflows.yml")
-    rows: list[dict[str, Any]] = []
-    for path in paths:
-        where = repo.relative(path)
-        defined = load_workflows(path.read_text(encoding="utf-8"), where)
-        rows.extend(_row(spec, where) for spec in defined.workflows.values())
+    rows = [_row(w.spec, w.source) for w in load_defined(repo, settings_for(repo))]
     if as_json:
         print_json({"workflows": rows})
         return EXIT_OK
@@ -94,3 +99,6 @@ def _describe(trigger: Trigger) -> str:
         every = f" every {trigger.cron}" if trigger.cron else ""
         return f"sensor {trigger.sensor_type}{every}"
     return "manual"
+
+
+register(workflow_group)

@@ -8,6 +8,7 @@ file that defines it, as in AutoFlow's inputs folder.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from runbook.config import WorkflowSettings, workflow_settings
 from runbook.egress import config_table
 from runbook.errors import ConfigError, UnknownWorkflowError
 from runbook.model.repository import Repository, resolve_inside
+from runbook.model.stencil import DateStencil, date_ranges_parameter
 from runbook.model.workflow import WorkflowFile, WorkflowSpec, load_workflows
 
 
@@ -62,6 +64,21 @@ def find_workflow(repository: Repository, settings: WorkflowSettings, name: str)
         if workflow.spec.name == name:
             return workflow
     raise UnknownWorkflowError(name, sorted({w.spec.name for w in defined}))
+
+
+def manual_dates(workflow: DefinedWorkflow, reference_date: dt.date) -> list[list[str]]:
+    """``date_ranges`` for a run started by hand for ``reference_date``.
+
+    The stencil is the one the file's available-dates sensor uses for this workflow (its
+    first entry), else ``[0]``: the date itself.
+    """
+    sensor = workflow.defined_in.sensor
+    entry = next(
+        (e for e in (sensor.workflows if sensor else []) if e.workflow_name == workflow.spec.name),
+        None,
+    )
+    stencil = entry.date_stencil if entry is not None and entry.date_stencil else DateStencil()
+    return date_ranges_parameter(stencil, reference_date)
 
 
 def task_path(repository: Repository, source: str, filename: str) -> Path:

@@ -1,0 +1,323 @@
+"""``runbook workflow run | resume | runs | show``: running workflows and reading their record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import click
+import yaml
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from runbook.cli.context import (
+    acting_user,
+    as_option,
+    json_option,
+    repository,
+    store_session,
+    store_sessions,
+)
+from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.types import WorkflowRunId
+from runbook.errors import UsageError
+from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
+
+EXIT_BY_STATE: Final = {
+    WorkflowState.SUCCEEDED: 0,
+    WorkflowState.FAILED: 1,
+    WorkflowState.INTERRUPTED: 3,
+    WorkflowState.RUNNING: 1,
+}
+_STYLE: Final = {
+    TaskState.PENDING: "dim",
+    TaskState.RUNNING: "cyan",
+    TaskState.SUCCEEDED: "green",
+    TaskState.REUSED: "green",
+    TaskState.FAILED: "red",
+    TaskState.UPSTREAM_FAILED: "yellow",
+    TaskState.INTERRUPTED: "red",
+}
+_EXIT_HELP: Final = (
+    "Exit codes: 0 every task succeeded; 1 a task failed (the others downstream of it are "
+    "upstream_failed); 2 usage (unknown workflow, parameter or run); 3 interrupted."
+)
+
+
+def register(group: click.Group) -> None:
+    """Add the run, resume, runs and show commands to the ``workflow`` group."""
+    for command in (run_command, resume_command, runs_command, show_command):
+        group.add_command(command)
+
+
+@click.command("run", epilog=_EXIT_HELP)
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="A workflow parameter (repeatable). VALUE is read as YAML: 3 is a number, "
+    "'[a, b]' a list, anything else text.",
+)
+@click.option(
+    "--date",
+    "reference_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="The reference_date (default: today, UTC); date_ranges follow the workflow's "
+    "sensor stencil, or the date alone.",
+)
+@as_option
+@json_option
+@click.argument("name", metavar="NAME")
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    parameters: tuple[tuple[str, str], ...],
+    reference_date: dt.datetime | None,
+    as_user: str | None,
+    as_json: bool,
+    name: str,
+) -> int:
+    """Run workflow NAME now: every task, in dependency order, independent ones in parallel.
+
+    Each task is planned and run as a Runbook run of its own (see `runbook runs`); the live
+    table shows each task's state. Reports go to <outputs>/<workflow run>/reports/.
+    """
+    from runbook.orchestrate.dag import WorkflowRequest, start_workflow
+    from runbook.orchestrate.workflow_files import find_workflow, manual_dates, settings_for
+
+    repo = repository(ctx)
+    settings = settings_for(repo)
+    workflow = find_workflow(repo, settings, name)
+    day = reference_date.date() if reference_date else dt.datetime.now(dt.UTC).date()
+    with _progress(list(workflow.spec.tasks), quiet=as_json) as listener:
+        request = WorkflowRequest(
+            spec=workflow.spec,
+            source=workflow.source,
+            started_by=acting_user(as_user, repo),
+            parameters={key: _yaml_value(value) for key, value in parameters},
+            reference_date=day,
+            date_ranges=manual_dates(workflow, day),
+            listener=listener,
+        )
+        with store_sessions(repo) as sessions:
+            run = start_workflow(sessions, repo, settings, request)
+    assert run is not None  # noqa: S101 - a manual run has no natural key to collide on
+    return _finish(repo, run, as_json)
+
+
+@click.command("resume", epilog=_EXIT_HELP)
+@as_option
+@json_option
+@click.argument("run_id", metavar="RUN", type=WorkflowRunId())
+@click.pass_context
+def resume_command(ctx: click.Context, as_user: str | None, as_json: bool, run_id: str) -> int:
+    """Run again only the tasks of workflow run RUN that did not succeed, and those after them.
+
+    Tasks that succeeded are reused: downstream tasks read their executed notebooks. RUN's
+    frozen definition and parameters are used, with the notebooks as they are now.
+    """
+    from runbook.orchestrate.dag import resume_workflow
+    from runbook.orchestrate.workflow_files import settings_for
+    from runbook.store.workflows import get_workflow_run
+
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        keys = list(get_workflow_run(session, run_id).spec.tasks)
+    with _progress(keys, quiet=as_json) as listener, store_sessions(repo) as sessions:
+        run = resume_workflow(
+            sessions, repo, settings_for(repo), run_id, acting_user(as_user, repo), listener
+        )
+    return _finish(repo, run, as_json)
+
+
+@click.command("runs")
+@click.argument("name", metavar="[NAME]", required=False)
+@click.option(
+    "--state", type=click.Choice([s.value for s in WorkflowState]), help="Only this state."
+)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def runs_command(
+    ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
+    """List workflow runs (of workflow NAME), newest first."""
+    from runbook.orchestrate.dag import sweep_workflows
+    from runbook.store.workflows import list_workflow_runs
+
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        sweep_workflows(session)
+        runs = list_workflow_runs(
+            session, workflow=name, state=WorkflowState(state) if state else None, limit=limit
+        )
+    if as_json:
+        print_json([workflow_run_summary(run) for run in runs])
+        return
+    if not runs:
+        console.print("no workflow runs yet (start one with `runbook workflow run NAME`)")
+        return
+    table = Table("run", "workflow", "date", "trigger", "by", "started", "state", box=None)
+    for run in runs:
+        table.add_row(
+            run.id,
+            escape(run.workflow),
+            run.reference_date.isoformat() if run.reference_date else "",
+            run.trigger.value,
+            escape(run.started_by),
+            timestamp(run.started_at),
+            run.state.value,
+        )
+    console.print(table)
+
+
+@click.command("show")
+@json_option
+@click.argument("run_id", metavar="RUN", type=WorkflowRunId())
+@click.pass_context
+def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
+    """Show workflow run RUN: its parameters and each task's state, run and reports."""
+    from runbook.orchestrate.dag import sweep_workflows
+    from runbook.store.workflows import get_workflow_run, list_tasks
+
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        sweep_workflows(session)
+        run = get_workflow_run(session, run_id)
+        tasks = list_tasks(session, run_id)
+    if as_json:
+        print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
+        return
+    console.print(f"[bold]{escape(run.id)}[/bold]  {escape(run.workflow)}  {run.state.value}")
+    console.print(
+        f"source: {escape(run.source)}  trigger: {run.trigger.value}  by: {run.started_by}"
+    )
+    if run.reference_date:
+        console.print(f"reference_date: {run.reference_date.isoformat()}")
+    for key, value in run.parameters.items():
+        console.print(f"  {escape(key)} = {escape(repr(value))}")
+    if run.message:
+        console.print(f"message: {escape(run.message)}")
+    console.print(_task_table(tasks))
+
+
+def workflow_run_summary(run: WorkflowRun) -> dict[str, Any]:
+    """The JSON form of a workflow run (without its tasks)."""
+    return {
+        "id": run.id,
+        "workflow": run.workflow,
+        "source": run.source,
+        "state": run.state.value,
+        "trigger": run.trigger.value,
+        "started_by": run.started_by,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "reference_date": run.reference_date.isoformat() if run.reference_date else None,
+        "date_ranges": run.date_ranges,
+        "parameters": run.parameters,
+        "resumed_from": run.resumed_from,
+        "message": run.message,
+    }
+
+
+def task_summary(task: TaskRecord) -> dict[str, Any]:
+    """The JSON form of a task record."""
+    return {
+        "key": task.key,
+        "state": task.state.value,
+        "attempts": task.attempts,
+        "plan": task.plan_id,
+        "run": task.run_id,
+        "notebook": task.notebook_path,
+        "reports": task.reports,
+        "started_at": task.started_at.isoformat() if task.started_at else None,
+        "ended_at": task.ended_at.isoformat() if task.ended_at else None,
+        "message": task.message,
+    }
+
+
+def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
+    from runbook.store.workflows import list_tasks
+
+    with store_session(repo) as session:
+        tasks = list_tasks(session, run.id)
+    if as_json:
+        print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
+    else:
+        shown = run.state.value if run.state is not WorkflowState.SUCCEEDED else "succeeded"
+        err_console.print(f"workflow run {run.id}: {shown}")
+        if run.message:
+            err_console.print(escape(run.message))
+        for task in tasks:
+            for report in task.reports:
+                console.print(f"report: {escape(report)}")
+        console.print(f"details: runbook workflow show {run.id}")
+    return EXIT_BY_STATE[run.state]
+
+
+def _task_table(tasks: list[TaskRecord]) -> Table:
+    table = Table("task", "state", "tries", "run", "message", box=None)
+    for task in tasks:
+        style = _STYLE.get(task.state, "")
+        table.add_row(
+            escape(task.key),
+            f"[{style}]{task.state.value}[/{style}]" if style else task.state.value,
+            str(task.attempts or ""),
+            task.run_id or "",
+            escape((task.message or "")[:100]),
+        )
+    return table
+
+
+@contextmanager
+def _progress(keys: list[str], *, quiet: bool) -> Iterator[Any]:
+    """A listener showing task states: a live table on a terminal, else one line each."""
+    latest: dict[str, TaskRecord] = {}
+    lock = threading.Lock()
+    live_display = not quiet and sys.stderr.isatty()
+
+    def render() -> Table:
+        return _task_table([latest.get(key) or _pending(key) for key in keys])
+
+    live = Live(render(), console=err_console, refresh_per_second=4) if live_display else None
+
+    def listen(record: TaskRecord) -> None:
+        with lock:
+            latest[record.key] = record
+            if live is not None:
+                live.update(render())
+            elif not quiet:
+                note = f" ({record.message})" if record.message else ""
+                err_console.print(f"{record.key}: {record.state.value}{escape(note)}")
+
+    if live is None:
+        yield listen
+        return
+    with live:
+        yield listen
+
+
+def _pending(key: str) -> TaskRecord:
+    return TaskRecord(workflow_run_id="", key=key)
+
+
+def _yaml_value(text: str) -> object:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, dict):
+        raise UsageError(f"-p {text!r}: a mapping is not a parameter value")
+    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text.
+    if value is None or (isinstance(value, bool) and text.lower() not in ("true", "false")):
+        return text
+    return value
