@@ -40,6 +40,7 @@ COMMANDS: Final = {
     "log": "runs:log_command",
     "audit": "audit:audit_group",
     "workflow": "workflow:workflow_group",
+    "scheduler": "scheduler:scheduler_command",
     "export": "export:export_command",
     "edit": "edit:edit_command",
     "db": "db:db_group",

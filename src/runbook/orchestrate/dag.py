@@ -127,11 +127,19 @@ def start_workflow(
     request: WorkflowRequest,
 ) -> WorkflowRun | None:
     """Run a workflow to its end; None when its firing (natural key) is already claimed."""
+    run = new_workflow_run(request)
+    with sessions.begin() as session:
+        if not record_start(session, run):
+            return None
+    return execute_workflow(sessions, repository, settings, run, request.listener)
+
+
+def new_workflow_run(request: WorkflowRequest, now: datetime | None = None) -> WorkflowRun:
+    """The record of a workflow run about to start; ParameterError for bad parameters."""
     values = bind_workflow_parameters(request.spec, request.parameters)
-    now = datetime.now(UTC)
-    reference = request.reference_date
-    run = WorkflowRun(
-        id=new_workflow_run_id(now),
+    moment = now or datetime.now(UTC)
+    return WorkflowRun(
+        id=new_workflow_run_id(moment),
         workflow=request.spec.name,
         source=request.source,
         spec=request.spec,
@@ -139,17 +147,25 @@ def start_workflow(
         trigger=request.trigger,
         started_by=request.started_by,
         state=WorkflowState.RUNNING,
-        started_at=now,
-        reference_date=reference,
+        started_at=moment,
+        reference_date=request.reference_date,
         date_ranges=request.date_ranges,
         natural_key=request.natural_key,
         claim=request.natural_key,
         lease_owner=lease_owner(),
-        heartbeat_at=now,
+        heartbeat_at=moment,
     )
-    if not _record_start(sessions, run):
-        return None
-    return _Execution(sessions, repository, settings, run, {}, request.listener).run()
+
+
+def execute_workflow(
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    settings: WorkflowSettings,
+    run: WorkflowRun,
+    listener: TaskListener | None = None,
+) -> WorkflowRun:
+    """Execute a workflow run recorded by :func:`record_start`, to its end."""
+    return _Execution(sessions, repository, settings, run, {}, listener).run()
 
 
 def resume_workflow(
@@ -191,7 +207,9 @@ def resume_workflow(
         lease_owner=lease_owner(),
         heartbeat_at=now,
     )
-    if not _record_start(sessions, run):
+    with sessions.begin() as session:
+        recorded = record_start(session, run)
+    if not recorded:
         raise UsageError(
             f"workflow run {run_id}: its firing was already run again (see `runbook "
             f"workflow runs {earlier.workflow}`)"
@@ -199,25 +217,29 @@ def resume_workflow(
     return _Execution(sessions, repository, settings, run, reused, listener).run()
 
 
-def _record_start(sessions: sessionmaker[Session], run: WorkflowRun) -> bool:
-    with sessions.begin() as session:
-        sweep_workflows(session)
-        if not create_workflow_run(session, run, run.spec.tasks):
-            return False
-        append_event(
-            session,
-            kind=EventKind.WORKFLOW_STARTED,
-            actor=run.started_by,
-            subject=workflow_subject(run.id),
-            payload={
-                "workflow": run.workflow,
-                "source": run.source,
-                "trigger": run.trigger.value,
-                "parameters": run.parameters,
-                "reference_date": run.reference_date.isoformat() if run.reference_date else None,
-                "resumed_from": run.resumed_from,
-            },
-        )
+def record_start(session: Session, run: WorkflowRun) -> bool:
+    """Insert a starting workflow run and its audit event; False if its claim is taken.
+
+    Part of the caller's transaction, so a scheduler records a firing and its own state
+    together or not at all.
+    """
+    sweep_workflows(session)
+    if not create_workflow_run(session, run, run.spec.tasks):
+        return False
+    append_event(
+        session,
+        kind=EventKind.WORKFLOW_STARTED,
+        actor=run.started_by,
+        subject=workflow_subject(run.id),
+        payload={
+            "workflow": run.workflow,
+            "source": run.source,
+            "trigger": run.trigger.value,
+            "parameters": run.parameters,
+            "reference_date": run.reference_date.isoformat() if run.reference_date else None,
+            "resumed_from": run.resumed_from,
+        },
+    )
     return True
 
 

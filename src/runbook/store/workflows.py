@@ -156,8 +156,12 @@ def finish_workflow_run(
     message: str | None = None,
     keep_claim: bool,
     now: datetime | None = None,
-) -> None:
-    """End a workflow run; ``keep_claim=False`` frees its firing to be tried again."""
+) -> bool:
+    """End a running workflow run; ``keep_claim=False`` frees its firing to be tried again.
+
+    Returns False, changing nothing, when the run is no longer running (a sweep marked it
+    ``interrupted`` because its heartbeat stopped): that verdict stands.
+    """
     if state is WorkflowState.RUNNING:
         raise ValueError("finish_workflow_run needs a final state")
     values: dict[str, Any] = {
@@ -167,12 +171,13 @@ def finish_workflow_run(
     }
     if not keep_claim:
         values["claim"] = None
-    session.execute(
+    result = session.execute(
         update(WorkflowRunRow)
-        .where(WorkflowRunRow.id == run_id)
+        .where(WorkflowRunRow.id == run_id, WorkflowRunRow.state == WorkflowState.RUNNING.value)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def sweep_workflow_runs(
