@@ -107,3 +107,51 @@ def test_the_strip_filter_imports_neither_nbformat_nor_the_store() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_autoflow_names_are_aliases_and_ours_win(tmp_path: Path) -> None:
+    from runbook.config import workflow_settings
+
+    env = {"AUTOFLOW_DB_URI": "postgresql://af:{}@db/af", "AUTOFLOW_DB_PASSWORD": "pw"}
+    assert database_url(tmp_path, environ=env) == "postgresql://af:pw@db/af"
+    both = {**env, "RUNBOOK_DB_URL": "postgresql://rb:{}@db/rb", "RUNBOOK_DB_PASSWORD": "mine"}
+    assert database_url(tmp_path, environ=both) == "postgresql://rb:mine@db/rb"
+    (tmp_path / "inputs").mkdir()
+    settings = workflow_settings(
+        tmp_path,
+        {"max_parallel": 2},
+        {
+            "AUTOFLOW_INPUTS_DIR": "inputs",
+            "AUTOFLOW_OUTPUTS_DIR": "out",
+            "AUTOFLOW_LOG_LEVEL": "DEBUG",
+            "FLOWAPI_URL": "https://flowapi.example",
+        },
+    )
+    assert settings.inputs == (tmp_path / "inputs").resolve()
+    assert settings.outputs == (tmp_path / "out").resolve()
+    assert (settings.log_level, settings.flowapi_url, settings.max_parallel) == (
+        "DEBUG",
+        "https://flowapi.example",
+        2,
+    )
+    defaults = workflow_settings(tmp_path, {}, {})
+    assert defaults.inputs == (tmp_path / "workflows").resolve()
+    assert defaults.outputs == (tmp_path / "runs").resolve()
+
+
+@pytest.mark.parametrize(
+    ("table", "env", "message"),
+    [
+        ({}, {"AUTOFLOW_INPUTS_DIR": "/etc"}, "must be inside the repository"),
+        ({"outputs": "../elsewhere"}, {}, "must be inside the repository"),
+        ({}, {"RUNBOOK_LOG_LEVEL": "chatty"}, "'CHATTY' is not one of DEBUG"),
+        ({"max_parallel": 0}, {}, "whole number ≥ 1"),
+    ],
+)
+def test_bad_workflow_settings_say_which(
+    tmp_path: Path, table: dict[str, object], env: dict[str, str], message: str
+) -> None:
+    from runbook.config import workflow_settings
+
+    with pytest.raises(ConfigError, match=message):
+        workflow_settings(tmp_path, table, env)

@@ -484,3 +484,35 @@ def test_random_documents_only_ever_produce_spec_errors(document: object) -> Non
 @given(st.text(max_size=200))
 def test_random_text_only_ever_produces_spec_errors(text: str) -> None:
     assert all(isinstance(error, SpecError) for error in validate_workflows(text))
+
+
+NATIVE_SENSORS = """
+workflows:
+  - name: w
+    triggers:
+      - {sensor: http, config: {field: dates, schedule: "*/5 * * * *"}}
+      - {sensor: glob, config: {pattern: "in/*.csv", colour: red}}
+      - {sensor: command, config: {command: []}}
+      - {sensor: sql, config: {url: "sqlite:///x.db", query: 1, date_stencil: [[0, -1]]}}
+      - {sensor: available_dates, config: {cdr_types: [calls, faxes], timezone: Mars/Base}}
+      - {sensor: http, config: {url: "https://dates.example", earliest_date: soon}}
+    notebooks:
+      t: {filename: t.ipynb}
+"""
+
+
+def test_native_sensor_configs_are_checked_with_their_paths() -> None:
+    errors = [(e.where, e.reason) for e in validate_workflows(NATIVE_SENSORS)]
+    where = "workflows[0].triggers"
+    assert [w for w, _ in errors] == [
+        f"{where}[0].config.url",
+        f"{where}[1].config.colour",
+        f"{where}[2].config.command",
+        f"{where}[3].config.query",
+        f"{where}[3].config.date_stencil[0]",
+        f"{where}[4].config.cdr_types",
+        f"{where}[4].config.timezone",
+        f"{where}[5].config.earliest_date",
+    ]
+    assert errors[0][1] == "missing: the http sensor needs it"
+    assert errors[1][1].startswith("unknown key (expected one of: schedule, timezone")

@@ -15,6 +15,7 @@ from typing import Any, Final, cast
 
 from runbook.errors import ParameterError, SpecError
 from runbook.model.parameters import check_name
+from runbook.model.stencil import parse_stencil
 from runbook.model.workflow import (
     AUTOMATIC_PARAMETERS,
     CDR_TYPES,
@@ -42,6 +43,22 @@ _TASK_KEYS: Final = ("filename", "parameters", "output", "retries", "retry_delay
 _OUTPUT_KEYS: Final = ("format", "template")
 _SENSOR_KEYS: Final = ("schedule", "cdr_types", "workflows")
 _ENTRY_KEYS: Final = ("workflow_name", "parameters", "earliest_date", "date_stencil")
+_COMMON_SENSOR_KEYS: Final = (
+    *("schedule", "timezone", "parameters", "earliest_date", "date_stencil"),
+)
+_SENSOR_CONFIG: Final[dict[str, tuple[str, ...]]] = {
+    "available_dates": ("url", "cdr_types"),
+    "http": ("url", "field"),
+    "glob": ("pattern", "date_regex"),
+    "command": ("command",),
+    "sql": ("url", "query"),
+}
+_REQUIRED_SENSOR_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "http": ("url",),
+    "glob": ("pattern",),
+    "command": ("command",),
+    "sql": ("url", "query"),
+}
 _WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -278,13 +295,49 @@ class _Builder:
                     self.fail(f"{path}.sensor", f"unknown sensor {describe(kind)} ({expected})")
                 elif config is not None and not isinstance(config, dict):
                     self.fail(f"{path}.config", f"expected a mapping, not {describe(config)}")
-                else:
+                elif self.sensor_config(cast(str, kind), config or {}, f"{path}.config"):
                     triggers.append(
                         Trigger("sensor", sensor_type=cast(str, kind), config=dict(config or {}))
                     )
             else:
                 self.fail(path, "expected `manual`, {schedule, timezone} or {sensor, config}")
         return triggers
+
+    def sensor_config(self, kind: str, config: dict[str, Any], where: str) -> bool:
+        """Check a native sensor's config; True when it can be polled."""
+        before = len(self.errors)
+        specific = _SENSOR_CONFIG[kind]
+        self.mapping(config, where, (*_COMMON_SENSOR_KEYS, *specific))
+        for key in _REQUIRED_SENSOR_KEYS.get(kind, ()):
+            if key not in config:
+                self.fail(f"{where}.{key}", f"missing: the {kind} sensor needs it")
+        cdr_types = config.get("cdr_types")
+        if cdr_types is not None and (
+            not isinstance(cdr_types, list) or any(t not in CDR_TYPES for t in cdr_types)
+        ):
+            self.fail(f"{where}.cdr_types", f"expected a list of {', '.join(CDR_TYPES)}")
+        for key in ("url", "field", "pattern", "date_regex", "query"):
+            if key in config and (not isinstance(config[key], str) or not config[key]):
+                self.fail(f"{where}.{key}", f"expected text, not {describe(config[key])}")
+        command = config.get("command")
+        if "command" in config and not (
+            (isinstance(command, str) and command.strip())
+            or (isinstance(command, list) and command and all(isinstance(a, str) for a in command))
+        ):
+            self.fail(f"{where}.command", "expected a command line or a list of arguments")
+        schedule = config.get("schedule")
+        if schedule is not None:
+            problem = cron_problem(schedule) if isinstance(schedule, str) else "expected a string"
+            if problem:
+                self.fail(f"{where}.schedule", problem)
+        if problem := timezone_problem(config.get("timezone", "UTC")):
+            self.fail(f"{where}.timezone", problem)
+        self.names_mapping(config.get("parameters"), f"{where}.parameters")
+        earliest = config.get("earliest_date")
+        if earliest is not None and not isinstance(earliest, dt.date):
+            self.fail(f"{where}.earliest_date", f"not a date YYYY-MM-DD: {describe(earliest)}")
+        self.stencil(config.get("date_stencil"), where)
+        return len(self.errors) == before
 
     def sensor(
         self,
@@ -365,10 +418,6 @@ class _Builder:
     def stencil(self, raw: object, where: str) -> Any:
         if raw is None:
             return None
-        try:
-            from runbook.model.stencil import parse_stencil  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # pragma: no cover - until the stencil module lands
-            return raw
         try:
             return parse_stencil(raw, "date_stencil")
         except SpecError as error:
