@@ -173,3 +173,46 @@ def test_bad_requests_are_one_line_usage_errors(run_cli: Cli, repo: Repository) 
     assert no_run.code == 2
     assert "no such workflow run" in no_run.err
     assert run_cli("workflow", "runs").out.startswith("no workflow runs yet")
+
+
+@pytest.mark.kernel
+def test_a_killed_workflow_is_interrupted_and_can_be_resumed(repo: Repository) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.cli.process import RUNBOOK, runbook
+    from tests.orchestrate.test_dag import notebook
+
+    folder = repo.root / "workflows"
+    (folder / "slow.yml").write_text(
+        "workflows:\n  - name: slow\n    notebooks:\n      wait: {filename: wait.ipynb}\n"
+    )
+    notebook(
+        folder / "wait.ipynb", "", "import time\nprint('started', flush=True)\ntime.sleep(120)"
+    )
+    process = subprocess.Popen(
+        [RUNBOOK, "workflow", "run", "slow"],
+        cwd=repo.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "wait: running" in line:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+
+    (listed,) = json.loads(runbook(repo, "workflow", "runs", "--json").stdout)
+    assert listed["state"] == "interrupted"
+    shown = json.loads(runbook(repo, "workflow", "show", listed["id"], "--json").stdout)
+    assert [t["state"] for t in shown["tasks"]] == ["interrupted"]
+
+    notebook(folder / "wait.ipynb", "", "print('quick this time')")
+    resumed = runbook(repo, "workflow", "resume", listed["id"], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["tasks"][0]["state"] == "succeeded"

@@ -50,6 +50,17 @@ on = ["run.started", "cell.decided", "run.failed", "run.finished"]
 [egress]
 # Private, loopback or link-local hosts outbound HTTP may reach (names, IPs or CIDRs).
 allow_private = []
+
+[workflows]
+# Where workflows files and their notebooks are (RUNBOOK_INPUTS_DIR / AUTOFLOW_INPUTS_DIR
+# override it), and where each workflow run's reports go: <outputs>/<run>/reports/.
+inputs = "workflows"
+outputs = "runs"
+# Tasks of one workflow run at once; attempts of a failing sensor firing before giving up.
+max_parallel = 4
+sensor_attempts = 3
+# FlowAPI for the available-dates sensor and notebooks' flowapi_url (FLOWAPI_URL wins).
+flowapi_url = ""
 """
 
 
