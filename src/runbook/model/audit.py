@@ -28,6 +28,7 @@ kind                             payload
 ``run.finished`` [run:ID]        a run's exit state
 ``workflow.started`` [workflow:ID]  the workflow, its trigger, parameters and source file
 ``workflow.finished`` [workflow:ID] its exit state and each task's state
+``retention.gc``                 what ``runbook gc`` removed (run ids, workflow and playbook runs)
 ``checkpoint``                   written by retention before it prunes older events (see below)
 ===============================  ================================================================
 
@@ -68,6 +69,9 @@ class EventKind(StrEnum):
     WORKFLOW_STARTED = "workflow.started"
     WORKFLOW_FINISHED = "workflow.finished"
     CHECKPOINT = "checkpoint"
+    PLAYBOOK_RUN_STARTED = "playbook.started"
+    PLAYBOOK_RUN_FINISHED = "playbook.finished"
+    RETENTION_GC = "retention.gc"
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,11 @@ def plan_subject(plan_id: str) -> str:
 def workflow_subject(run_id: str) -> str:
     """The subject of the events about a workflow run: ``workflow:<id>``."""
     return f"workflow:{run_id}"
+
+
+def playbook_subject(run_id: str) -> str:
+    """The subject of the events about a playbook run: ``playbook:<id>``."""
+    return f"playbook:{run_id}"
 
 
 def run_subject(run_id: str) -> str:

@@ -14,6 +14,7 @@ from runbook.errors import (
     PathEscapeError,
     UnknownRunbookError,
 )
+from runbook.model.retention import RetentionPolicy, parse_retention
 
 CONFIG_FILE: Final = "runbook.toml"
 FOLDERS: Final = ("runbooks", "templates", "workflows", "playbooks", "catalog", "runs", ".runbook")
@@ -54,6 +55,8 @@ class RepositoryConfig:
     #: Apprise URLs notified of run events (``[notify] urls``), and which events (``on``).
     notify_urls: tuple[str, ...] = ()
     notify_events: tuple[str, ...] = NOTIFY_EVENTS
+    #: How long finished runs are kept (``[retention]``); see ``runbook gc``.
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def read_config(path: Path) -> RepositoryConfig:
     store = _table(data, "store", path)
     report = _table(data, "report", path)
     notify = _table(data, "notify", path)
+    retention = parse_retention(_table(data, "retention", path), f"{path}: retention")
     require = review.get("require", "tagged")
     if require not in ("all", "none", "tagged"):
         raise ConfigError(
@@ -197,6 +201,7 @@ def read_config(path: Path) -> RepositoryConfig:
         report_formats=formats,
         notify_urls=urls,
         notify_events=events,
+        retention=retention,
     )
 
 

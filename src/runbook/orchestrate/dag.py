@@ -189,7 +189,14 @@ def resume_workflow(
         raise UsageError(f"workflow run {run_id} is still running")
     if earlier.state is WorkflowState.SUCCEEDED:
         raise UsageError(f"workflow run {run_id} succeeded: there is nothing to resume")
-    reused = {task.key: task for task in tasks if task.state.ok and task.notebook_path}
+    # A reused task's notebook must still exist: `runbook gc` may have removed it.
+    reused = {
+        task.key: task
+        for task in tasks
+        if task.state.ok
+        and task.notebook_path
+        and (repository.root / task.notebook_path).is_file()
+    }
     now = datetime.now(UTC)
     # A sensor firing is claimed again (it was freed when the run failed); a schedule's
     # fire time stays claimed by the run it started.

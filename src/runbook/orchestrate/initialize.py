@@ -61,6 +61,13 @@ max_parallel = 4
 sensor_attempts = 3
 # FlowAPI for the available-dates sensor and notebooks' flowapi_url (FLOWAPI_URL wins).
 flowapi_url = ""
+
+[retention]
+# How long finished records are kept before `runbook gc` (daily under `runbook scheduler`)
+# removes them and their folders under runs/: e.g. "90d", "36h", "2w". Unset: forever.
+# runs = "90d"
+# workflow_runs = "90d"
+# playbook_runs = "30d"
 """
 
 

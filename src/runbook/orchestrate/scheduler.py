@@ -47,6 +47,7 @@ from runbook.orchestrate.dag import (
     new_workflow_run,
     record_start,
 )
+from runbook.orchestrate.retention import collect_garbage
 from runbook.orchestrate.sensors import (
     command_dates,
     flowapi_available_dates,
@@ -118,7 +119,29 @@ class Scheduler:
                     started += self._fire_schedule(workflow, index, trigger, moment)
         for poll in self._polls(defined):
             started += self._poll(poll, moment, poll_now)
+        self._daily_gc(moment)
         return started
+
+    def _daily_gc(self, now: datetime) -> None:
+        """Run ``runbook gc`` once a day (at midnight UTC, or late after a restart)."""
+        with self.sessions.begin() as session:
+            taken, last = lock_trigger(session, "gc|daily", self.owner)
+            if not taken:
+                return
+            decision = decide("@daily", "UTC", last, now, "run_once", self.options.grace)
+            if decision.advance_to != last:
+                set_last_fire(session, "gc|daily", decision.advance_to, self.owner)
+        if decision.fire_at is None:
+            return
+        try:
+            report = collect_garbage(
+                self.sessions, self.repository, self.settings, actor=SCHEDULER_USER, now=now
+            )
+        except RunbookError as error:
+            self.log(f"gc failed: {error}")
+            return
+        if report.total:
+            self.log(f"gc removed {report.total} finished record(s) past their TTL")
 
     def wait(self) -> None:
         """Wait until every workflow run started so far has ended."""
