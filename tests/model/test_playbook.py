@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import keyword
 import subprocess
 from typing import Any
 
@@ -173,7 +174,9 @@ def test_frozen_copy_round_trips_exactly() -> None:
     failures=st.one_of(st.integers(0, 50), st.integers(0, 100).map(lambda n: f"{n}%")),
     pause=st.floats(0, 3600),
     defaults=st.dictionaries(
-        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda n: n != "if"),
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+            lambda n: not keyword.iskeyword(n)
+        ),
         st.one_of(st.none(), st.integers(), st.text(), st.booleans()),
         max_size=4,
     ),
