@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +22,7 @@ from runbook.model.playbook import (
     load_playbook,
 )
 from runbook.orchestrate.inventory import read_inventory
+from tests.localhttp import JsonHandler, serving
 
 POLICY = EgressPolicy(allow_private=("127.0.0.1",), timeout=5)
 TOKEN = "cmdb-token-value"
@@ -174,8 +173,7 @@ def test_command_failures(root: Path) -> None:
         _read(CommandInventory(()), root)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     routes: ClassVar[dict[str, Any]] = {
         "/list": HOSTS,
         "/wrapped": {"targets": HOSTS},
@@ -184,42 +182,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         "/bad": [{"name": "a"}, {"name": "a"}],
     }
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+    def answer(self, path: str) -> tuple[int, Any]:
         if path == "/private":
-            if self.headers.get("Authorization") == f"Bearer {TOKEN}":
-                self._send(200, HOSTS)
-            else:
-                self._send(403, {"msg": "forbidden"})
-        elif path in self.routes:
-            self._send(200, self.routes[path])
-        else:
-            self._send(404, {"msg": "not found"})
-
-    def _send(self, status: int, payload: Any) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            return (200, HOSTS) if self.bearer() == TOKEN else (403, {"msg": "forbidden"})
+        if path in self.routes:
+            return 200, self.routes[path]
+        return super().answer(path)
 
 
 @pytest.fixture
 def base_url() -> Iterator[str]:
     """A CMDB-like server on 127.0.0.1, shut down and closed afterwards."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_http(base_url: str, root: Path) -> None:

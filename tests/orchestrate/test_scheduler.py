@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import secrets
 import threading
@@ -23,6 +22,7 @@ from runbook.orchestrate.scheduler import Scheduler, SchedulerOptions
 from runbook.orchestrate.workflow_files import settings_for
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.workflows import list_tasks, list_workflow_runs
+from tests.localhttp import JsonHandler, serving
 from tests.model.test_workflow import AUTOFLOW_EXAMPLE
 from tests.orchestrate.test_dag import notebook
 from tests.store.conftest import POSTGRES_ADMIN_URL, POSTGRES_URL_PREFIX
@@ -32,32 +32,19 @@ pytestmark = pytest.mark.kernel
 TOKEN = "flowapi-test-token"
 
 
-class _FlowAPI(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _FlowAPI(JsonHandler):
     available: ClassVar[dict[str, list[str]]] = {}
     polls: ClassVar[list[str]] = []
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        if self.path == "/api/0/available_dates":
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._send(401, {"msg": "unauthorised"})
-                return
-            type(self).polls.append(self.path)
-            self._send(200, {"available_dates": type(self).available})
-        elif self.path == "/dates":
-            self._send(200, type(self).available.get("calls", []))
-        else:
-            self._send(404, {"msg": "not found"})
-
-    def _send(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def answer(self, path: str) -> tuple[int, Any]:
+        if path == "/api/0/available_dates":
+            if self.bearer() != TOKEN:
+                return 401, {"msg": "unauthorised"}
+            type(self).polls.append(path)
+            return 200, {"available_dates": type(self).available}
+        if path == "/dates":
+            return 200, type(self).available.get("calls", [])
+        return super().answer(path)
 
 
 @pytest.fixture
@@ -65,20 +52,11 @@ def flowapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A FlowAPI on 127.0.0.1 whose available dates the test changes between polls."""
     _FlowAPI.available = {}
     _FlowAPI.polls = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlowAPI)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("FLOWAPI_URL", url)
     monkeypatch.setenv("FLOWAPI_TOKEN", TOKEN)
     monkeypatch.setenv("RUNBOOK_EGRESS_ALLOW", "127.0.0.1")
-    try:
+    with serving(_FlowAPI) as url:
+        monkeypatch.setenv("FLOWAPI_URL", url)
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import json
 import secrets
 import sqlite3
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -29,6 +26,7 @@ from runbook.orchestrate.sensors import (
     single_select,
     sql_dates,
 )
+from tests.localhttp import JsonHandler, serving
 
 TOKEN = "s3cret-token-value"
 POLICY = EgressPolicy(allow_private=("127.0.0.1",), timeout=5)
@@ -44,8 +42,7 @@ def d(day: int) -> dt.date:
     return dt.date(2016, 1, day)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     routes: ClassVar[dict[str, Any]] = {
         "/list": ["2016-01-01", "2016-01-05"],
         "/object": {"dates": ["2016-01-07"], "other": 1},
@@ -53,42 +50,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         "/notjson": b"<html>",
     }
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+    def answer(self, path: str) -> tuple[int, Any]:
         if path == "/api/0/available_dates":
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._send(401, {"msg": f"bad token {self.headers.get('Authorization')}"})
-            else:
-                self._send(200, {"available_dates": AVAILABLE})
-        elif path in self.routes:
-            self._send(200, self.routes[path])
-        else:
-            self._send(404, {"msg": "not found"})
-
-    def _send(self, status: int, payload: Any) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            if self.bearer() != TOKEN:
+                return 401, {"msg": f"bad token {self.headers.get('Authorization')}"}
+            return 200, {"available_dates": AVAILABLE}
+        if path in self.routes:
+            return 200, self.routes[path]
+        return super().answer(path)
 
 
 @pytest.fixture
 def base_url() -> Iterator[str]:
     """A FlowAPI-like server on 127.0.0.1, shut down and closed afterwards."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_flowapi_intersects_selected_types(base_url: str) -> None:
