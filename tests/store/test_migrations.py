@@ -93,6 +93,14 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "workflow_tasks",
             "ix_workflow_tasks_workflow_run_id",
             "scheduler_state",
+            "playbook_definitions",
+            "playbook_runs",
+            "ix_playbook_runs_playbook",
+            "ix_playbook_runs_state",
+            "ix_playbook_runs_finish_ts",
+            "playbook_targets",
+            "target_locks",
+            "ix_target_locks_run_id",
         }
     finally:
         migrated.dispose()

@@ -243,3 +243,91 @@ class SchedulerStateRow(Base):
     last_fire: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     owner: Mapped[str] = mapped_column(String(255))
+
+
+class PlaybookDefinitionRow(Base):
+    """One imported revision of a playbook; revisions of a name count up from 1."""
+
+    __tablename__ = "playbook_definitions"
+    __table_args__ = (
+        UniqueConstraint("name", "revision"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    revision: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(255))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(1024))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    # NULL when the repository is not a git repository (nothing to compare with).
+    dirty: Mapped[bool | None] = mapped_column(Boolean)
+    imported_by: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlaybookRunRow(Base):
+    """One playbook run, holding a frozen copy of the definition it runs."""
+
+    __tablename__ = "playbook_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    playbook: Mapped[str] = mapped_column(String(255), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(255))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_by: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed: retention deletes finished runs by age.
+    finish_ts: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    retry_of: Mapped[str | None] = mapped_column(String(64))
+    cancel_mode: Mapped[str | None] = mapped_column(String(16))
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
+    lease_owner: Mapped[str] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class PlaybookTargetRow(Base):
+    """What happened to one target in one playbook run; deleted with its run."""
+
+    __tablename__ = "playbook_targets"
+    __table_args__ = (
+        UniqueConstraint("run_id", "name"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("playbook_runs.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(1024))
+    vars: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[int | None] = mapped_column(Integer)
+    added: Mapped[bool] = mapped_column(Boolean)
+    removed: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)
+    start_seq: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finish_ts: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class TargetLockRow(Base):
+    """A target in use by a running playbook run: the primary key is the lock."""
+
+    __tablename__ = "target_locks"
+
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("playbook_runs.id", ondelete="CASCADE"), index=True
+    )
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,535 @@
+"""Record functions for playbook definitions, playbook runs, their targets and target locks.
+
+A target in use by a running playbook run has a row in ``target_locks`` whose primary key is
+the target's name: a second run that needs it fails to insert the same key, on SQLite and
+PostgreSQL alike, and is refused. Locks are released in the transaction that ends the run
+(or that marks it interrupted), so a lock exists only while its run is running.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from runbook.errors import StoreError
+from runbook.model.playbook import TargetState
+from runbook.model.playbook_run import (
+    CancelMode,
+    PlaybookDefinition,
+    PlaybookRun,
+    PlaybookRunState,
+    TargetLockedError,
+    TargetRecord,
+    UnknownPlaybookError,
+    UnknownPlaybookRunError,
+    definition_sha256,
+)
+from runbook.store.tables import (
+    PlaybookDefinitionRow,
+    PlaybookRunRow,
+    PlaybookTargetRow,
+    TargetLockRow,
+)
+
+OwnerGone = Callable[[str], bool]
+
+# A revision number taken by a concurrent import is tried again this many times.
+_IMPORT_ATTEMPTS = 5
+# Locking again after a holder released its locks (or left stale ones) between two reads.
+_LOCK_ATTEMPTS = 3
+
+
+def import_definition(
+    session: Session,
+    *,
+    definition: dict[str, Any],
+    source: str,
+    git_commit: str | None,
+    dirty: bool | None,
+    imported_by: str,
+    now: datetime | None = None,
+) -> tuple[PlaybookDefinition, bool]:
+    """Store ``definition`` (``playbook_to_json`` of a spec) as the next revision of its name.
+
+    Returns ``(revision, created)``. When the newest revision holds the same content (same
+    sha256 of the canonical JSON) nothing is stored and that revision is returned with
+    ``created`` False, whatever the commit or file it came from this time.
+    """
+    name = str(definition["name"])
+    sha = definition_sha256(definition)
+    for _ in range(_IMPORT_ATTEMPTS):
+        newest = _newest(session, name)
+        if newest is not None and newest.sha256 == sha:
+            return _to_definition(newest), False
+        row = PlaybookDefinitionRow(
+            name=name,
+            revision=(newest.revision if newest else 0) + 1,
+            version=str(definition["version"]),
+            definition=definition,
+            sha256=sha,
+            source=source,
+            git_commit=git_commit,
+            dirty=dirty,
+            imported_by=imported_by,
+            imported_at=now or datetime.now(UTC),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            continue  # another import took this revision number: read the newest again
+        return _to_definition(row), True
+    raise StoreError(f"playbook {name}: too many concurrent imports; try again")
+
+
+def _newest(session: Session, name: str) -> PlaybookDefinitionRow | None:
+    query = (
+        select(PlaybookDefinitionRow)
+        .where(PlaybookDefinitionRow.name == name)
+        .order_by(PlaybookDefinitionRow.revision.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def get_definition(
+    session: Session, name: str, *, version: str | None = None, revision: int | None = None
+) -> PlaybookDefinition:
+    """The newest revision of playbook ``name`` (declaring ``version``, or number ``revision``).
+
+    Raises UnknownPlaybookError naming what exists when nothing matches.
+    """
+    query = select(PlaybookDefinitionRow).where(PlaybookDefinitionRow.name == name)
+    if version is not None:
+        query = query.where(PlaybookDefinitionRow.version == version)
+    if revision is not None:
+        query = query.where(PlaybookDefinitionRow.revision == revision)
+    row = session.scalars(query.order_by(PlaybookDefinitionRow.revision.desc()).limit(1)).first()
+    if row is not None:
+        return _to_definition(row)
+    known = list_revisions(session, name)
+    if not known:
+        raise UnknownPlaybookError(name)
+    if version is not None:
+        versions = ", ".join(dict.fromkeys(d.version for d in known))
+        raise UnknownPlaybookError(name, f"no version {version!r}; imported: {versions}")
+    raise UnknownPlaybookError(name, f"no revision {revision}; it has 1 to {known[0].revision}")
+
+
+def list_definitions(session: Session) -> list[PlaybookDefinition]:
+    """The newest revision of every imported playbook, by name."""
+    newest = (
+        select(
+            PlaybookDefinitionRow.name,
+            func.max(PlaybookDefinitionRow.revision).label("revision"),
+        )
+        .group_by(PlaybookDefinitionRow.name)
+        .subquery()
+    )
+    query = (
+        select(PlaybookDefinitionRow)
+        .join(
+            newest,
+            (PlaybookDefinitionRow.name == newest.c.name)
+            & (PlaybookDefinitionRow.revision == newest.c.revision),
+        )
+        .order_by(PlaybookDefinitionRow.name)
+    )
+    return [_to_definition(row) for row in session.scalars(query)]
+
+
+def list_revisions(session: Session, name: str) -> list[PlaybookDefinition]:
+    """Every imported revision of playbook ``name``, newest first."""
+    query = (
+        select(PlaybookDefinitionRow)
+        .where(PlaybookDefinitionRow.name == name)
+        .order_by(PlaybookDefinitionRow.revision.desc())
+    )
+    return [_to_definition(row) for row in session.scalars(query)]
+
+
+def playbook_names(session: Session, prefix: str = "") -> list[str]:
+    """Imported playbook names starting with ``prefix``, sorted (for shell completion)."""
+    query = (
+        select(PlaybookDefinitionRow.name)
+        .where(PlaybookDefinitionRow.name.startswith(prefix, autoescape=True))
+        .distinct()
+    )
+    return sorted(session.scalars(query))
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs and targets
+
+
+def create_playbook_run(
+    session: Session, run: PlaybookRun, targets: Sequence[TargetRecord], *, lock: bool
+) -> None:
+    """Insert a running playbook run and its target records; with ``lock``, lock the targets.
+
+    Raises TargetLockedError (naming the first target held and its run) when another running
+    run holds one of them; the caller's transaction must then be rolled back.
+    """
+    session.add(
+        PlaybookRunRow(
+            id=run.id,
+            playbook=run.playbook,
+            revision=run.revision,
+            version=run.version,
+            definition=run.definition,
+            parameters=run.parameters,
+            started_by=run.started_by,
+            state=run.state.value,
+            started_at=run.started_at,
+            finish_ts=run.finish_ts,
+            retry_of=run.retry_of,
+            cancel_mode=None,
+            cancel_requested_by=None,
+            lease_owner=run.lease_owner,
+            heartbeat_at=run.heartbeat_at or run.started_at,
+            message=run.message,
+        )
+    )
+    session.flush()
+    add_targets(session, targets)
+    if lock:
+        conflict = lock_targets(session, run.id, [target.name for target in targets])
+        if conflict is not None:
+            raise TargetLockedError(*conflict)
+
+
+def add_targets(session: Session, targets: Iterable[TargetRecord]) -> None:
+    """Insert target records (at run start, or targets that appeared during the run)."""
+    rows = [_target_values(target) for target in targets]
+    if rows:
+        session.execute(insert(PlaybookTargetRow), rows)
+
+
+def lock_targets(
+    session: Session, run_id: str, names: Sequence[str], now: datetime | None = None
+) -> tuple[str, str, str] | None:
+    """Lock every target in ``names`` for run ``run_id``, or none of them.
+
+    Returns None when all are locked, else ``(target, holding run, its playbook)`` for the
+    first target (in ``names`` order) that another running run holds.
+    """
+    if not names:
+        return None
+    moment = now or datetime.now(UTC)
+    rows = [{"target": name, "run_id": run_id, "locked_at": moment} for name in names]
+    for _ in range(_LOCK_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                session.execute(insert(TargetLockRow), rows)
+            return None
+        except IntegrityError:
+            holders = _holders(session, names)
+        for name in names:
+            holder = holders.get(name)
+            if holder is not None and holder[1] == PlaybookRunState.RUNNING.value:
+                return name, holder[0], holder[2]
+        # Only a crash between a run's end and its lock release could leave locks of a
+        # finished run; a lock whose run just ended is gone by now. Either way, try again.
+        stale = [name for name, (_, state, _) in holders.items() if state != "running"]
+        session.execute(delete(TargetLockRow).where(TargetLockRow.target.in_(stale)))
+    raise StoreError(f"could not lock the targets of playbook run {run_id}; try again")
+
+
+def _holders(session: Session, names: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    query = (
+        select(
+            TargetLockRow.target, PlaybookRunRow.id, PlaybookRunRow.state, PlaybookRunRow.playbook
+        )
+        .join(PlaybookRunRow, PlaybookRunRow.id == TargetLockRow.run_id)
+        .where(TargetLockRow.target.in_(list(names)))
+    )
+    return {target: (run, state, book) for target, run, state, book in session.execute(query)}
+
+
+def release_locks(session: Session, run_id: str) -> None:
+    """Free every target locked by run ``run_id``."""
+    session.execute(delete(TargetLockRow).where(TargetLockRow.run_id == run_id))
+
+
+def locked_targets(session: Session, run_id: str) -> list[str]:
+    """The targets run ``run_id`` holds, sorted."""
+    query = select(TargetLockRow.target).where(TargetLockRow.run_id == run_id)
+    return sorted(session.scalars(query))
+
+
+def update_targets(session: Session, run_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Set fields of many target records of one run at once: ``{name: {field: value}}``.
+
+    States may be given as TargetState. Records changing the same fields are written in one
+    executemany statement, so a batch of 500 targets costs a few round trips.
+    """
+    table = cast(Table, PlaybookTargetRow.__table__)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for name, values in changes.items():
+        plain = {key: _plain(value) for key, value in values.items()}
+        groups[tuple(sorted(plain))].append(
+            {"b_name": name, **{f"v_{key}": value for key, value in plain.items()}}
+        )
+    for keys, rows in groups.items():
+        statement = (
+            update(table)
+            .where(table.c.run_id == run_id, table.c.name == bindparam("b_name"))
+            .values({key: bindparam(f"v_{key}", type_=table.c[key].type) for key in keys})
+        )
+        session.execute(statement, rows)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, TargetState) else value
+
+
+def get_playbook_run(session: Session, run_id: str) -> PlaybookRun:
+    """The playbook run with this id; UnknownPlaybookRunError if there is none."""
+    row = session.get(PlaybookRunRow, run_id, populate_existing=True)
+    if row is None:
+        raise UnknownPlaybookRunError(run_id)
+    return _to_run(row)
+
+
+def list_playbook_runs(
+    session: Session,
+    *,
+    playbook: str | None = None,
+    state: PlaybookRunState | None = None,
+    limit: int | None = None,
+) -> list[PlaybookRun]:
+    """Playbook runs, newest first, optionally of one playbook or in one state."""
+    query = select(PlaybookRunRow).order_by(
+        PlaybookRunRow.started_at.desc(), PlaybookRunRow.id.desc()
+    )
+    if playbook is not None:
+        query = query.where(PlaybookRunRow.playbook == playbook)
+    if state is not None:
+        query = query.where(PlaybookRunRow.state == state.value)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_to_run(row) for row in session.scalars(query)]
+
+
+def playbook_run_ids(session: Session, prefix: str = "") -> list[str]:
+    """Playbook run ids starting with ``prefix``, sorted (for shell completion)."""
+    query = select(PlaybookRunRow.id).where(PlaybookRunRow.id.startswith(prefix, autoescape=True))
+    return sorted(session.scalars(query))
+
+
+def list_targets(session: Session, run_id: str) -> list[TargetRecord]:
+    """The target records of a playbook run, by position."""
+    query = (
+        select(PlaybookTargetRow)
+        .where(PlaybookTargetRow.run_id == run_id)
+        .order_by(PlaybookTargetRow.position, PlaybookTargetRow.id)
+        .execution_options(populate_existing=True)
+    )
+    return [_to_target(row) for row in session.scalars(query)]
+
+
+def request_cancel(session: Session, run_id: str, mode: CancelMode, by: str) -> PlaybookRun:
+    """Record a cancel request on a run; returns the run as it is now.
+
+    A running run gets the request (an ``interrupt`` request is never weakened to
+    ``finish`` by a later one); a finished run is returned unchanged.
+    """
+    run = get_playbook_run(session, run_id)
+    if run.state.finished or run.cancel_mode is CancelMode.INTERRUPT:
+        return run
+    session.execute(
+        update(PlaybookRunRow)
+        .where(PlaybookRunRow.id == run_id, PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
+        .values(cancel_mode=mode.value, cancel_requested_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    return get_playbook_run(session, run_id)
+
+
+def cancel_request(session: Session, run_id: str) -> CancelMode | None:
+    """The cancel request recorded on a run, if any (what a runner polls)."""
+    query = select(PlaybookRunRow.cancel_mode).where(PlaybookRunRow.id == run_id)
+    mode = session.scalar(query)
+    return CancelMode(mode) if mode else None
+
+
+def heartbeat_playbook_run(session: Session, run_id: str, now: datetime | None = None) -> None:
+    """Renew a running playbook run's lease."""
+    session.execute(
+        update(PlaybookRunRow)
+        .where(PlaybookRunRow.id == run_id, PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
+        .values(heartbeat_at=now or datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish_playbook_run(
+    session: Session,
+    run_id: str,
+    state: PlaybookRunState,
+    *,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """End a running run: its state, ``finish_ts`` on it and on every target, locks freed.
+
+    Returns False, changing nothing, when the run is no longer running (a sweep marked it
+    interrupted meanwhile).
+    """
+    if state is PlaybookRunState.RUNNING:
+        raise ValueError("finish_playbook_run needs a final state")
+    moment = now or datetime.now(UTC)
+    done = session.execute(
+        update(PlaybookRunRow)
+        .where(PlaybookRunRow.id == run_id, PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
+        .values(state=state.value, finish_ts=moment, message=message)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    _finish_targets(session, [run_id], moment)
+    release_locks(session, run_id)
+    return True
+
+
+def _finish_targets(session: Session, run_ids: list[str], moment: datetime) -> None:
+    session.execute(
+        update(PlaybookTargetRow)
+        .where(PlaybookTargetRow.run_id.in_(run_ids), PlaybookTargetRow.finish_ts.is_(None))
+        .values(finish_ts=moment)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def sweep_playbook_runs(
+    session: Session,
+    *,
+    lease_seconds: float,
+    owner_gone: OwnerGone | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Mark running playbook runs whose process died ``interrupted``; returns their ids.
+
+    Their targets get ``finish_ts`` and their locks are freed. A target that was RUNNING
+    keeps that state with a message saying its outcome is unknown (never turned into
+    FAILED); PENDING targets, which cannot have started, become SKIPPED.
+    """
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(seconds=lease_seconds)
+    query = select(PlaybookRunRow).where(PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
+    marked = []
+    for row in session.scalars(query):
+        stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
+        if not (stale or (owner_gone is not None and owner_gone(row.lease_owner))):
+            continue
+        row.state = PlaybookRunState.INTERRUPTED.value
+        row.finish_ts = moment
+        row.message = "the playbook run's process stopped heart-beating"
+        marked.append(row.id)
+    session.flush()
+    if not marked:
+        return marked
+    targets = PlaybookTargetRow
+    for state, message in (
+        (TargetState.RUNNING, "outcome unknown: the run's process died while this target ran"),
+        (TargetState.PENDING, "not started: the run's process died"),
+    ):
+        values: dict[str, Any] = {"message": message}
+        if state is TargetState.PENDING:
+            values["state"] = TargetState.SKIPPED.value
+        session.execute(
+            update(targets)
+            .where(targets.run_id.in_(marked), targets.state == state.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    _finish_targets(session, marked, moment)
+    session.execute(delete(TargetLockRow).where(TargetLockRow.run_id.in_(marked)))
+    return marked
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows to records
+
+
+def _target_values(target: TargetRecord) -> dict[str, Any]:
+    return {
+        "run_id": target.run_id,
+        "name": target.name,
+        "address": target.address,
+        "vars": dict(target.vars),
+        "state": target.state.value,
+        "position": target.position,
+        "batch": target.batch,
+        "added": target.added,
+        "removed": target.removed,
+        "attempts": target.attempts,
+        "start_seq": target.start_seq,
+        "started_at": target.started_at,
+        "finish_ts": target.finish_ts,
+        "message": target.message,
+        "results": list(target.results),
+    }
+
+
+def _to_definition(row: PlaybookDefinitionRow) -> PlaybookDefinition:
+    return PlaybookDefinition(
+        name=row.name,
+        revision=row.revision,
+        version=row.version,
+        definition=dict(row.definition),
+        sha256=row.sha256,
+        source=row.source,
+        git_commit=row.git_commit,
+        dirty=row.dirty,
+        imported_by=row.imported_by,
+        imported_at=row.imported_at,
+    )
+
+
+def _to_run(row: PlaybookRunRow) -> PlaybookRun:
+    return PlaybookRun(
+        id=row.id,
+        playbook=row.playbook,
+        revision=row.revision,
+        version=row.version,
+        definition=dict(row.definition),
+        parameters=dict(row.parameters),
+        started_by=row.started_by,
+        state=PlaybookRunState(row.state),
+        started_at=row.started_at,
+        finish_ts=row.finish_ts,
+        retry_of=row.retry_of,
+        cancel_mode=CancelMode(row.cancel_mode) if row.cancel_mode else None,
+        cancel_requested_by=row.cancel_requested_by,
+        lease_owner=row.lease_owner,
+        heartbeat_at=row.heartbeat_at,
+        message=row.message,
+    )
+
+
+def _to_target(row: PlaybookTargetRow) -> TargetRecord:
+    return TargetRecord(
+        run_id=row.run_id,
+        name=row.name,
+        address=row.address,
+        vars=dict(row.vars),
+        state=TargetState(row.state),
+        position=row.position,
+        batch=row.batch,
+        added=row.added,
+        removed=row.removed,
+        attempts=row.attempts,
+        start_seq=row.start_seq,
+        started_at=row.started_at,
+        finish_ts=row.finish_ts,
+        message=row.message,
+        results=list(row.results),
+    )
