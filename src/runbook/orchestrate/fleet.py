@@ -1,0 +1,386 @@
+"""Playbooks: importing definitions into the store, and running them over a fleet of targets.
+
+``import_playbook`` validates a playbook file and stores it as the next revision of its
+name, with the repository's git commit and whether the file differs from it. A run
+(:func:`start_playbook`) freezes that revision's definition in its record, reads the
+inventory, locks the targets (``lock: true``) and records one PENDING record per target;
+the batches then run as :mod:`runbook.orchestrate.fleet_runner` describes. ``retry``
+starts a new run over the FAILED targets of an earlier one, with that run's frozen
+definition; ``cancel`` records a request the running process acts on.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from runbook.egress import policy_from_config
+from runbook.errors import ConfigError, FailureError, ParameterError, SpecError, UsageError
+from runbook.model.audit import EventKind, playbook_subject
+from runbook.model.playbook import (
+    PlaybookSpec,
+    Target,
+    TargetState,
+    load_playbook,
+    playbook_to_json,
+    validate_playbook,
+)
+from runbook.model.playbook_run import (
+    CancelMode,
+    PlaybookDefinition,
+    PlaybookRun,
+    PlaybookRunState,
+    TargetRecord,
+    new_playbook_run_id,
+)
+from runbook.model.repository import Repository
+from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
+from runbook.orchestrate.inventory import read_inventory
+from runbook.orchestrate.running import LeaseHeartbeat, lease_owner, lease_seconds, owner_gone
+from runbook.store.audit import append_event
+from runbook.store.playbooks import (
+    create_playbook_run,
+    finish_playbook_run,
+    get_playbook_run,
+    heartbeat_playbook_run,
+    import_definition,
+    list_targets,
+    request_cancel,
+    sweep_playbook_runs,
+)
+
+#: The longest target name the store keeps (the lock's key).
+MAX_TARGET_NAME = 255
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The revision an import stored, or the identical newest one (``created`` False)."""
+
+    definition: PlaybookDefinition
+    created: bool
+
+
+def import_playbook(
+    session: Session,
+    repository: Repository,
+    file: str,
+    *,
+    imported_by: str,
+    base: Path | None = None,
+) -> ImportResult:
+    """Validate playbook ``file`` (inside the repository) and store it as a new revision.
+
+    Raises UsageError when the file is outside the repository or unreadable, and the first
+    SpecError (with its YAML path, and how many more there are) when it is invalid.
+    """
+    path = repository.resolve(file, base=base)
+    where = repository.relative(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"{where}: cannot read the playbook: {reason}") from None
+    errors = validate_playbook(text, where)
+    if len(errors) > 1:
+        first = errors[0]
+        inside = first.where == where or first.where.startswith(f"{where}:")
+        more = f" (and {len(errors) - 1} more; see `runbook playbook validate {where}`)"
+        raise SpecError(first.where if inside else f"{where}: {first.where}", first.reason + more)
+    spec = load_playbook(text, where)
+    commit, dirty = git_state(repository.root, path)
+    definition, created = import_definition(
+        session,
+        definition=playbook_to_json(spec),
+        source=where,
+        git_commit=commit,
+        dirty=dirty,
+        imported_by=imported_by,
+    )
+    return ImportResult(definition, created)
+
+
+def git_state(root: Path, path: Path) -> tuple[str | None, bool | None]:
+    """``(HEAD commit, file differs from it)`` of the git repository at ``root``.
+
+    ``(None, None)`` outside git; ``(None, True)`` in a repository without commits. An
+    untracked or ignored file is dirty: the commit does not hold it.
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    inside = git("rev-parse", "--is-inside-work-tree")
+    if inside is None or inside.returncode != 0 or inside.stdout.strip() != "true":
+        return None, None
+    head = git("rev-parse", "--verify", "--quiet", "HEAD")
+    commit = head.stdout.strip() if head is not None and head.returncode == 0 else None
+    status = git("status", "--porcelain", "--ignored", "--", str(path))
+    dirty = status is None or status.returncode != 0 or bool(status.stdout.strip())
+    return commit or None, dirty or commit is None
+
+
+def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) -> dict[str, Any]:
+    """The run's parameter values: given ones, else declared defaults.
+
+    An unknown name, or a required one (declared with a null default) without a value,
+    raises ParameterError.
+    """
+    for name in given:
+        if name not in spec.parameters:
+            known = ", ".join(spec.parameters) or "none"
+            raise ParameterError(name, f"not a parameter of playbook {spec.name} (known: {known})")
+    values: dict[str, Any] = {}
+    for name, default in spec.parameters.items():
+        if name in given:
+            values[name] = given[name]
+        elif default is None:
+            raise ParameterError(name, f"is required by playbook {spec.name}; pass -p {name}=VALUE")
+        else:
+            values[name] = default
+    return values
+
+
+@dataclass
+class PlaybookRequest:
+    """What to run: an imported revision, who starts it, its parameters and ``--yes``."""
+
+    definition: PlaybookDefinition
+    started_by: str
+    parameters: Mapping[str, object] | None = None
+    yes: bool = False
+    listener: FleetListener | None = None
+
+
+def start_playbook(
+    sessions: sessionmaker[Session], repository: Repository, request: PlaybookRequest
+) -> PlaybookRun:
+    """Run a playbook revision to its end; returns the final run record.
+
+    Raises ParameterError for bad parameters, ConfigError when the inventory cannot be
+    read, and TargetLockedError (a PolicyError) when another running run holds a target.
+    """
+    spec = request.definition.spec
+    values = bind_playbook_parameters(spec, request.parameters or {})
+    policy = policy_from_config(repo_root=repository.root)
+    targets = read_inventory(spec.inventory, repository.root, policy)
+    run = _new_run(request.definition, values, request.started_by, retry_of=None)
+    return _execute(
+        sessions, repository, run, spec, targets, yes=request.yes, listener=request.listener
+    )
+
+
+def retry_playbook(
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    run_id: str,
+    started_by: str,
+    *,
+    yes: bool = False,
+    listener: FleetListener | None = None,
+) -> PlaybookRun:
+    """Run the FAILED targets of run ``run_id`` again, as a new run linked by ``retry_of``.
+
+    The earlier run's frozen definition and parameters are used, not the newest import;
+    the targets are taken as that run recorded them (the inventory is not read again).
+    """
+    with sessions.begin() as session:
+        sweep_playbooks(session)
+        earlier = get_playbook_run(session, run_id)
+        failed = [t for t in list_targets(session, run_id) if t.state is TargetState.FAILED]
+    if earlier.state is PlaybookRunState.RUNNING:
+        raise UsageError(f"playbook run {run_id} is still running; retry it once it ends")
+    if not failed:
+        raise UsageError(f"playbook run {run_id} has no FAILED target: nothing to retry")
+    definition = PlaybookDefinition(
+        name=earlier.playbook,
+        revision=earlier.revision,
+        version=earlier.version,
+        definition=earlier.definition,
+        sha256="",
+        source="",
+        git_commit=None,
+        dirty=None,
+        imported_by="",
+        imported_at=earlier.started_at,
+    )
+    run = _new_run(definition, earlier.parameters, started_by, retry_of=earlier.id)
+    targets = [record.target for record in failed]
+    return _execute(
+        sessions, repository, run, earlier.spec, targets, yes=yes, listener=listener, drift=False
+    )
+
+
+def cancel_playbook(session: Session, run_id: str, *, interrupt: bool, by: str) -> PlaybookRun:
+    """Ask running run ``run_id`` to stop; its process acts within about a second.
+
+    Raises FailureError when the run has already ended.
+    """
+    sweep_playbooks(session)
+    mode = CancelMode.INTERRUPT if interrupt else CancelMode.FINISH
+    run = request_cancel(session, run_id, mode, by)
+    if run.state.finished:
+        raise FailureError(f"playbook run {run_id} already ended ({run.state.value})")
+    return run
+
+
+def playbook_status(session: Session, run_id: str) -> tuple[PlaybookRun, list[TargetRecord]]:
+    """A run and its targets as recorded now (dead runs marked interrupted first)."""
+    sweep_playbooks(session)
+    return get_playbook_run(session, run_id), list_targets(session, run_id)
+
+
+def sweep_playbooks(session: Session) -> list[str]:
+    """Mark playbook runs whose process died ``interrupted`` and free their targets."""
+    marked = sweep_playbook_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
+    for run_id in marked:
+        append_event(
+            session,
+            kind=EventKind.PLAYBOOK_RUN_FINISHED,
+            actor="runbook",
+            subject=playbook_subject(run_id),
+            payload={"state": PlaybookRunState.INTERRUPTED.value, "reason": "lease expired"},
+        )
+    return marked
+
+
+def _new_run(
+    definition: PlaybookDefinition,
+    values: dict[str, Any],
+    started_by: str,
+    *,
+    retry_of: str | None,
+) -> PlaybookRun:
+    now = datetime.now(UTC)
+    return PlaybookRun(
+        id=new_playbook_run_id(now),
+        playbook=definition.name,
+        revision=definition.revision,
+        version=definition.version,
+        definition=definition.definition,
+        parameters=values,
+        started_by=started_by,
+        state=PlaybookRunState.RUNNING,
+        started_at=now,
+        retry_of=retry_of,
+        lease_owner=lease_owner(),
+        heartbeat_at=now,
+    )
+
+
+def _execute(
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    run: PlaybookRun,
+    spec: PlaybookSpec,
+    targets: list[Target],
+    *,
+    yes: bool,
+    listener: FleetListener | None,
+    drift: bool = True,
+) -> PlaybookRun:
+    for target in targets:
+        if len(target.name) > MAX_TARGET_NAME:
+            raise ConfigError(
+                f"target {target.name[:40]}…", f"names are limited to {MAX_TARGET_NAME} characters"
+            )
+    batches = assign_batches(spec, [target.name for target in targets])
+    records = [
+        TargetRecord(
+            run_id=run.id,
+            name=target.name,
+            address=target.address,
+            vars=dict(target.vars),
+            state=TargetState.PENDING,
+            position=position,
+            batch=batches[target.name],
+        )
+        for position, target in enumerate(targets, 1)
+    ]
+    with sessions.begin() as session:
+        sweep_playbooks(session)
+        create_playbook_run(session, run, records, lock=spec.lock)
+        append_event(
+            session,
+            kind=EventKind.PLAYBOOK_RUN_STARTED,
+            actor=run.started_by,
+            subject=playbook_subject(run.id),
+            payload={
+                "playbook": run.playbook,
+                "revision": run.revision,
+                "version": run.version,
+                "parameters": run.parameters,
+                "targets": len(records),
+                "retry_of": run.retry_of,
+            },
+        )
+    told = listener or FleetListener()
+    told.run_started(run, records)
+    execution = FleetExecution(
+        sessions, repository, run, spec, records, yes=yes, listener=told, watch_inventory=drift
+    )
+    beat = functools.partial(heartbeat_playbook_run, run_id=run.id)
+    try:
+        with LeaseHeartbeat(sessions, beat, run.id):
+            execution.execute()
+    except BaseException as error:
+        # The targets in flight have an unknown outcome: end the run as interrupted now
+        # rather than holding its locks until the lease expires.
+        _finish(sessions, execution, PlaybookRunState.INTERRUPTED, f"stopped: {error!r}")
+        raise
+    state, message = _outcome(execution)
+    final = _finish(sessions, execution, state, message)
+    told.run_finished(final)
+    return final
+
+
+def _outcome(execution: FleetExecution) -> tuple[PlaybookRunState, str]:
+    counts = Counter(record.state for record in execution.records.values())
+    summary = ", ".join(f"{n} {state.value}" for state, n in sorted(counts.items()))
+    notes = list(execution.warnings)
+    if execution.cancel_mode is not None:
+        state = PlaybookRunState.CANCELLED
+        notes.insert(0, f"cancelled ({execution.cancel_mode.value})")
+    elif counts[TargetState.FAILED] or execution.stopped_by_failures:
+        state = PlaybookRunState.FAILED
+        if execution.stopped_by_failures:
+            notes.insert(0, f"stopped: more than max_failures ({execution.limit}) targets failed")
+    else:
+        state = PlaybookRunState.SUCCEEDED
+    return state, "; ".join([summary, *notes])
+
+
+def _finish(
+    sessions: sessionmaker[Session],
+    execution: FleetExecution,
+    state: PlaybookRunState,
+    message: str,
+) -> PlaybookRun:
+    run_id = execution.run.id
+    with sessions.begin() as session:
+        execution.flush_into(session)
+        if finish_playbook_run(session, run_id, state, message=message):
+            counts = Counter(r.state.value for r in execution.records.values())
+            failed = [n for n, r in execution.records.items() if r.state is TargetState.FAILED]
+            append_event(
+                session,
+                kind=EventKind.PLAYBOOK_RUN_FINISHED,
+                actor=execution.run.started_by,
+                subject=playbook_subject(run_id),
+                # A bounded list: the target records hold the rest.
+                payload={"state": state.value, "targets": dict(counts), "failed": failed[:100]},
+            )
+        return get_playbook_run(session, run_id)
