@@ -1,0 +1,377 @@
+"""``runbook playbook run | retry | cancel | runs | status``: playbook runs and their targets."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import TYPE_CHECKING, Final
+
+import click
+import yaml
+from click.shell_completion import CompletionItem
+from rich.markup import escape
+from rich.table import Table
+
+from runbook.cli.context import (
+    acting_user,
+    as_option,
+    json_option,
+    repository,
+    store_session,
+    store_sessions,
+)
+from runbook.cli.errors import EXIT_OK, RefusedError
+from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.playbook_view import (
+    LiveView,
+    counts_line,
+    listening,
+    state_text,
+    summary,
+    target_summary,
+    target_table,
+)
+from runbook.cli.types import _complete_from_store
+from runbook.errors import PolicyError, UsageError
+from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
+
+if TYPE_CHECKING:
+    from runbook.model.playbook_run import TargetRecord
+    from runbook.model.repository import Repository
+
+#: The documented exit codes of `playbook run`, `retry` and `status --watch`.
+EXIT_BY_STATE: Final = {
+    PlaybookRunState.SUCCEEDED: 0,
+    PlaybookRunState.FAILED: 1,
+    PlaybookRunState.CANCELLED: 3,
+    PlaybookRunState.INTERRUPTED: 3,
+    PlaybookRunState.RUNNING: 1,
+}
+_EXIT_HELP: Final = (
+    "Exit codes: 0 every target succeeded; 1 a target failed (or was skipped after too many "
+    "failures); 2 usage (unknown playbook, version, parameter or run); 3 cancelled or "
+    "interrupted; 4 refused: a target is in use by another running playbook run."
+)
+
+
+class PlaybookName(click.ParamType[str, str]):
+    """An imported playbook's name; completes names recorded in the store."""
+
+    name = "NAME"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.store.playbooks import playbook_names
+
+        return _complete_from_store(ctx, incomplete, playbook_names)
+
+
+class PlaybookRunId(click.ParamType[str, str]):
+    """A playbook run id; completes ids recorded in the store."""
+
+    name = "RUN"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from runbook.store.playbooks import playbook_run_ids
+
+        return _complete_from_store(ctx, incomplete, playbook_run_ids)
+
+
+version_option = click.option(
+    "--version", "version", metavar="V", help="The newest revision declaring version V."
+)
+revision_option = click.option(
+    "--revision", type=click.IntRange(min=1), metavar="N", help="Revision N exactly."
+)
+
+
+def register(group: click.Group) -> None:
+    """Add the run, retry, cancel, runs and status commands to the ``playbook`` group."""
+    for command in (run_command, retry_command, cancel_command, runs_command, status_command):
+        group.add_command(command)
+
+
+@click.command("run", epilog=_EXIT_HELP)
+@version_option
+@revision_option
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A playbook parameter (repeatable). VALUE is read as YAML: 3 is a number, "
+    "'[a, b]' a list, anything else text.",
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Runbook steps run without a person: confirm cells and manual steps are answered "
+    "yes (recorded as you). Without it, a runbook step reaching such a cell fails its target.",
+)
+@as_option
+@json_option
+@click.argument("name", metavar="NAME", type=PlaybookName())
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    version: str | None,
+    revision: int | None,
+    parameters: tuple[str, ...],
+    yes: bool,
+    as_user: str | None,
+    as_json: bool,
+    name: str,
+) -> int:
+    """Run imported playbook NAME across its inventory, batch after batch.
+
+    The run record keeps a frozen copy of the revision it runs (later imports change
+    nothing in it) and one record per target, PENDING at first, then RUNNING and
+    SUCCEEDED, FAILED, SKIPPED or CANCELLED (ADDED and REMOVED for inventory drift).
+    With `lock: true` (the default) the run is refused if another running playbook run
+    holds one of its targets. Shell steps run as child processes; runbook steps are
+    planned with the target's values and run in a kernel each. A terminal shows a live
+    table; cancel from elsewhere with `runbook playbook cancel RUN`, or press Ctrl-C
+    (like `cancel --interrupt`). See `runbook playbook --help` for batches,
+    max_failures, on_failure and drift.
+    """
+    from runbook.orchestrate.fleet import PlaybookRequest, start_playbook
+    from runbook.store.playbooks import get_definition
+
+    repo = repository(ctx)
+    given = dict(_assignment(text) for text in parameters)
+    with store_session(repo) as session:
+        found = get_definition(session, name, version=version, revision=revision)
+    with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
+        request = PlaybookRequest(
+            definition=found,
+            started_by=acting_user(as_user, repo),
+            parameters=given,
+            yes=yes,
+            listener=listener,
+        )
+        try:
+            run = start_playbook(s, repo, request)
+        except PolicyError as refusal:
+            raise RefusedError(str(refusal)) from None
+    return _finish(repo, run, as_json)
+
+
+@click.command("retry", epilog=_EXIT_HELP)
+@click.option(
+    "--failed",
+    is_flag=True,
+    required=True,
+    help="Run the targets that FAILED in RUN (required: the only kind of retry).",
+)
+@click.option("-y", "--yes", is_flag=True, help="As for `playbook run`.")
+@as_option
+@json_option
+@click.argument("run_id", metavar="RUN", type=PlaybookRunId())
+@click.pass_context
+def retry_command(
+    ctx: click.Context, failed: bool, yes: bool, as_user: str | None, as_json: bool, run_id: str
+) -> int:
+    """Run the FAILED targets of playbook run RUN again, as a new run linked to RUN.
+
+    The new run uses RUN's frozen definition and parameters (not the newest import) and
+    the targets as RUN recorded them; batches, max_failures and locks apply to them as
+    to any run. Targets that succeeded, were skipped or cancelled are not run.
+    """
+    from runbook.orchestrate.fleet import retry_playbook
+
+    repo = repository(ctx)
+    with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
+        try:
+            run = retry_playbook(
+                s, repo, run_id, acting_user(as_user, repo), yes=yes, listener=listener
+            )
+        except PolicyError as refusal:
+            raise RefusedError(str(refusal)) from None
+    return _finish(repo, run, as_json)
+
+
+@click.command("cancel")
+@click.option(
+    "--interrupt",
+    is_flag=True,
+    help="Also stop the targets running now: shell steps are killed (SIGTERM, then "
+    "SIGKILL after 5 s), runbook steps interrupted; they end CANCELLED.",
+)
+@as_option
+@json_option
+@click.argument("run_id", metavar="RUN", type=PlaybookRunId())
+@click.pass_context
+def cancel_command(
+    ctx: click.Context, interrupt: bool, as_user: str | None, as_json: bool, run_id: str
+) -> None:
+    """Ask playbook run RUN to stop: no new target starts.
+
+    Without --interrupt the running targets finish their steps. Targets that had not
+    started become CANCELLED and the run ends cancelled. The running process acts on the
+    request within about a second. Exit 1 when RUN has already ended.
+    """
+    from runbook.orchestrate.fleet import cancel_playbook
+
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        run = cancel_playbook(session, run_id, interrupt=interrupt, by=acting_user(as_user, repo))
+    if as_json:
+        print_json(summary(run))
+        return
+    how = "interrupting its running targets" if interrupt else "letting running targets finish"
+    console.print(f"playbook run {run.id}: cancel requested ({how})")
+
+
+@click.command("runs")
+@click.argument("name", metavar="[NAME]", required=False, type=PlaybookName())
+@click.option(
+    "--state", type=click.Choice([s.value for s in PlaybookRunState]), help="Only this state."
+)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def runs_command(
+    ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
+    """List playbook runs (of playbook NAME), newest first."""
+    from runbook.orchestrate.fleet import sweep_playbooks
+    from runbook.store.playbooks import list_playbook_runs
+
+    repo = repository(ctx)
+    with store_session(repo) as session:
+        sweep_playbooks(session)
+        runs = list_playbook_runs(
+            session, playbook=name, state=PlaybookRunState(state) if state else None, limit=limit
+        )
+    if as_json:
+        print_json([summary(run) for run in runs])
+        return
+    if not runs:
+        console.print("no playbook runs yet (start one with `runbook playbook run NAME`)")
+        return
+    table = Table("run", "playbook", "rev", "by", "started", "state", "retry of", box=None)
+    for run in runs:
+        table.add_row(
+            run.id,
+            escape(run.playbook),
+            str(run.revision),
+            escape(run.started_by),
+            timestamp(run.started_at),
+            run.state.value,
+            run.retry_of or "",
+        )
+    console.print(table)
+
+
+@click.command("status")
+@click.option(
+    "-w",
+    "--watch",
+    is_flag=True,
+    help="Follow the run until it ends (live on a terminal), then exit as `playbook run` "
+    "would: 0 succeeded, 1 failed, 3 cancelled or interrupted.",
+)
+@json_option
+@click.argument("run_id", metavar="RUN", type=PlaybookRunId())
+@click.pass_context
+def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) -> int:
+    """Show playbook run RUN: each target's batch, state, start order and message.
+
+    ADDED and REMOVED targets (inventory drift) are flagged +added / -removed whatever
+    state they reached. Runs whose process died show as interrupted.
+    """
+    repo = repository(ctx)
+    run, targets = _status(repo, run_id)
+    if watch and not run.state.finished:
+        run, targets = _watch(repo, run, targets, live=_live(as_json), quiet=as_json)
+    if as_json:
+        print_json({**summary(run), "targets": [target_summary(t) for t in targets]})
+    else:
+        _print_status(run, targets)
+    return EXIT_BY_STATE[run.state] if watch else EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _assignment(text: str) -> tuple[str, object]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise click.UsageError(f"-p {text!r}: expected NAME=VALUE")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return name.strip(), raw
+    if isinstance(value, dict):
+        raise UsageError(f"-p {text!r}: a mapping is not a parameter value")
+    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text.
+    if value is None or (isinstance(value, bool) and raw.lower() not in ("true", "false")):
+        return name.strip(), raw
+    return name.strip(), value
+
+
+def _live(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
+
+
+def _status(repo: Repository, run_id: str) -> tuple[PlaybookRun, list[TargetRecord]]:
+    from runbook.orchestrate.fleet import playbook_status
+
+    with store_session(repo) as session:
+        return playbook_status(session, run_id)
+
+
+def _watch(
+    repo: Repository, run: PlaybookRun, targets: list[TargetRecord], *, live: bool, quiet: bool
+) -> tuple[PlaybookRun, list[TargetRecord]]:
+    """Poll the store about every second until the run ends."""
+    view = LiveView(run.id) if live else None
+    seen = {t.name: (t.state, t.added, t.removed) for t in targets}
+    with view.live if view is not None else contextlib.nullcontext():
+        while not run.state.finished:
+            if view is not None:
+                view.show(targets)
+            time.sleep(1.0)
+            run, targets = _status(repo, run.id)
+            for target in [] if quiet or view is not None else targets:
+                key = (target.state, target.added, target.removed)
+                if seen.get(target.name) != key:
+                    seen[target.name] = key
+                    err_console.print(f"{escape(target.name)}: {state_text(target)}")
+        if view is not None:
+            view.show(targets)
+    return run, targets
+
+
+def _print_status(run: PlaybookRun, targets: list[TargetRecord]) -> None:
+    retry = f"  retry of {run.retry_of}" if run.retry_of else ""
+    console.print(
+        f"[bold]{run.id}[/bold]  {escape(run.playbook)} revision {run.revision} (version "
+        f"{escape(run.version)})  {run.state.value}{retry}"
+    )
+    ended = f", ended {timestamp(run.finish_ts)}" if run.finish_ts else ""
+    console.print(f"started by {escape(run.started_by)} at {timestamp(run.started_at)}{ended}")
+    for key, value in run.parameters.items():
+        console.print(f"  {escape(key)} = {escape(repr(value))}")
+    if run.cancel_mode:
+        console.print(f"cancel requested ({run.cancel_mode.value}) by {run.cancel_requested_by}")
+    console.print(target_table(targets))
+    console.print(counts_line(targets))
+    if run.message:
+        console.print(f"message: {escape(run.message)}")
+
+
+def _finish(repo: Repository, run: PlaybookRun, as_json: bool) -> int:
+    _, targets = _status(repo, run.id)
+    if as_json:
+        print_json({**summary(run), "targets": [target_summary(t) for t in targets]})
+    else:
+        console.print(f"playbook run {run.id}: {run.state.value} ({counts_line(targets)})")
+        console.print(f"details: runbook playbook status {run.id}")
+    return EXIT_BY_STATE[run.state]
