@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.errors import ConfigError, UnknownRunError
+from runbook.model.playbook import TargetState
+from runbook.model.playbook_run import PlaybookRun, PlaybookRunState, TargetRecord
 from runbook.model.repository import Repository, find_repository
 from runbook.model.retention import RetentionPolicy, parse_retention, parse_ttl
 from runbook.model.run import CellEvent, CellStatus, Run, RunMode, RunState
@@ -21,6 +23,12 @@ from runbook.orchestrate.workflow_files import settings_for
 from runbook.store.audit import list_events, verify_audit
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.plans import create_plan
+from runbook.store.playbooks import (
+    create_playbook_run,
+    finish_playbook_run,
+    list_playbook_runs,
+    list_targets,
+)
 from runbook.store.runs import add_cell_event, create_run, finish_run, get_run, list_cell_events
 from runbook.store.workflows import (
     create_workflow_run,
@@ -104,6 +112,39 @@ def add_workflow_run(
     (repo.runs_dir / run_id / "reports" / "t.html").write_text("report")
 
 
+def add_playbook_run(sessions: sessionmaker[Session], run_id: str, ended_days_ago: float) -> None:
+    started = NOW - timedelta(days=ended_days_ago + 1)
+    with sessions.begin() as session:
+        create_playbook_run(
+            session,
+            PlaybookRun(
+                id=run_id,
+                playbook="restart",
+                revision=1,
+                version="1",
+                definition={},
+                parameters={},
+                started_by="alice",
+                state=PlaybookRunState.RUNNING,
+                started_at=started,
+            ),
+            [
+                TargetRecord(
+                    run_id=run_id,
+                    name="web1",
+                    address="web1",
+                    vars={},
+                    state=TargetState.PENDING,
+                    position=0,
+                )
+            ],
+            lock=False,
+        )
+        finish_playbook_run(
+            session, run_id, PlaybookRunState.SUCCEEDED, now=NOW - timedelta(days=ended_days_ago)
+        )
+
+
 def configure(repo: Repository, retention: str) -> Repository:
     config = repo.root / "runbook.toml"
     text = config.read_text().split("\n[retention]\n")[0]
@@ -121,16 +162,19 @@ def test_gc_removes_only_finished_records_past_their_ttl(
     add_run(sessions, repo, "still-running", ended_days_ago=None)
     add_workflow_run(sessions, repo, "wf-old", ended_days_ago=40)
     add_workflow_run(sessions, repo, "wf-recent", ended_days_ago=5)
-    repo = configure(repo, 'runs = "10d"\nworkflow_runs = "30d"')
+    add_playbook_run(sessions, "pb-old", ended_days_ago=8)
+    add_playbook_run(sessions, "pb-recent", ended_days_ago=6)
+    repo = configure(repo, 'runs = "10d"\nworkflow_runs = "30d"\nplaybook_runs = "1w"')
 
     preview = collect_garbage(
         sessions, repo, settings_for(repo), actor="ops", now=NOW, dry_run=True
     )
-    assert preview.removed == {"runs": ["old"], "workflow_runs": ["wf-old"]}
+    expected = {"runs": ["old"], "workflow_runs": ["wf-old"], "playbook_runs": ["pb-old"]}
+    assert preview.removed == expected
     assert (repo.runs_dir / "old").is_dir()  # a dry run removes nothing
 
     report = collect_garbage(sessions, repo, settings_for(repo), actor="ops", now=NOW)
-    assert report.removed == {"runs": ["old"], "workflow_runs": ["wf-old"]}
+    assert report.removed == expected
     assert report.folders == ["runs/old", "runs/wf-old"]
     assert report.bytes_freed == 1000 + len("report")
     assert not (repo.runs_dir / "old").exists() and not (repo.runs_dir / "wf-old").exists()
@@ -143,7 +187,9 @@ def test_gc_removes_only_finished_records_past_their_ttl(
         assert get_run(session, "still-running").state is RunState.RUNNING
         assert [r.id for r in list_workflow_runs(session)] == ["wf-recent"]
         (event,) = list_events(session, subject="retention")
-        assert event.payload["removed"] == {"runs": ["old"], "workflow_runs": ["wf-old"]}
+        assert event.payload["removed"] == expected
+        assert [r.id for r in list_playbook_runs(session)] == ["pb-recent"]
+        assert list_targets(session, "pb-old") == []
         assert verify_audit(session).ok
 
     again = collect_garbage(sessions, repo, settings_for(repo), actor="ops", now=NOW)

@@ -1,8 +1,8 @@
 """Record functions of retention: which finished records expired, and deleting them.
 
-Deleting a run deletes its cell events, and deleting a workflow run its task records (the
-foreign keys cascade). Audit events are never deleted: ``runbook gc`` appends one saying
-what it removed.
+Deleting a run deletes its cell events, a workflow run its task records, and a playbook run
+its target records and locks (the foreign keys cascade). Audit events are never deleted:
+``runbook gc`` appends one saying what it removed.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any, Final
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from runbook.model.playbook_run import PlaybookRunState
 from runbook.model.run import RunState
 from runbook.model.workflow_run import WorkflowState
-from runbook.store.tables import RunRow, WorkflowRunRow
+from runbook.store.tables import PlaybookRunRow, RunRow, WorkflowRunRow
 
 # kind → (table, id column, end column, the state that is not finished)
 _TABLES: Final[dict[str, tuple[Any, Any, Any, str]]] = {
@@ -25,6 +26,12 @@ _TABLES: Final[dict[str, tuple[Any, Any, Any, str]]] = {
         WorkflowRunRow.id,
         WorkflowRunRow.ended_at,
         WorkflowState.RUNNING.value,
+    ),
+    "playbook_runs": (
+        PlaybookRunRow,
+        PlaybookRunRow.id,
+        PlaybookRunRow.finish_ts,
+        PlaybookRunState.RUNNING.value,
     ),
 }
 
