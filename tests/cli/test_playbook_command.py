@@ -113,6 +113,9 @@ def test_run_exit_codes_and_json(run_cli: Cli, repo: Repository) -> None:
     unknown = run_cli("playbook", "run", "web", "-p", "colour=red")
     assert unknown.code == 2 and "not a parameter of playbook web" in unknown.err
     assert run_cli("playbook", "run", "web", "-p", "reason").code == 2
+    (repo.root / "fail-web3").unlink()
+    dated = run_cli("playbook", "run", "web", "--json", "-p", "reason=2024-01-01")
+    assert json.loads(dated.out)["parameters"] == {"reason": "2024-01-01"}  # text, as typed
     assert run_cli("playbook", "run", "nope").code == 2
 
 

@@ -153,7 +153,9 @@ def test_canary_then_ten_percent_then_the_rest_in_order(
     assert [r.batch for r in by_start] == sorted(r.batch or 0 for r in by_start)
     assert [r.name for r in by_start][:3] == names[:3]
     order = (repo.root / "order").read_text().split()
-    assert order[:3] == names[:3] and sorted(order[3:]) == names[3:]
+    # Batches in order; within a batch, steps run side by side and end in any order.
+    assert order[0] == names[0] and sorted(order[1:3]) == names[1:3]
+    assert sorted(order[3:]) == names[3:]
     assert max(int(n) for n in (repo.root / "seen").read_text().split()) <= 4
     assert all(r.finish_ts is not None and r.started_at is not None for r in found.values())
     with sessions.begin() as session:

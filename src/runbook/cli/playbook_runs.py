@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 import time
 from typing import TYPE_CHECKING, Final
@@ -310,8 +311,13 @@ def _assignment(text: str) -> tuple[str, object]:
         return name.strip(), raw
     if isinstance(value, dict):
         raise UsageError(f"-p {text!r}: a mapping is not a parameter value")
-    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text.
-    if value is None or (isinstance(value, bool) and raw.lower() not in ("true", "false")):
+    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text. Dates
+    # stay text too: they are not JSON, and a runbook parameter typed date parses the text.
+    if (
+        value is None
+        or isinstance(value, dt.date)
+        or (isinstance(value, bool) and raw.lower() not in ("true", "false"))
+    ):
         return name.strip(), raw
     return name.strip(), value
 

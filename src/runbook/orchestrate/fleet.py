@@ -15,7 +15,7 @@ import functools
 import subprocess
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,8 @@ def start_playbook(
     values = bind_playbook_parameters(spec, request.parameters or {})
     policy = policy_from_config(repo_root=repository.root)
     targets = read_inventory(spec.inventory, repository.root, policy)
-    run = _new_run(request.definition, values, request.started_by, retry_of=None)
+    found = request.definition
+    run = _new_run(spec, found.revision, found.definition, values, request.started_by)
     return _execute(
         sessions, repository, run, spec, targets, yes=request.yes, listener=request.listener
     )
@@ -205,19 +206,10 @@ def retry_playbook(
         raise UsageError(f"playbook run {run_id} is still running; retry it once it ends")
     if not failed:
         raise UsageError(f"playbook run {run_id} has no FAILED target: nothing to retry")
-    definition = PlaybookDefinition(
-        name=earlier.playbook,
-        revision=earlier.revision,
-        version=earlier.version,
-        definition=earlier.definition,
-        sha256="",
-        source="",
-        git_commit=None,
-        dirty=None,
-        imported_by="",
-        imported_at=earlier.started_at,
+    fresh = _new_run(
+        earlier.spec, earlier.revision, earlier.definition, earlier.parameters, started_by
     )
-    run = _new_run(definition, earlier.parameters, started_by, retry_of=earlier.id)
+    run = replace(fresh, retry_of=earlier.id)
     targets = [record.target for record in failed]
     return _execute(
         sessions, repository, run, earlier.spec, targets, yes=yes, listener=listener, drift=False
@@ -258,24 +250,23 @@ def sweep_playbooks(session: Session) -> list[str]:
 
 
 def _new_run(
-    definition: PlaybookDefinition,
+    spec: PlaybookSpec,
+    revision: int,
+    definition: dict[str, Any],
     values: dict[str, Any],
     started_by: str,
-    *,
-    retry_of: str | None,
 ) -> PlaybookRun:
     now = datetime.now(UTC)
     return PlaybookRun(
         id=new_playbook_run_id(now),
-        playbook=definition.name,
-        revision=definition.revision,
-        version=definition.version,
-        definition=definition.definition,
+        playbook=spec.name,
+        revision=revision,
+        version=spec.version,
+        definition=definition,
         parameters=values,
         started_by=started_by,
         state=PlaybookRunState.RUNNING,
         started_at=now,
-        retry_of=retry_of,
         lease_owner=lease_owner(),
         heartbeat_at=now,
     )
