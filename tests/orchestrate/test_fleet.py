@@ -170,6 +170,18 @@ def test_a_count_batch_size_repeats(sessions: sessionmaker[Session], repo: Repos
     assert run.message == "6 SUCCEEDED"
 
 
+def test_an_empty_inventory_is_a_run_with_nothing_to_do(
+    sessions: sessionmaker[Session], repo: Repository
+) -> None:
+    (repo.root / "hosts.json").write_text("[]")
+    run, found = run_playbook(sessions, repo, playbook(inventory={"file": "hosts.json"}))
+    assert (run.state, run.message, found) == (
+        PlaybookRunState.SUCCEEDED,
+        "no targets: the inventory is empty",
+        {},
+    )
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 FAILING = {"name": "check", "shell": "test ! -e fail-{{ target.name }}"}

@@ -341,6 +341,7 @@ def _execute(
 def _outcome(execution: FleetExecution) -> tuple[PlaybookRunState, str]:
     counts = Counter(record.state for record in execution.records.values())
     summary = ", ".join(f"{n} {state.value}" for state, n in sorted(counts.items()))
+    summary = summary or "no targets: the inventory is empty"
     notes = list(execution.warnings)
     if execution.cancel_mode is not None:
         state = PlaybookRunState.CANCELLED

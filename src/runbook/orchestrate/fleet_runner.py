@@ -138,6 +138,7 @@ class FleetExecution:
         self.records: dict[str, TargetRecord] = {t.name: t for t in targets}
         self.failed = 0
         self.limit = failure_limit(spec.strategy.max_failures, len(targets))
+        self.later_size = repeated_batch_size(spec, len(targets))
         self.stopped_by_failures = False
         self.cancel_mode: CancelMode | None = None
         self.warnings: list[str] = []
@@ -180,7 +181,6 @@ class FleetExecution:
         waiting.sort(key=lambda record: record.position)
         numbers = sorted({record.batch for record in waiting if record.batch is not None})
         batches = [[r.name for r in waiting if r.batch == number] for number in numbers]
-        self.later_size = repeated_batch_size(self.spec, len(self.records))
         index = 0
         while index < len(batches) and not self.stopping:
             if index > 0 and not await self._pause(strategy.pause_between_batches):
