@@ -193,9 +193,7 @@ def resume_workflow(
     reused = {
         task.key: task
         for task in tasks
-        if task.state.ok
-        and task.notebook_path
-        and (repository.root / task.notebook_path).is_file()
+        if task.state.ok and task.notebook_path and (repository.root / task.notebook_path).is_file()
     }
     now = datetime.now(UTC)
     # A sensor firing is claimed again (it was freed when the run failed); a schedule's
