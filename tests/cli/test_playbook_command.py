@@ -99,7 +99,7 @@ def test_run_exit_codes_and_json(run_cli: Cli, repo: Repository) -> None:
     # Without a terminal: one line per target as it ends, on stderr.
     assert "web1: SUCCEEDED" in ok.err and "4 targets in 2 batches" in ok.err
     (repo.root / "fail-web3").touch()
-    failed = run_cli("playbook", "run", "web", "--json", "-p", "reason=patch Tuesday")
+    failed = run_cli("playbook", "run", "web", "--json", "-p", "reason", "patch Tuesday")
     assert failed.code == 1
     document = json.loads(failed.out)
     assert document["state"] == "failed" and document["parameters"] == {"reason": "patch Tuesday"}
@@ -110,11 +110,11 @@ def test_run_exit_codes_and_json(run_cli: Cli, repo: Repository) -> None:
         ("web4", "SUCCEEDED", 2),
     ]
     assert failed.err == ""
-    unknown = run_cli("playbook", "run", "web", "-p", "colour=red")
+    unknown = run_cli("playbook", "run", "web", "-p", "colour", "red")
     assert unknown.code == 2 and "not a parameter of playbook web" in unknown.err
     assert run_cli("playbook", "run", "web", "-p", "reason").code == 2
     (repo.root / "fail-web3").unlink()
-    dated = run_cli("playbook", "run", "web", "--json", "-p", "reason=2024-01-01")
+    dated = run_cli("playbook", "run", "web", "--json", "-p", "reason", "2024-01-01")
     assert json.loads(dated.out)["parameters"] == {"reason": "2024-01-01"}  # text, as typed
     assert run_cli("playbook", "run", "nope").code == 2
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sys
 import time
 from typing import TYPE_CHECKING, Final
 
 import click
-import yaml
 from click.shell_completion import CompletionItem
 from rich.markup import escape
 from rich.table import Table
@@ -34,7 +32,8 @@ from runbook.cli.playbook_view import (
     target_table,
 )
 from runbook.cli.types import _complete_from_store
-from runbook.errors import PolicyError, UsageError
+from runbook.cli.values import typed_value
+from runbook.errors import PolicyError
 from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
 
 if TYPE_CHECKING:
@@ -103,8 +102,9 @@ def register(group: click.Group) -> None:
     "-p",
     "--parameter",
     "parameters",
+    nargs=2,
     multiple=True,
-    metavar="NAME=VALUE",
+    metavar="NAME VALUE",
     help="A playbook parameter (repeatable). VALUE is read as YAML: 3 is a number, "
     "'[a, b]' a list, anything else text.",
 )
@@ -123,7 +123,7 @@ def run_command(
     ctx: click.Context,
     version: str | None,
     revision: int | None,
-    parameters: tuple[str, ...],
+    parameters: tuple[tuple[str, str], ...],
     yes: bool,
     as_user: str | None,
     as_json: bool,
@@ -145,7 +145,7 @@ def run_command(
     from runbook.store.playbooks import get_definition
 
     repo = repository(ctx)
-    given = dict(_assignment(text) for text in parameters)
+    given = {key: typed_value(key, raw) for key, raw in parameters}
     with store_session(repo) as session:
         found = get_definition(session, name, version=version, revision=revision)
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
@@ -299,27 +299,6 @@ def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) 
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _assignment(text: str) -> tuple[str, object]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise click.UsageError(f"-p {text!r}: expected NAME=VALUE")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return name.strip(), raw
-    if isinstance(value, dict):
-        raise UsageError(f"-p {text!r}: a mapping is not a parameter value")
-    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text. Dates
-    # stay text too: they are not JSON, and a runbook parameter typed date parses the text.
-    if (
-        value is None
-        or isinstance(value, dt.date)
-        or (isinstance(value, bool) and raw.lower() not in ("true", "false"))
-    ):
-        return name.strip(), raw
-    return name.strip(), value
 
 
 def _live(as_json: bool) -> bool:

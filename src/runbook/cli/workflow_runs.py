@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import click
-import yaml
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
@@ -25,7 +24,7 @@ from runbook.cli.context import (
 )
 from runbook.cli.output import console, err_console, print_json, timestamp
 from runbook.cli.types import WorkflowRunId
-from runbook.errors import UsageError
+from runbook.cli.values import typed_value
 from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
 
 EXIT_BY_STATE: Final = {
@@ -103,7 +102,7 @@ def run_command(
             spec=workflow.spec,
             source=workflow.source,
             started_by=acting_user(as_user, repo),
-            parameters={key: _yaml_value(value) for key, value in parameters},
+            parameters={key: typed_value(key, value) for key, value in parameters},
             reference_date=day,
             date_ranges=manual_dates(workflow, day),
             listener=listener,
@@ -308,16 +307,3 @@ def _progress(keys: list[str], *, quiet: bool) -> Iterator[Any]:
 
 def _pending(key: str) -> TaskRecord:
     return TaskRecord(workflow_run_id="", key=key)
-
-
-def _yaml_value(text: str) -> object:
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, dict):
-        raise UsageError(f"-p {text!r}: a mapping is not a parameter value")
-    # YAML 1.1 reads yes/no/on/off as booleans: a region called "no" must stay text.
-    if value is None or (isinstance(value, bool) and text.lower() not in ("true", "false")):
-        return text
-    return value
