@@ -9,6 +9,10 @@ The tree::
     │   ├── UnknownRunbookError     no such runbook
     │   ├── UnknownPlanError        no such plan
     │   ├── UnknownRunError         no such run
+    │   ├── UnknownWorkflowRunError no such workflow run
+    │   ├── UnknownWorkflowError    no such workflow
+    │   ├── UnknownPlaybookError    no such imported playbook (or version)
+    │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
     │   └── ParameterError          a parameter name or value is invalid (also ValueError)
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -24,7 +28,8 @@ The tree::
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── NotAPlanError       a runbook was given where only a plan may run
-        │   └── PlanRunningError    the plan is already running
+        │   ├── PlanRunningError    the plan is already running
+        │   └── TargetLockedError   a target is in use by another playbook run
         ├── StoreError              the database could not be used
         ├── EgressError             an outbound HTTP request was refused or failed
         └── AuditTamperedError      the audit log's hash chain is broken
@@ -129,6 +134,23 @@ class UnknownWorkflowError(UsageError):
         listed = ", ".join(known) if known else "none; define them in workflows/*.yml"
         super().__init__(f"{name}: no such workflow (known: {listed})")
         self.name = name
+
+
+class UnknownPlaybookError(UsageError):
+    """No imported playbook has the given name (or version)."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        hint = f" ({detail})" if detail else " (see `runbook playbook list`)"
+        super().__init__(f"{name}: no such playbook{hint}")
+        self.name = name
+
+
+class UnknownPlaybookRunError(UsageError):
+    """No playbook run has the given id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"{run_id}: no such playbook run (see `runbook playbook runs`)")
+        self.run_id = run_id
 
 
 class UnknownTemplateError(UsageError):
@@ -278,6 +300,19 @@ class PlanRunningError(PolicyError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"{detail}; wait for it, or check `runbook runs`")
         self.detail = detail
+
+
+class TargetLockedError(PolicyError):
+    """A target the run needs is held by another running playbook run."""
+
+    def __init__(self, target: str, holder: str, playbook: str) -> None:
+        super().__init__(
+            f"target {target} is in use by playbook run {holder} ({playbook}); wait for it "
+            f"to end or cancel it with `runbook playbook cancel {holder}`"
+        )
+        self.target = target
+        self.holder = holder
+        self.playbook = playbook
 
 
 class StoreError(FailureError):

@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.engine.launch import SCRUBBED_VARIABLES as KERNEL_SCRUBBED
-from runbook.errors import FailureError, ParameterError, SpecError, UsageError
+from runbook.errors import FailureError, ParameterError, SpecError, TargetLockedError, UsageError
 from runbook.model.audit import EventKind, playbook_subject
 from runbook.model.playbook import TargetState
 from runbook.model.playbook_run import (
     PlaybookDefinition,
     PlaybookRun,
     PlaybookRunState,
-    TargetLockedError,
     TargetRecord,
 )
 from runbook.model.repository import Repository

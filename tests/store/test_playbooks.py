@@ -10,15 +10,13 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from runbook.errors import TargetLockedError, UnknownPlaybookError, UnknownPlaybookRunError
 from runbook.model.playbook import Target, TargetState, load_playbook, playbook_to_json
 from runbook.model.playbook_run import (
     CancelMode,
     PlaybookRun,
     PlaybookRunState,
-    TargetLockedError,
     TargetRecord,
-    UnknownPlaybookError,
-    UnknownPlaybookRunError,
 )
 from runbook.store.db import session_scope
 from runbook.store.playbooks import (

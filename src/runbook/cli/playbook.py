@@ -153,7 +153,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def versions_command(ctx: click.Context, as_json: bool, name: str) -> None:
     """List every imported revision of playbook NAME, newest first."""
-    from runbook.model.playbook_run import UnknownPlaybookError
+    from runbook.errors import UnknownPlaybookError
     from runbook.store.playbooks import list_revisions
 
     repo = repository(ctx)

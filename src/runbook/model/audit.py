@@ -28,6 +28,8 @@ kind                             payload
 ``run.finished`` [run:ID]        a run's exit state
 ``workflow.started`` [workflow:ID]  the workflow, its trigger, parameters and source file
 ``workflow.finished`` [workflow:ID] its exit state and each task's state
+``playbook.started`` [playbook:ID] the playbook, revision, parameters, target count, retry_of
+``playbook.finished`` [playbook:ID] its exit state, targets per state, the failed ones
 ``retention.gc``                 what ``runbook gc`` removed (run ids, workflow and playbook runs)
 ``checkpoint``                   written by retention before it prunes older events (see below)
 ===============================  ================================================================

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from runbook.errors import PolicyError, UsageError
 from runbook.model.playbook import PlaybookSpec, Target, TargetState, playbook_from_json
 
 
@@ -135,37 +134,3 @@ def definition_sha256(definition: dict[str, Any]) -> str:
     """The sha256 of a definition's canonical JSON (sorted keys, compact)."""
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# These errors belong with the others in runbook.errors; they live here, next to the only
-# records they are about, until that module is next reorganised.
-
-
-class UnknownPlaybookError(UsageError):
-    """No imported playbook has the given name (or version)."""
-
-    def __init__(self, name: str, detail: str = "") -> None:
-        hint = f" ({detail})" if detail else " (see `runbook playbook list`)"
-        super().__init__(f"{name}: no such playbook{hint}")
-        self.name = name
-
-
-class UnknownPlaybookRunError(UsageError):
-    """No playbook run has the given id."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"{run_id}: no such playbook run (see `runbook playbook runs`)")
-        self.run_id = run_id
-
-
-class TargetLockedError(PolicyError):
-    """A target the run needs is held by another running playbook run."""
-
-    def __init__(self, target: str, holder: str, playbook: str) -> None:
-        super().__init__(
-            f"target {target} is in use by playbook run {holder} ({playbook}); wait for it "
-            f"to end or cancel it with `runbook playbook cancel {holder}`"
-        )
-        self.target = target
-        self.holder = holder
-        self.playbook = playbook

@@ -17,17 +17,19 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from runbook.errors import StoreError
+from runbook.errors import (
+    StoreError,
+    TargetLockedError,
+    UnknownPlaybookError,
+    UnknownPlaybookRunError,
+)
 from runbook.model.playbook import TargetState
 from runbook.model.playbook_run import (
     CancelMode,
     PlaybookDefinition,
     PlaybookRun,
     PlaybookRunState,
-    TargetLockedError,
     TargetRecord,
-    UnknownPlaybookError,
-    UnknownPlaybookRunError,
     definition_sha256,
 )
 from runbook.store.tables import (
