@@ -53,7 +53,8 @@ COMMANDS: Final = {
 EPILOG = """\b
 Exit codes: 0 success; 1 failure (the request was fine but could not be carried out);
 2 usage error (unknown runbook, plan, option or bad parameter); 130 interrupted;
-`runbook run` adds 3 (aborted, rolled back) and 4 (refused by policy).
+`run`, `workflow run` and `playbook run` add 3 (aborted, rolled back, cancelled,
+interrupted) and 4 (refused by policy).
 Environment: RUNBOOK_REPO (repository folder), RUNBOOK_USER (acting user),
 RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files).
 Shell completion: eval "$(runbook completion bash)" (or zsh, fish).
