@@ -97,6 +97,8 @@ Done. The demo repository is {DEMO}. Try next:
   ../../.venv/bin/runbook plan restart-database        # asks for the host on a terminal
   ../../.venv/bin/runbook review <plan>                # the reviewer's view, with the diff
   ../../.venv/bin/runbook run <plan>                   # interactive: a prompt at every gate
+  ../../.venv/bin/runbook workflow --help              # notebook DAGs, schedules, sensors
+  ../../.venv/bin/runbook playbook --help              # steps across a fleet, in batches
   ../../.venv/bin/runbook --help                       # every command
   make test                                            # the whole suite
 """)
