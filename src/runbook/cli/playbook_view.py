@@ -146,7 +146,8 @@ class RunListener(FleetListener):
         plural = "es" if batches != 1 else ""
         line = (
             f"playbook run {run.id}: {run.playbook} revision {run.revision} (version "
-            f"{run.version}), {len(targets)} targets in {batches} batch{plural}"
+            f"{run.version}), {len(targets)} target{'s' if len(targets) != 1 else ''} in "
+            f"{batches} batch{plural}"
         )
         if self.live:
             self.view = LiveView(run.id)
