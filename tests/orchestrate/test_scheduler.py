@@ -311,3 +311,31 @@ def test_scheduler_once_from_the_command_line_across_restarts(
     runs = json.loads(listed.stdout)
     assert sorted(r["reference_date"] for r in runs) == ["2016-01-02", "2016-01-03", "2016-01-04"]
     assert {r["state"] for r in runs} == {"succeeded"}
+
+
+def test_a_failing_sensor_firing_is_retried_up_to_sensor_attempts(
+    repo: Repository, sessions: sessionmaker[Session], flowapi: str
+) -> None:
+    config = repo.root / "runbook.toml"
+    config.write_text(config.read_text().replace("sensor_attempts = 3", "sensor_attempts = 2"))
+    (repo.root / "workflows" / "daily.yml").write_text(
+        "workflows:\n"
+        "  - name: daily\n"
+        "    triggers:\n"
+        f"      - {{sensor: http, config: {{url: '{flowapi}/dates'}}}}\n"
+        "    notebooks:\n"
+        "      only: {filename: only.ipynb}\n"
+    )
+    notebook(repo.root / "workflows" / "only.ipynb", "", "raise RuntimeError('no data yet')")
+    _FlowAPI.available = {"calls": ["2016-01-01"]}
+    one, lines = scheduler(sessions, repo)
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    started = []
+    for minute in range(4):
+        started += one.tick(at + timedelta(minutes=minute))
+        one.wait()
+    assert len(started) == 2  # tried twice, then given up
+    assert sum("given up after 2 failed runs" in line for line in lines) == 1
+    with sessions.begin() as session:
+        states = [r.state for r in list_workflow_runs(session, workflow="daily")]
+    assert states == [WorkflowState.FAILED, WorkflowState.FAILED]

@@ -100,6 +100,7 @@ class Scheduler:
     _pool: ThreadPoolExecutor | None = None
     _running: list[Future[WorkflowRun]] = field(default_factory=list)
     _polled_once: set[str] = field(default_factory=set)
+    _given_up: set[str] = field(default_factory=set)
 
     def tick(self, now: datetime | None = None, *, poll_now: bool = False) -> list[WorkflowRun]:
         """Fire what is due at ``now``; returns the workflow runs started (still running).
@@ -253,8 +254,15 @@ class Scheduler:
             natural_key=key,
         )
         with self.sessions.begin() as session:
-            if failed_attempts(session, key) >= self.settings.sensor_attempts:
-                return None  # given up on: `runbook workflow resume` runs it by hand
+            attempts = failed_attempts(session, key)
+            if attempts >= self.settings.sensor_attempts:
+                if key not in self._given_up:  # said once per scheduler process, not per poll
+                    self._given_up.add(key)
+                    self.log(
+                        f"{due.workflow_name} {due.reference_date}: given up after {attempts} "
+                        "failed runs; resume the last one with `runbook workflow resume RUN`"
+                    )
+                return None
             try:
                 run = new_workflow_run(request)
             except RunbookError as error:
