@@ -205,6 +205,18 @@ def test_http(base_url: str, root: Path) -> None:
     assert _read(HttpInventory(f"{base_url}/private", None, headers), root) == EXPECTED
 
 
+def test_http_header_secrets_are_references_resolved_when_read(
+    base_url: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CMDB_TOKEN", TOKEN)
+    headers = {"Authorization": "Bearer env:CMDB_TOKEN"}
+    assert _read(HttpInventory(f"{base_url}/private", None, headers), root) == EXPECTED
+    monkeypatch.delenv("CMDB_TOKEN")
+    with pytest.raises(ConfigError, match="env:CMDB_TOKEN: secret not found") as caught:
+        _read(HttpInventory(f"{base_url}/private", None, headers), root)
+    assert TOKEN not in str(caught.value)
+
+
 def test_http_failures(base_url: str, root: Path) -> None:
     with pytest.raises(ConfigError, match="the server answered 403") as caught:
         _read(HttpInventory(f"{base_url}/private?token=abc", None, {"X-Key": "wrong"}), root)

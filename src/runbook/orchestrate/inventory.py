@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,6 +34,9 @@ from runbook.model.playbook import (
 from runbook.model.playbook_validate import parse_targets
 from runbook.model.repository import resolve_inside
 from runbook.model.workflow import parse_yaml
+from runbook.secrets import resolve_reference
+
+_SECRET_WORD = re.compile(r"^(env|file|secret):\S+$")
 
 
 def read_inventory(
@@ -107,11 +111,24 @@ def _from_command(argv: tuple[str, ...], repo_root: Path, timeout: float) -> lis
     return _targets(_json(done.stdout, where, "the command"), where)
 
 
+def resolve_header(value: str) -> str:
+    """``value`` with each word that is a secret reference replaced by the secret.
+
+    ``Authorization: "Bearer secret:CMDB_TOKEN"`` keeps the token out of the playbook and
+    out of the frozen copy in every run record: it is read from the environment or a
+    secret file (``env:VAR``, ``file:PATH``, ``secret:NAME``) only when the inventory is.
+    """
+    return " ".join(
+        resolve_reference(word) if _SECRET_WORD.match(word) else word for word in value.split(" ")
+    )
+
+
 def _from_http(inventory: HttpInventory, policy: EgressPolicy, timeout: float) -> list[Target]:
     where = redact_url(inventory.url)
     bounded = dataclasses.replace(policy, timeout=min(policy.timeout, timeout))
     try:
-        status, body = bounded.request("GET", inventory.url, headers=inventory.headers)
+        headers = {name: resolve_header(value) for name, value in inventory.headers.items()}
+        status, body = bounded.request("GET", inventory.url, headers=headers)
     except EgressError as error:
         verdict = "refused by the egress policy: " if error.refused else ""
         raise ConfigError(where, f"{verdict}{error.reason}") from None
