@@ -459,8 +459,10 @@ def test_target_states() -> None:
         "CANCELLED",
         "ADDED",
         "REMOVED",
+        "INTERRUPTED",
     ]
     assert TargetState("SKIPPED").finished
+    assert TargetState.INTERRUPTED.finished
     assert not TargetState.PENDING.finished
     assert not TargetState.ADDED.finished
     assert not TargetState.RUNNING.finished

@@ -529,7 +529,7 @@ def test_a_dead_run_is_swept_interrupted_and_its_targets_freed(
         swept, targets = playbook_status(session, "pb-dead")
         assert locked_targets(session, "pb-dead") == []
     assert swept.state is PlaybookRunState.INTERRUPTED
-    assert targets[0].state is TargetState.RUNNING and targets[0].finish_ts is not None
+    assert targets[0].state is TargetState.INTERRUPTED and targets[0].finish_ts is not None
     run_now, _ = run_playbook(sessions, repo, playbook())
     assert run_now.state is PlaybookRunState.SUCCEEDED
 

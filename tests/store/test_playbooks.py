@@ -291,7 +291,7 @@ def test_sweep_marks_dead_runs_interrupted_and_frees_their_targets(session: Sess
     assert (dead.state, dead.finish_ts) == (PlaybookRunState.INTERRUPTED, now)
     web1, web2, web3 = list_targets(session, "pb-dead")
     assert (web1.state, web1.finish_ts) == (TargetState.SUCCEEDED, T0)
-    assert (web2.state, web2.finish_ts) == (TargetState.RUNNING, now)
+    assert (web2.state, web2.finish_ts) == (TargetState.INTERRUPTED, now)
     assert web2.message is not None and "outcome unknown" in web2.message
     assert (web3.state, web3.finish_ts) == (TargetState.SKIPPED, now)
     assert locked_targets(session, "pb-dead") == []

@@ -133,7 +133,8 @@ def run_command(
 
     The run record keeps a frozen copy of the revision it runs (later imports change
     nothing in it) and one record per target, PENDING at first, then RUNNING and
-    SUCCEEDED, FAILED, SKIPPED or CANCELLED (ADDED and REMOVED for inventory drift).
+    SUCCEEDED, FAILED, SKIPPED or CANCELLED (ADDED and REMOVED for inventory drift;
+    INTERRUPTED when the run's process died while the target ran: outcome unknown).
     With `lock: true` (the default) the run is refused if another running playbook run
     holds one of its targets. Shell steps run as child processes; runbook steps are
     planned with the target's values and run in a kernel each. A terminal shows a live

@@ -29,11 +29,13 @@ STYLE: Final = {
     TargetState.CANCELLED: "yellow",
     TargetState.ADDED: "magenta",
     TargetState.REMOVED: "magenta",
+    TargetState.INTERRUPTED: "red",
 }
 # Shown first when the table must be cut to fit the terminal.
 _URGENCY: Final = {
     TargetState.RUNNING: 0,
     TargetState.FAILED: 1,
+    TargetState.INTERRUPTED: 1,
     TargetState.ADDED: 2,
     TargetState.REMOVED: 2,
     TargetState.CANCELLED: 3,

@@ -46,7 +46,9 @@ class TargetState(StrEnum):
     ``PENDING`` targets wait for their batch; ``ADDED`` ones appeared in the inventory during
     the run and ``REMOVED`` ones disappeared from it: both need the runner's consideration
     (see :class:`AddedTargets`). ``SKIPPED`` targets never started because the run stopped
-    (too many failures); ``CANCELLED`` ones were stopped by an operator.
+    (too many failures); ``CANCELLED`` ones were stopped by an operator. ``INTERRUPTED``
+    ones were RUNNING when their run's process died: their outcome is unknown, and no retry
+    takes them again by itself.
     """
 
     PENDING = "PENDING"
@@ -57,6 +59,7 @@ class TargetState(StrEnum):
     CANCELLED = "CANCELLED"
     ADDED = "ADDED"
     REMOVED = "REMOVED"
+    INTERRUPTED = "INTERRUPTED"
 
     @property
     def finished(self) -> bool:
@@ -71,6 +74,7 @@ _FINISHED: Final = frozenset(
         TargetState.SKIPPED,
         TargetState.CANCELLED,
         TargetState.REMOVED,
+        TargetState.INTERRUPTED,
     }
 )
 

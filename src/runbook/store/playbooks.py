@@ -420,8 +420,8 @@ def sweep_playbook_runs(
     """Mark running playbook runs whose process died ``interrupted``; returns their ids.
 
     Their targets get ``finish_ts`` and their locks are freed. A target that was RUNNING
-    keeps that state with a message saying its outcome is unknown (never turned into
-    FAILED); PENDING targets, which cannot have started, become SKIPPED.
+    becomes INTERRUPTED, its outcome unknown (never turned into FAILED); PENDING targets,
+    which cannot have started, become SKIPPED.
     """
     moment = now or datetime.now(UTC)
     cutoff = moment - timedelta(seconds=lease_seconds)
@@ -443,9 +443,8 @@ def sweep_playbook_runs(
         (TargetState.RUNNING, "outcome unknown: the run's process died while this target ran"),
         (TargetState.PENDING, "not started: the run's process died"),
     ):
-        values: dict[str, Any] = {"message": message}
-        if state is TargetState.PENDING:
-            values["state"] = TargetState.SKIPPED.value
+        after = TargetState.SKIPPED if state is TargetState.PENDING else TargetState.INTERRUPTED
+        values: dict[str, Any] = {"message": message, "state": after.value}
         session.execute(
             update(targets)
             .where(targets.run_id.in_(marked), targets.state == state.value)
