@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any, Final
 
@@ -31,6 +30,7 @@ from runbook.model.playbook import (
     Target,
     scan_template,
 )
+from runbook.model.spec_builder import SpecBuilder
 from runbook.model.strategy import build_strategy
 from runbook.model.workflow import describe
 from runbook.model.workflow import path_problem as _inputs_path_problem
@@ -53,24 +53,7 @@ _BLANK_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f]")
 _Found = list[tuple[Reference, str]]
 
 
-class _Builder:
-    def __init__(self, errors: list[SpecError]) -> None:
-        self.errors = errors
-
-    def fail(self, where: str, reason: str) -> None:
-        self.errors.append(SpecError(where, reason))
-
-    def mapping(self, raw: object, where: str, allowed: Iterable[str]) -> dict[Any, Any] | None:
-        if not isinstance(raw, dict):
-            self.fail(where, f"expected a mapping, not {describe(raw)}")
-            return None
-        known = tuple(allowed)
-        for key in raw:
-            if key not in known:
-                place = f"{where}.{key}" if where else str(key)
-                self.fail(place, f"unknown key (expected one of: {', '.join(known)})")
-        return raw
-
+class _Builder(SpecBuilder):
     def slug(self, raw: object, where: str, what: str) -> str | None:
         if isinstance(raw, str) and _SLUG.fullmatch(raw):
             return raw

@@ -10,11 +10,11 @@ import contextlib
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
 from typing import Any, Final, cast
 
 from runbook.errors import ParameterError, SpecError
 from runbook.model.parameters import check_name
+from runbook.model.spec_builder import SpecBuilder
 from runbook.model.stencil import parse_stencil
 from runbook.model.workflow import (
     AUTOMATIC_PARAMETERS,
@@ -62,23 +62,7 @@ _REQUIRED_SENSOR_KEYS: Final[dict[str, tuple[str, ...]]] = {
 _WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-class _Builder:
-    def __init__(self, errors: list[SpecError]) -> None:
-        self.errors = errors
-
-    def fail(self, where: str, reason: str) -> None:
-        self.errors.append(SpecError(where, reason))
-
-    def mapping(self, raw: object, where: str, allowed: Iterable[str]) -> dict[Any, Any] | None:
-        if not isinstance(raw, dict):
-            self.fail(where, f"expected a mapping, not {describe(raw)}")
-            return None
-        known = tuple(allowed)
-        for key in raw:
-            if key not in known:
-                self.fail(f"{where}.{key}", f"unknown key (expected one of: {', '.join(known)})")
-        return raw
-
+class _Builder(SpecBuilder):
     def name(self, raw: object, where: str) -> bool:
         try:
             check_name(raw)
