@@ -211,6 +211,12 @@ def test_a_killed_workflow_is_interrupted_and_can_be_resumed(repo: Repository) -
     assert listed["state"] == "interrupted"
     shown = json.loads(runbook(repo, "workflow", "show", listed["id"], "--json").stdout)
     assert [t["state"] for t in shown["tasks"]] == ["interrupted"]
+    trail = json.loads(runbook(repo, "audit", "log", "--json").stdout)
+    swept = [e for e in trail if e["subject"] == f"workflow:{listed['id']}"]
+    assert [(e["kind"], e["payload"].get("state")) for e in swept] == [
+        ("workflow.started", None),
+        ("workflow.finished", "interrupted"),
+    ]
 
     notebook(folder / "wait.ipynb", "", "print('quick this time')")
     resumed = runbook(repo, "workflow", "resume", listed["id"], "--json")

@@ -46,6 +46,7 @@ from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.running import (
     LeaseHeartbeat,
     RunRequest,
+    audit_swept,
     lease_owner,
     lease_seconds,
     owner_gone,
@@ -117,7 +118,8 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
 
 def sweep_workflows(session: Session) -> list[str]:
     """Mark workflow runs whose process died ``interrupted`` (called by commands that look)."""
-    return sweep_workflow_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
+    marked = sweep_workflow_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
+    return audit_swept(session, marked, EventKind.WORKFLOW_FINISHED, workflow_subject)
 
 
 def start_workflow(

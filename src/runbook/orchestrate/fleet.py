@@ -44,7 +44,13 @@ from runbook.model.playbook_run import (
 from runbook.model.repository import Repository
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
-from runbook.orchestrate.running import LeaseHeartbeat, lease_owner, lease_seconds, owner_gone
+from runbook.orchestrate.running import (
+    LeaseHeartbeat,
+    audit_swept,
+    lease_owner,
+    lease_seconds,
+    owner_gone,
+)
 from runbook.store.audit import append_event
 from runbook.store.playbooks import (
     create_playbook_run,
@@ -238,15 +244,7 @@ def playbook_status(session: Session, run_id: str) -> tuple[PlaybookRun, list[Ta
 def sweep_playbooks(session: Session) -> list[str]:
     """Mark playbook runs whose process died ``interrupted`` and free their targets."""
     marked = sweep_playbook_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    for run_id in marked:
-        append_event(
-            session,
-            kind=EventKind.PLAYBOOK_RUN_FINISHED,
-            actor="runbook",
-            subject=playbook_subject(run_id),
-            payload={"state": PlaybookRunState.INTERRUPTED.value, "reason": "lease expired"},
-        )
-    return marked
+    return audit_swept(session, marked, EventKind.PLAYBOOK_RUN_FINISHED, playbook_subject)
 
 
 def _new_run(

@@ -102,13 +102,21 @@ def owner_gone(owner: str) -> bool:
 def sweep(session: Session) -> list[str]:
     """Mark runs whose process died ``interrupted``; called by every command that looks."""
     marked = sweep_interrupted(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    for run_id in marked:
+    return audit_swept(session, marked, EventKind.RUN_STATE, run_subject)
+
+
+def audit_swept(
+    session: Session, marked: list[str], kind: EventKind, subject: Callable[[str], str]
+) -> list[str]:
+    """Append the audit event saying each swept record (run, workflow or playbook run)
+    became ``interrupted`` because its lease expired; returns ``marked``."""
+    for record_id in marked:
         append_event(
             session,
-            kind=EventKind.RUN_STATE,
+            kind=kind,
             actor="runbook",
-            subject=run_subject(run_id),
-            payload={"state": RunState.INTERRUPTED.value, "reason": "lease expired"},
+            subject=subject(record_id),
+            payload={"state": "interrupted", "reason": "lease expired"},
         )
     return marked
 
