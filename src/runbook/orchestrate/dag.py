@@ -58,6 +58,7 @@ from runbook.store.runs import get_run, list_cell_events
 from runbook.store.workflows import (
     create_workflow_run,
     finish_workflow_run,
+    get_task,
     get_workflow_run,
     heartbeat_workflow_run,
     list_tasks,
@@ -469,7 +470,7 @@ class _Execution:
             update_task(session, self.run_record.id, key, **values)
             if self.listener is None:
                 return
-            record = next(t for t in list_tasks(session, self.run_record.id) if t.key == key)
+            record = get_task(session, self.run_record.id, key)
         self.listener(record)
 
 

@@ -126,6 +126,16 @@ def list_tasks(session: Session, run_id: str) -> list[TaskRecord]:
     return [_to_task(row) for row in session.scalars(query)]
 
 
+def get_task(session: Session, workflow_run_id: str, key: str) -> TaskRecord:
+    """One task record of a workflow run (it exists from the run's start)."""
+    row = session.scalars(
+        select(WorkflowTaskRow).where(
+            WorkflowTaskRow.workflow_run_id == workflow_run_id, WorkflowTaskRow.key == key
+        )
+    ).one()
+    return _to_task(row)
+
+
 def update_task(session: Session, workflow_run_id: str, key: str, **values: Any) -> None:
     """Set fields of one task record (states are given as TaskState)."""
     if isinstance(values.get("state"), TaskState):
