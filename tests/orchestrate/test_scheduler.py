@@ -181,8 +181,9 @@ def test_a_restarted_scheduler_neither_duplicates_nor_drops_a_fire_time(
 ) -> None:
     hourly_inputs(repo)
     at = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
-    first, _ = scheduler(sessions, repo)
+    first, first_lines = scheduler(sessions, repo)
     assert first.tick(at) == []  # first sight: counts from now, fires nothing for the past
+    assert first_lines == ["hourly: schedule 0 * * * * (UTC), next 2026-11-23 11:00:00+00:00"]
     assert len(first.tick(at.replace(hour=11, minute=0, second=30))) == 1
     first.wait()
 

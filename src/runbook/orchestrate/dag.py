@@ -137,10 +137,10 @@ def start_workflow(
     return execute_workflow(sessions, repository, settings, run, request.listener)
 
 
-def new_workflow_run(request: WorkflowRequest, now: datetime | None = None) -> WorkflowRun:
+def new_workflow_run(request: WorkflowRequest) -> WorkflowRun:
     """The record of a workflow run about to start; ParameterError for bad parameters."""
     values = bind_workflow_parameters(request.spec, request.parameters)
-    moment = now or datetime.now(UTC)
+    moment = datetime.now(UTC)
     return WorkflowRun(
         id=new_workflow_run_id(moment),
         workflow=request.spec.name,

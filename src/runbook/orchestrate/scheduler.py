@@ -36,7 +36,7 @@ from runbook.config import WorkflowSettings
 from runbook.egress import policy_from_config
 from runbook.errors import ConfigError, RunbookError, SpecError
 from runbook.model.repository import Repository
-from runbook.model.schedule import CatchUp, decide
+from runbook.model.schedule import CatchUp, decide, next_fire
 from runbook.model.sensor import DueRun, RunKey, due_runs, parameters_key
 from runbook.model.stencil import DateStencil, date_ranges_parameter, parse_stencil
 from runbook.model.workflow import AvailableDatesSensor, SensorWorkflow, Trigger
@@ -188,6 +188,9 @@ class Scheduler:
                     run = candidate if record_start(session, candidate) else None
             if decision.advance_to != last_fire:
                 set_last_fire(session, key, decision.advance_to, self.owner)
+        if last_fire is None:
+            upcoming = next_fire(cron, trigger.timezone, now)
+            self.log(f"{workflow.spec.name}: schedule {cron} ({trigger.timezone}), next {upcoming}")
         if decision.skipped:
             policy = self.options.catch_up
             self.log(f"{workflow.spec.name}: {decision.skipped} missed fire time(s) ({policy})")
