@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
+from runbook.cli.terminal_text import ansi_text, safe_markup
 from runbook.engine.hooks import RunContext, RunObserver, output_text
 from runbook.model.injection import cell_tags
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
@@ -45,7 +45,7 @@ class ConsoleObserver(RunObserver):
             tags = ", ".join(cell_tags(cell))
             self.console.print(
                 f"[bold]▶ cell {index + 1}/{self._total}[/bold]"
-                + (" " + escape(f"[{tags}]") if tags else "")
+                + (" " + safe_markup(f"[{tags}]") if tags else "")
             )
 
     def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
@@ -55,10 +55,10 @@ class ConsoleObserver(RunObserver):
             if output.get("output_type") == "error" or output.get("name") == "stderr"
             else None
         )
-        self.console.print(Text(text.rstrip("\n")), style=style)
+        self.console.print(ansi_text(text.rstrip("\n")), style=style)
 
     def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
-        self.console.print(f"[cyan]  {decision.value}[/cyan] by {escape(by)}")
+        self.console.print(f"[cyan]  {decision.value}[/cyan] by {safe_markup(by)}")
 
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
         if event.status is CellStatus.SHOWN:
@@ -78,7 +78,7 @@ class ConsoleObserver(RunObserver):
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
         elapsed = time.monotonic() - self._started
         style = "green" if state is RunState.SUCCEEDED else "red"
-        detail = f": {escape(ctx.masker.mask(message))}" if message else ""
+        detail = f": {safe_markup(ctx.masker.mask(message))}" if message else ""
         self.console.rule(f"[{style}]{state.value}[/{style}] in {elapsed:.1f} s{detail}")
 
 
@@ -143,7 +143,7 @@ class TerminalOperator:
 
     def on_failure(self, index: int, cell: Any, error: str) -> Decision:
         """Ask what to do after a failing cell."""
-        self.console.print(f"[red]cell {index + 1} failed: {escape(error)}[/red]")
+        self.console.print(f"[red]cell {index + 1} failed: {safe_markup(error)}[/red]")
         return self._recovery()
 
     def on_interrupt(self, index: int, cell: Any) -> Decision:

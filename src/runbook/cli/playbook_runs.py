@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Final
 
 import click
 from click.shell_completion import CompletionItem
-from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import (
@@ -31,6 +30,7 @@ from runbook.cli.playbook_view import (
     target_summary,
     target_table,
 )
+from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import _complete_from_store
 from runbook.cli.values import typed_value
 from runbook.errors import PolicyError
@@ -261,9 +261,9 @@ def runs_command(
     for run in runs:
         table.add_row(
             run.id,
-            escape(run.playbook),
+            safe_markup(run.playbook),
             str(run.revision),
-            escape(run.started_by),
+            safe_markup(run.started_by),
             timestamp(run.started_at),
             run.state.value,
             run.retry_of or "",
@@ -329,7 +329,7 @@ def _watch(
                 key = (target.state, target.added, target.removed)
                 if seen.get(target.name) != key:
                     seen[target.name] = key
-                    err_console.print(f"{escape(target.name)}: {state_text(target)}")
+                    err_console.print(f"{safe_markup(target.name)}: {state_text(target)}")
         if view is not None:
             view.show(targets)
     return run, targets
@@ -338,19 +338,19 @@ def _watch(
 def _print_status(run: PlaybookRun, targets: list[TargetRecord]) -> None:
     retry = f"  retry of {run.retry_of}" if run.retry_of else ""
     console.print(
-        f"[bold]{run.id}[/bold]  {escape(run.playbook)} revision {run.revision} (version "
-        f"{escape(run.version)})  {run.state.value}{retry}"
+        f"[bold]{run.id}[/bold]  {safe_markup(run.playbook)} revision {run.revision} (version "
+        f"{safe_markup(run.version)})  {run.state.value}{retry}"
     )
     ended = f", ended {timestamp(run.finish_ts)}" if run.finish_ts else ""
-    console.print(f"started by {escape(run.started_by)} at {timestamp(run.started_at)}{ended}")
+    console.print(f"started by {safe_markup(run.started_by)} at {timestamp(run.started_at)}{ended}")
     for key, value in run.parameters.items():
-        console.print(f"  {escape(key)} = {escape(repr(value))}")
+        console.print(f"  {safe_markup(key)} = {safe_markup(repr(value))}")
     if run.cancel_mode:
         console.print(f"cancel requested ({run.cancel_mode.value}) by {run.cancel_requested_by}")
     console.print(target_table(targets))
     console.print(counts_line(targets))
     if run.message:
-        console.print(f"message: {escape(run.message)}")
+        console.print(f"message: {safe_markup(run.message)}")
 
 
 def _finish(repo: Repository, run: PlaybookRun, as_json: bool) -> int:

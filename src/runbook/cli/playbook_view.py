@@ -11,11 +11,11 @@ from typing import Any, Final
 
 from rich.console import Group, RenderableType
 from rich.live import Live
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from runbook.cli.output import err_console
+from runbook.cli.terminal_text import safe_markup
 from runbook.model.playbook import TargetState
 from runbook.model.playbook_run import PlaybookRun, TargetRecord
 from runbook.orchestrate.fleet_runner import FleetListener
@@ -65,12 +65,12 @@ def target_table(records: list[TargetRecord], limit: int | None = None) -> Table
         if record.started_at and record.finish_ts:
             took = f"{(record.finish_ts - record.started_at).total_seconds():.1f} s"
         table.add_row(
-            escape(record.name),
+            safe_markup(record.name),
             str(record.batch or ""),
             state_text(record),
             str(record.start_seq or ""),
             took,
-            escape((record.message or "")[:100]),
+            safe_markup((record.message or "")[:100]),
         )
     hidden = len(records) - len(shown)
     if hidden:
@@ -99,7 +99,7 @@ class LiveView:
         self._records: dict[str, TargetRecord] = {}
         self._lock = threading.Lock()
         self._progress = Progress(
-            TextColumn(escape(title)),
+            TextColumn(safe_markup(title)),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.description}"),
@@ -154,10 +154,10 @@ class RunListener(FleetListener):
         if self.live:
             self.view = LiveView(run.id)
             self.view.show(targets)
-            err_console.print(escape(line))
+            err_console.print(safe_markup(line))
             self.view.live.start()
         elif not self.quiet:
-            err_console.print(escape(line))
+            err_console.print(safe_markup(line))
 
     def target_changed(self, record: TargetRecord) -> None:
         if self.view is not None:
@@ -172,7 +172,7 @@ class RunListener(FleetListener):
         note = f" ({record.message})" if record.message else ""
         flags = [f for f, on in (("+added", record.added), ("-removed", record.removed)) if on]
         shown = " ".join([record.state.value, *flags])
-        err_console.print(escape(f"{record.name}: {shown}{note}"))
+        err_console.print(safe_markup(f"{record.name}: {shown}{note}"))
 
     def run_finished(self, run: PlaybookRun) -> None:
         self.stop()

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
+from runbook.cli.terminal_text import ansi_text, safe_markup
 from runbook.cli.types import PlanId, RunId
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
@@ -63,7 +64,7 @@ def runs_command(
         table.add_row(
             run.id,
             run.plan_id,
-            escape(run.executor),
+            safe_markup(run.executor),
             run.mode.value,
             timestamp(run.started_at),
             duration,
@@ -129,32 +130,32 @@ def _print_log(path: Path, position: int) -> int:
     return position + len(complete)
 
 
-def _render(record: dict[str, Any]) -> str:
+def _render(record: dict[str, Any]) -> str | Text:
     kind = record.get("kind", "")
     at = record.get("at", "")[11:19]
     if kind == "cell.output":
-        return escape(str(record.get("text", "")).rstrip("\n"))
+        return ansi_text(str(record.get("text", "")).rstrip("\n"))
     if kind == "cell.started":
         tags = ", ".join(record.get("tags", []))
         return f"[dim]{at}[/dim] [bold]▶ cell {record['cell']}[/bold]" + (
-            " " + escape(f"[{tags}]") if tags else ""
+            " " + safe_markup(f"[{tags}]") if tags else ""
         )
     if kind == "cell.finished":
         duration = record.get("duration")
         took = f" in {duration:.2f} s" if duration is not None else ""
-        error = f": {escape(record['error'])}" if record.get("error") else ""
+        error = f": {safe_markup(record['error'])}" if record.get("error") else ""
         return f"[dim]{at}[/dim]   cell {record['cell']} {record['status']}{took}{error}"
     if kind == "cell.decided":
         return (
             f"[dim]{at}[/dim]   cell {record['cell']}: {record['decision']} by "
-            f"{escape(record['by'])}"
+            f"{safe_markup(record['by'])}"
         )
     if kind == "run.started":
         return (
-            f"[dim]{at}[/dim] run started by {escape(record.get('executor', ''))} "
+            f"[dim]{at}[/dim] run started by {safe_markup(record.get('executor', ''))} "
             f"({record.get('mode')})"
         )
     if kind == "run.finished":
-        message = f": {escape(record['message'])}" if record.get("message") else ""
+        message = f": {safe_markup(record['message'])}" if record.get("message") else ""
         return f"[dim]{at}[/dim] run {record['state']}{message}"
-    return escape(json.dumps(record))
+    return safe_markup(json.dumps(record))

@@ -11,7 +11,6 @@ from typing import Any, Final
 
 import click
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import (
@@ -23,6 +22,7 @@ from runbook.cli.context import (
     store_sessions,
 )
 from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import typed_value
 from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
@@ -169,10 +169,10 @@ def runs_command(
     for run in runs:
         table.add_row(
             run.id,
-            escape(run.workflow),
+            safe_markup(run.workflow),
             run.reference_date.isoformat() if run.reference_date else "",
             run.trigger.value,
-            escape(run.started_by),
+            safe_markup(run.started_by),
             timestamp(run.started_at),
             run.state.value,
         )
@@ -196,16 +196,18 @@ def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     if as_json:
         print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
         return
-    console.print(f"[bold]{escape(run.id)}[/bold]  {escape(run.workflow)}  {run.state.value}")
     console.print(
-        f"source: {escape(run.source)}  trigger: {run.trigger.value}  by: {run.started_by}"
+        f"[bold]{safe_markup(run.id)}[/bold]  {safe_markup(run.workflow)}  {run.state.value}"
+    )
+    console.print(
+        f"source: {safe_markup(run.source)}  trigger: {run.trigger.value}  by: {run.started_by}"
     )
     if run.reference_date:
         console.print(f"reference_date: {run.reference_date.isoformat()}")
     for key, value in run.parameters.items():
-        console.print(f"  {escape(key)} = {escape(repr(value))}")
+        console.print(f"  {safe_markup(key)} = {safe_markup(repr(value))}")
     if run.message:
-        console.print(f"message: {escape(run.message)}")
+        console.print(f"message: {safe_markup(run.message)}")
     console.print(_task_table(tasks))
 
 
@@ -255,10 +257,10 @@ def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
         shown = run.state.value if run.state is not WorkflowState.SUCCEEDED else "succeeded"
         err_console.print(f"workflow run {run.id}: {shown}")
         if run.message:
-            err_console.print(escape(run.message))
+            err_console.print(safe_markup(run.message))
         for task in tasks:
             for report in task.reports:
-                console.print(f"report: {escape(report)}")
+                console.print(f"report: {safe_markup(report)}")
         console.print(f"details: runbook workflow show {run.id}")
     return EXIT_BY_STATE[run.state]
 
@@ -268,11 +270,11 @@ def _task_table(tasks: list[TaskRecord]) -> Table:
     for task in tasks:
         style = _STYLE.get(task.state, "")
         table.add_row(
-            escape(task.key),
+            safe_markup(task.key),
             f"[{style}]{task.state.value}[/{style}]" if style else task.state.value,
             str(task.attempts or ""),
             task.run_id or "",
-            escape((task.message or "")[:100]),
+            safe_markup((task.message or "")[:100]),
         )
     return table
 
@@ -296,7 +298,7 @@ def _progress(keys: list[str], *, quiet: bool) -> Iterator[Any]:
                 live.update(render())
             elif not quiet:
                 note = f" ({record.message})" if record.message else ""
-                err_console.print(f"{record.key}: {record.state.value}{escape(note)}")
+                err_console.print(f"{record.key}: {record.state.value}{safe_markup(note)}")
 
     if live is None:
         yield listen
