@@ -20,11 +20,13 @@ from runbook.errors import (
     AlreadyExistsError,
     NotebookFormatError,
     ParameterError,
+    PathEscapeError,
     PlanModifiedError,
     ReviewRequiredError,
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
+from runbook.model.ids import plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
 from runbook.model.parameters import (
@@ -179,10 +181,9 @@ def plan_runbook(
 
 def read_plan_file(repository: Repository, plan: Plan) -> tuple[Any, str | None]:
     """The plan's notebook as it is now and its sha256; (None, None) if gone or unreadable."""
-    path = repository.root / plan.notebook_path
     try:
-        notebook = read_notebook(path, plan.notebook_path)
-    except NotebookFormatError:
+        notebook = read_notebook(plan_notebook(repository, plan), plan.notebook_path)
+    except (NotebookFormatError, PathEscapeError):  # a record pointing elsewhere: unreadable
         return None, None
     return notebook, content_sha256(canonical_json(notebook))
 
