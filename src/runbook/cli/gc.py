@@ -28,7 +28,7 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
     (units s, m, h, d, w); a kind without a TTL is kept forever. Their folders under runs/
     go too; the audit log keeps an event listing what was removed. Nothing running is
     touched. A record whose id is not in Runbook's format is skipped and named, never
-    followed. What a killed gc left behind is finished. `runbook scheduler` runs
+    followed. What a killed gc or plan left behind is finished. `runbook scheduler` runs
     this once a day.
     """
     from runbook.orchestrate.retention import collect_garbage
@@ -50,6 +50,7 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
                 "skipped": [
                     {"kind": s.kind, "id": s.id, "reason": s.reason} for s in report.skipped
                 ],
+                "plan_files": report.plan_files,
             }
         )
         return
@@ -57,6 +58,10 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
     for skipped in report.skipped:
         # The reason names the id (quoted) and what is wrong with it; its record is kept.
         console.print(f"skipped {_KIND_WORDS[skipped.kind]} {escape(skipped.reason)}")
+    for path in report.plan_files:
+        console.print(
+            f"{'would clean' if dry_run else 'cleaned'} {escape(path)} (left by a killed plan)"
+        )
     if not report.total:
         console.print("nothing to remove (see [retention] in runbook.toml)")
         for warning in report.warnings:

@@ -37,6 +37,7 @@ from runbook.model.files import file_lock, sync_folder
 from runbook.model.ids import IdKind, id_path, kind_of
 from runbook.model.repository import Repository
 from runbook.model.retention import RETENTION_KINDS
+from runbook.orchestrate.plan_files import sweep_plan_files
 from runbook.store.audit import append_event
 from runbook.store.retention import delete_records, existing_ids, expired_ids
 
@@ -69,6 +70,8 @@ class GcReport:
     warnings: list[str] = field(default_factory=list)
     #: Expired records left alone because their id is not in its format (never followed).
     skipped: list[Skipped] = field(default_factory=list)
+    #: Files a killed ``runbook plan`` left under ``runs/plans/`` (removed, or completed).
+    plan_files: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -103,6 +106,7 @@ def collect_garbage(
                     _count(report, repository, folder, folder)
         elif doomed:
             _remove_expired(sessions, repository, doomed, report, actor=actor)
+    report.plan_files = sweep_plan_files(sessions, repository, dry_run=dry_run)
     return report
 
 
