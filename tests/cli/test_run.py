@@ -88,8 +88,17 @@ def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
     plan_file.write_text(plan_file.read_text().replace("localhost", "prod"))
     modified = runbook(repo, "run", ordinary, "--yes")
     assert modified.returncode == 4 and "was modified after planning" in modified.stderr
-    assert runbook(repo, "run", "nope-123").returncode == 4
     assert not (repo.root / "restarted").exists()
+
+
+@pytest.mark.parametrize("name", ["nope-123", "restart-a1b2c3", "../../etc/passwd", "a\tb"])
+def test_a_plan_that_does_not_exist_is_a_usage_error_exit_2(repo: Repository, name: str) -> None:
+    """The README's exit 2: the request is wrong (exit 4 is for a refusal by policy)."""
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    unknown = runbook(repo, "run", name, "--yes")
+    assert unknown.returncode == 2, unknown.stderr
+    assert unknown.stderr.count("\n") == 1 and "no such plan" in unknown.stderr
+    assert "internal error" not in unknown.stderr
 
 
 def test_a_refused_run_leaves_no_kernel_behind(repo: Repository) -> None:

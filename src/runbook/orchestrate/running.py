@@ -123,15 +123,17 @@ def audit_swept(
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
-    """``name`` if it is a plan; NotAPlanError naming the runbook when it is one."""
+    """``name`` if it is a plan; NotAPlanError (a refusal) naming the runbook when it is one.
+
+    A name that is neither is a usage error (UnknownPlanError, exit 2): nothing to refuse.
+    """
     try:
         return get_plan(session, name).id
-    except UnknownPlanError:
-        pass
-    try:
-        path = repository.find_runbook(name)
-    except UsageError:
-        raise NotAPlanError(name, None) from None
+    except UnknownPlanError as unknown:
+        try:
+            path = repository.find_runbook(name)
+        except UsageError:
+            raise unknown from None
     raise NotAPlanError(name, repository.runbook_name(path))
 
 
