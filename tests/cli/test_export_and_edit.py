@@ -31,7 +31,7 @@ from tests.conftest import Result
 
 Cli = Callable[..., Result]
 RUNBOOK = str(Path(sys.executable).with_name("runbook"))
-RUN_ID = "r-20250301-export"
+RUN_ID = "20250301-120000-e0e0"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 

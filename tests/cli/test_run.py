@@ -88,8 +88,17 @@ def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
     plan_file.write_text(plan_file.read_text().replace("localhost", "prod"))
     modified = runbook(repo, "run", ordinary, "--yes")
     assert modified.returncode == 4 and "was modified after planning" in modified.stderr
-    assert runbook(repo, "run", "nope-123").returncode == 4
     assert not (repo.root / "restarted").exists()
+
+
+@pytest.mark.parametrize("name", ["nope-123", "restart-a1b2c3", "../../etc/passwd", "a\tb"])
+def test_a_plan_that_does_not_exist_is_a_usage_error_exit_2(repo: Repository, name: str) -> None:
+    """The README's exit 2: the request is wrong (exit 4 is for a refusal by policy)."""
+    restart_runbook(repo.runbooks_dir / "restart.ipynb")
+    unknown = runbook(repo, "run", name, "--yes")
+    assert unknown.returncode == 2, unknown.stderr
+    assert unknown.stderr.count("\n") == 1 and "no such plan" in unknown.stderr
+    assert "internal error" not in unknown.stderr
 
 
 def test_a_refused_run_leaves_no_kernel_behind(repo: Repository) -> None:
@@ -299,3 +308,39 @@ def test_a_plan_already_running_is_refused(repo: Repository) -> None:
     assert refused.returncode == 4
     assert f"plan {plan_id} is already running (run held by frank" in refused.stderr
     assert not (repo.root / "restarted").exists()
+
+
+def test_a_yes_run_records_the_abort_after_a_failure_as_automatic_not_as_the_user(
+    repo: Repository,
+) -> None:
+    """--yes answers the gates; nobody chose to abort when a cell failed: a rule did."""
+    from runbook.config import database_url
+    from runbook.model.audit import run_subject
+    from runbook.store.audit import list_events
+    from runbook.store.db import make_engine, session_scope
+
+    write_runbook(
+        repo.runbooks_dir / "boom.ipynb",
+        [("code", "print('step')", ["confirm"]), ("code", "raise RuntimeError('boom')", [])],
+    )
+    code, outcome, _ = run_json(repo, plan(repo, "boom"), "--yes", "--as", "carol")
+    assert code == 1 and outcome["state"] == "failed"
+    run_id = str(outcome["run"])
+    lines = (repo.runs_dir / run_id / "log.jsonl").read_text().splitlines()
+    decided = [
+        (r["cell"], r["decision"], r["by"])
+        for r in map(json.loads, lines)
+        if r["kind"] == "cell.decided"
+    ]
+    assert decided == [(0, "yes", "carol"), (1, "abort", "(automatic)")]
+    engine = make_engine(database_url(repo.root))
+    with session_scope(engine) as session:
+        audited = [
+            (e.payload["decision"], e.actor)
+            for e in list_events(session, subject=run_subject(run_id))
+            if e.kind == "cell.decided"
+        ]
+    engine.dispose()
+    assert audited == [("yes", "carol"), ("abort", "(automatic)")]
+    human = runbook(repo, "log", run_id).stdout
+    assert "cell 1: abort by (automatic)" in human and "abort by carol" not in human

@@ -176,14 +176,14 @@ def hostile_notebook() -> Any:
 
 def a_run(**changes: Any) -> Run:
     values: dict[str, Any] = {
-        "id": "r-20250301-abc",
+        "id": "20250301-120000-abc0",
         "plan_id": "p-1",
         "executor": HOSTILE_TEXT,
         "mode": RunMode.INTERACTIVE,
         "state": RunState.SUCCEEDED,
         "started_at": T0,
         "ended_at": T0 + timedelta(minutes=2, seconds=5),
-        "notebook_path": "runs/r-20250301-abc/restart.ipynb",
+        "notebook_path": "runs/20250301-120000-abc0/restart.ipynb",
         "lease_owner": "host:1",
         "message": f"done {HOSTILE_TEXT}",
     }
@@ -195,14 +195,14 @@ def events() -> list[CellEvent]:
         return T0 + timedelta(seconds=second)
 
     return [
-        CellEvent("r-20250301-abc", 1, "code", CellStatus.SUCCEEDED, ("precheck",),
+        CellEvent("20250301-120000-abc0", 1, "code", CellStatus.SUCCEEDED, ("precheck",),
                   started_at=at(0), ended_at=at(1.5)),
-        CellEvent("r-20250301-abc", 2, "code", CellStatus.SUCCEEDED, ("confirm",),
+        CellEvent("20250301-120000-abc0", 2, "code", CellStatus.SUCCEEDED, ("confirm",),
                   decision=Decision.YES, decided_by="alice@example.com",
                   started_at=at(2), ended_at=at(4.25)),
-        CellEvent("r-20250301-abc", 3, "code", CellStatus.SKIPPED, ("confirm",),
+        CellEvent("20250301-120000-abc0", 3, "code", CellStatus.SKIPPED, ("confirm",),
                   decision=Decision.SKIP, decided_by=HOSTILE_TEXT),
-        CellEvent("r-20250301-abc", 4, "code", CellStatus.FAILED, ("verify",),
+        CellEvent("20250301-120000-abc0", 4, "code", CellStatus.FAILED, ("verify",),
                   started_at=at(5), ended_at=at(65), error=f"Traceback\nError: {HOSTILE_TEXT}"),
     ]  # fmt: skip
 
@@ -267,7 +267,7 @@ def test_legitimate_content_survives() -> None:
 def test_summary_shows_timings_and_decisions_escaped() -> None:
     page = render_html(hostile_notebook(), run=a_run(), events=events())
     summary = page[page.index('<section class="rb-summary">') : page.index("</section>")]
-    for expected in ("r-20250301-abc", "p-1", "interactive", "succeeded", "2 min 5 s"):
+    for expected in ("20250301-120000-abc0", "p-1", "interactive", "succeeded", "2 min 5 s"):
         assert expected in summary
     assert "1.50 s" in summary and "2.25 s" in summary and "1 min 0 s" in summary
     assert "confirmed" in summary and "skipped" in summary and "alice@example.com" in summary
@@ -323,11 +323,11 @@ def test_write_run_report_writes_html_and_markdown(tmp_path: Path) -> None:
         tmp_path, a_run(), events(), hostile_notebook(), formats=("html", "md")
     )
     assert paths == [
-        tmp_path / "runs/r-20250301-abc/report.html",
-        tmp_path / "runs/r-20250301-abc/report.md",
+        tmp_path / "runs/20250301-120000-abc0/report.html",
+        tmp_path / "runs/20250301-120000-abc0/report.md",
     ]
     assert_inert(paths[0].read_text(encoding="utf-8"))
-    assert "| Run | r-20250301-abc |" in paths[1].read_text(encoding="utf-8")
+    assert "| Run | 20250301-120000-abc0 |" in paths[1].read_text(encoding="utf-8")
 
 
 def test_unknown_format_and_missing_chromium_are_report_errors(

@@ -297,3 +297,34 @@ def test_workflow_parameters_are_checked_before_anything_runs() -> None:
     assert bind_workflow_parameters(autoflow, {"region": dt.date(2016, 1, 1)}) == {
         "region": "2016-01-01"
     }
+
+
+def test_resume_never_reuses_a_task_whose_record_points_outside_runs(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import update
+
+    from runbook.store.tables import WorkflowTaskRow
+
+    failing_inputs(repo)
+    settings = settings_for(repo)
+    run = start_workflow(sessions, repo, settings, request(repo, FAILING_WORKFLOW, "fragile"))
+    assert run is not None and run.state is WorkflowState.FAILED
+    # A tampered record: the succeeded task's notebook "is" a file outside the repository.
+    outside = repo.root.parent / "outside.ipynb"
+    outside.write_text("{}")
+    with sessions.begin() as session:
+        session.execute(
+            update(WorkflowTaskRow)
+            .where(WorkflowTaskRow.workflow_run_id == run.id, WorkflowTaskRow.key == "flaky")
+            .values(notebook_path=f"../{outside.name}")
+        )
+    failing_inputs(repo, broken_body="print('fixed')")
+    resumed = resume_workflow(sessions, repo, settings, run.id, "ci")
+    assert resumed.state is WorkflowState.SUCCEEDED, resumed.message
+    with sessions.begin() as session:
+        second = {t.key: t for t in list_tasks(session, resumed.id)}
+    # Not reused from the record pointing elsewhere: run again, from its own notebook.
+    assert second["flaky"].state is TaskState.SUCCEEDED
+    assert (second["flaky"].notebook_path or "").startswith(f"runs/{second['flaky'].run_id}/")
+    assert (repo.root / "flaky.count").read_text() == "2"

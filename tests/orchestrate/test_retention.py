@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -50,9 +52,23 @@ def sessions(repo: Repository) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
+# Ids in the formats Runbook generates: gc refuses to build a path from anything else.
+OLD, RECENT, RUNNING = "20261101-000000-0001", "20261120-000000-0002", "20261123-000000-0003"
+WF_OLD, WF_RECENT = "wf-20261001-000000-0001", "wf-20261118-000000-0002"
+PB_OLD, PB_RECENT = "pb-20261115-000000-0001", "pb-20261117-000000-0002"
+
+
 def add_run(
     sessions: sessionmaker[Session], repo: Repository, run_id: str, ended_days_ago: float | None
 ) -> None:
+    _add_record(sessions, run_id, ended_days_ago)
+    folder = repo.runs_dir / run_id
+    folder.mkdir(parents=True)
+    (folder / "p-1.ipynb").write_text("x" * 1000)
+
+
+def _add_record(sessions: sessionmaker[Session], run_id: str, ended_days_ago: float | None) -> None:
+    """A run record only: with a hostile id, making its folder would be the attack itself."""
     started = NOW - timedelta(days=(ended_days_ago or 0) + 1)
     with sessions.begin() as session:
         create_run(
@@ -77,13 +93,15 @@ def add_run(
             finish_run(
                 session, run_id, 1, RunState.SUCCEEDED, now=NOW - timedelta(days=ended_days_ago)
             )
-    folder = repo.runs_dir / run_id
-    folder.mkdir(parents=True)
-    (folder / "p-1.ipynb").write_text("x" * 1000)
 
 
 def add_workflow_run(
-    sessions: sessionmaker[Session], repo: Repository, run_id: str, ended_days_ago: float
+    sessions: sessionmaker[Session],
+    repo: Repository,
+    run_id: str,
+    ended_days_ago: float,
+    *,
+    folder: bool = True,
 ) -> None:
     with sessions.begin() as session:
         create_workflow_run(
@@ -108,8 +126,9 @@ def add_workflow_run(
             keep_claim=False,
             now=NOW - timedelta(days=ended_days_ago),
         )
-    (repo.runs_dir / run_id / "reports").mkdir(parents=True)
-    (repo.runs_dir / run_id / "reports" / "t.html").write_text("report")
+    if folder:
+        (repo.runs_dir / run_id / "reports").mkdir(parents=True)
+        (repo.runs_dir / run_id / "reports" / "t.html").write_text("report")
 
 
 def add_playbook_run(sessions: sessionmaker[Session], run_id: str, ended_days_ago: float) -> None:
@@ -157,39 +176,39 @@ def test_gc_removes_only_finished_records_past_their_ttl(
 ) -> None:
     with sessions.begin() as session:
         create_plan(session, _make_plan("p-1"))
-    add_run(sessions, repo, "old", ended_days_ago=20)
-    add_run(sessions, repo, "recent", ended_days_ago=2)
-    add_run(sessions, repo, "still-running", ended_days_ago=None)
-    add_workflow_run(sessions, repo, "wf-old", ended_days_ago=40)
-    add_workflow_run(sessions, repo, "wf-recent", ended_days_ago=5)
-    add_playbook_run(sessions, "pb-old", ended_days_ago=8)
-    add_playbook_run(sessions, "pb-recent", ended_days_ago=6)
+    add_run(sessions, repo, OLD, ended_days_ago=20)
+    add_run(sessions, repo, RECENT, ended_days_ago=2)
+    add_run(sessions, repo, RUNNING, ended_days_ago=None)
+    add_workflow_run(sessions, repo, WF_OLD, ended_days_ago=40)
+    add_workflow_run(sessions, repo, WF_RECENT, ended_days_ago=5)
+    add_playbook_run(sessions, PB_OLD, ended_days_ago=8)
+    add_playbook_run(sessions, PB_RECENT, ended_days_ago=6)
     repo = configure(repo, 'runs = "10d"\nworkflow_runs = "30d"\nplaybook_runs = "1w"')
 
     preview = collect_garbage(
         sessions, repo, settings_for(repo), actor="ops", now=NOW, dry_run=True
     )
-    expected = {"runs": ["old"], "workflow_runs": ["wf-old"], "playbook_runs": ["pb-old"]}
+    expected = {"runs": [OLD], "workflow_runs": [WF_OLD], "playbook_runs": [PB_OLD]}
     assert preview.removed == expected
-    assert (repo.runs_dir / "old").is_dir()  # a dry run removes nothing
+    assert (repo.runs_dir / OLD).is_dir()  # a dry run removes nothing
 
     report = collect_garbage(sessions, repo, settings_for(repo), actor="ops", now=NOW)
     assert report.removed == expected
-    assert report.folders == ["runs/old", "runs/wf-old"]
+    assert report.folders == [f"runs/{OLD}", f"runs/{WF_OLD}"]
     assert report.bytes_freed == 1000 + len("report")
-    assert not (repo.runs_dir / "old").exists() and not (repo.runs_dir / "wf-old").exists()
-    assert (repo.runs_dir / "recent").is_dir() and (repo.runs_dir / "wf-recent").is_dir()
+    assert not (repo.runs_dir / OLD).exists() and not (repo.runs_dir / WF_OLD).exists()
+    assert (repo.runs_dir / RECENT).is_dir() and (repo.runs_dir / WF_RECENT).is_dir()
     with sessions.begin() as session:
         with pytest.raises(UnknownRunError):
-            get_run(session, "old")
-        assert list_cell_events(session, "old") == []  # cascaded
-        assert get_run(session, "recent").state is RunState.SUCCEEDED
-        assert get_run(session, "still-running").state is RunState.RUNNING
-        assert [r.id for r in list_workflow_runs(session)] == ["wf-recent"]
+            get_run(session, OLD)
+        assert list_cell_events(session, OLD) == []  # cascaded
+        assert get_run(session, RECENT).state is RunState.SUCCEEDED
+        assert get_run(session, RUNNING).state is RunState.RUNNING
+        assert [r.id for r in list_workflow_runs(session)] == [WF_RECENT]
         (event,) = list_events(session, subject="retention")
         assert event.payload["removed"] == expected
-        assert [r.id for r in list_playbook_runs(session)] == ["pb-recent"]
-        assert list_targets(session, "pb-old") == []
+        assert [r.id for r in list_playbook_runs(session)] == [PB_RECENT]
+        assert list_targets(session, PB_OLD) == []
         assert verify_audit(session).ok
 
     again = collect_garbage(sessions, repo, settings_for(repo), actor="ops", now=NOW)
@@ -201,7 +220,7 @@ def test_without_a_ttl_nothing_is_removed(
 ) -> None:
     with sessions.begin() as session:
         create_plan(session, _make_plan("p-1"))
-    add_run(sessions, repo, "ancient", ended_days_ago=3000)
+    add_run(sessions, repo, OLD, ended_days_ago=3000)
     assert collect_garbage(sessions, repo, settings_for(repo), actor="ops", now=NOW).total == 0
 
 
@@ -210,12 +229,12 @@ def test_gc_command(
 ) -> None:
     with sessions.begin() as session:
         create_plan(session, _make_plan("p-1"))
-    add_run(sessions, repo, "old", ended_days_ago=400)
+    add_run(sessions, repo, OLD, ended_days_ago=400)
     configure(repo, 'runs = "1w"')
     dry = run_cli("gc", "--dry-run")
-    assert dry.code == 0 and "would remove 1 run: old" in dry.out
+    assert dry.code == 0 and f"would remove 1 run: {OLD}" in dry.out
     done = json.loads(run_cli("gc", "--json").out)
-    assert done["removed"] == {"runs": ["old"]} and done["folders"] == ["runs/old"]
+    assert done["removed"] == {"runs": [OLD]} and done["folders"] == [f"runs/{OLD}"]
     assert run_cli("gc").out.startswith("nothing to remove")
     config = repo.root / "runbook.toml"
     config.write_text(config.read_text().replace('runs = "1w"', 'runs = "forever"'))
@@ -233,3 +252,139 @@ def test_durations() -> None:
             parse_ttl(bad, "x")
     with pytest.raises(ConfigError, match="unknown key"):
         parse_retention({"plans": "1d"}, "r")
+
+
+HOSTILE_IDS = ["../../victim", "../runbooks", "/tmp/victim", "..", ".", "plans", "a/../../b"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_hostile_run_id_in_the_store_is_skipped_and_reported_never_followed(
+    repo: Repository, sessions: sessionmaker[Session], run_cli: Callable[..., Result], hostile: str
+) -> None:
+    victim = repo.root.parent / "victim"
+    victim.mkdir(exist_ok=True)
+    (victim / "precious").write_text("keep me")
+    (repo.runbooks_dir / "keep.ipynb").write_text("{}")
+    repo.plans_dir.mkdir(parents=True)
+    (repo.plans_dir / "keep.ipynb").write_text("{}")
+    with sessions.begin() as session:
+        create_plan(session, _make_plan("p-1"))
+    add_run(sessions, repo, OLD, ended_days_ago=400)
+    _add_record(sessions, hostile, ended_days_ago=400)
+    configure(repo, 'runs = "1w"')
+
+    for args in (("gc", "--dry-run"), ("gc",)):
+        result = run_cli(*args)
+        assert result.code == 0, result.err
+        assert f"skipped run {hostile!r}: is not a run id" in result.out
+    dry = json.loads(run_cli("gc", "--dry-run", "--json").out)
+    assert dry["removed"] == {} and dry["skipped"] == [
+        {
+            "kind": "runs",
+            "id": hostile,
+            "reason": f"{hostile!r}: is not a run id (such as 20261123-120000-abcd)",
+        }
+    ]
+    assert (victim / "precious").read_text() == "keep me"
+    assert (repo.runbooks_dir / "keep.ipynb").is_file()
+    assert (repo.plans_dir / "keep.ipynb").is_file()
+    assert not (repo.runs_dir / OLD).exists()
+    with sessions.begin() as session:
+        assert get_run(session, hostile).state is RunState.SUCCEEDED  # kept, not followed
+        with pytest.raises(UnknownRunError):
+            get_run(session, OLD)
+
+
+def test_hostile_workflow_and_playbook_run_ids_and_symlinked_folders_are_never_followed(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    victim = repo.root.parent / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me")
+    with sessions.begin() as session:
+        create_plan(session, _make_plan("p-1"))
+    add_workflow_run(sessions, repo, "../../victim", ended_days_ago=40, folder=False)
+    add_playbook_run(sessions, "../runbooks", ended_days_ago=40)
+    _add_record(sessions, OLD, ended_days_ago=40)
+    # A run folder that is a link, even to a place inside the repository, is not followed.
+    (repo.runs_dir / OLD).symlink_to(repo.runbooks_dir, target_is_directory=True)
+    (repo.runbooks_dir / "keep.ipynb").write_text("{}")
+    repo = configure(repo, 'runs = "1d"\nworkflow_runs = "1d"\nplaybook_runs = "1d"')
+
+    report = collect_garbage(sessions, repo, settings_for(repo), actor="ops")
+    assert report.removed == {}
+    assert sorted((s.kind, s.id) for s in report.skipped) == [
+        ("playbook_runs", "../runbooks"),
+        ("runs", OLD),
+        ("workflow_runs", "../../victim"),
+    ]
+    assert any("is a link; refusing to follow it" in s.reason for s in report.skipped)
+    assert (victim / "precious").is_file() and (repo.runbooks_dir / "keep.ipynb").is_file()
+    assert (repo.runs_dir / OLD).is_symlink()
+    with sessions.begin() as session:
+        assert get_run(session, OLD).state is RunState.SUCCEEDED  # kept, and said so
+        assert [r.id for r in list_workflow_runs(session)] == ["../../victim"]
+        assert [r.id for r in list_playbook_runs(session)] == ["../runbooks"]
+
+
+# Runs `runbook gc` in a real process that dies (as by kill -9) when it reaches ``point``.
+_CRASHING_GC = """
+import os, sys
+import runbook.orchestrate.retention as retention
+from runbook.cli import main
+def die(*args, **kwargs):
+    os._exit(137)
+setattr(retention, sys.argv[1], die)
+main(["gc"])
+"""
+
+
+def _gc_killed_at(repo: Repository, point: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASHING_GC, point],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 137, done.stderr
+
+
+def test_a_gc_killed_before_its_records_went_is_undone_by_the_next_gc(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        create_plan(session, _make_plan("p-1"))
+    add_run(sessions, repo, OLD, ended_days_ago=400)
+    configure(repo, 'runs = "1w"')
+    _gc_killed_at(repo, "delete_records")  # the folder is in the trash, the record is not gone
+    assert not (repo.runs_dir / OLD).exists() and (repo.runs_dir / ".trash" / OLD).is_dir()
+
+    # Meanwhile the TTL grew: the next gc puts the folder back, beside its record.
+    repo = configure(repo, 'runs = "10000d"')
+    assert collect_garbage(sessions, repo, settings_for(repo), actor="ops").total == 0
+    assert (repo.runs_dir / OLD / "p-1.ipynb").is_file()
+    assert list((repo.runs_dir / ".trash").iterdir()) == []
+    with sessions.begin() as session:
+        assert get_run(session, OLD).state is RunState.SUCCEEDED
+
+
+def test_a_gc_killed_after_its_records_went_is_finished_by_the_next_gc(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        create_plan(session, _make_plan("p-1"))
+    add_run(sessions, repo, OLD, ended_days_ago=400)
+    add_run(sessions, repo, RUNNING, ended_days_ago=None)
+    configure(repo, 'runs = "1w"')
+    _gc_killed_at(repo, "_discard")  # the record is gone, its folder still in the trash
+    with sessions.begin() as session, pytest.raises(UnknownRunError):
+        get_run(session, OLD)
+    assert (repo.runs_dir / ".trash" / OLD).is_dir()
+
+    report = collect_garbage(sessions, repo, settings_for(repo), actor="ops")
+    assert report.total == 0 and report.folders == [f"runs/{OLD}"]
+    assert report.bytes_freed == 1000
+    assert not (repo.runs_dir / ".trash" / OLD).exists() and not (repo.runs_dir / OLD).exists()
+    assert (repo.runs_dir / RUNNING).is_dir()

@@ -111,6 +111,11 @@ class TerminalOperator:
         """The person answering."""
         return self._user
 
+    @property
+    def recovery_by(self) -> str:
+        """After a failure too, the person at the terminal chooses."""
+        return self._user
+
     def confirm(self, index: int, cell: Any) -> Decision:
         """Ask before a mutative (confirm) cell."""
         self.console.print(_code_panel(index, index + 1, cell))

@@ -10,6 +10,7 @@ from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunId
 from runbook.engine.report import FORMATS, report_path, write_report
+from runbook.model.ids import run_notebook
 from runbook.model.notebook import read_notebook
 from runbook.store.runs import get_run, list_cell_events
 
@@ -46,7 +47,7 @@ def export_command(
     with store_session(repo) as session:
         run = get_run(session, run_id)
         events = list_cell_events(session, run.id)
-    notebook = read_notebook(repo.resolve(run.notebook_path), run.notebook_path)
+    notebook = read_notebook(run_notebook(repo, run), run.notebook_path)
     written = write_report(
         notebook, destination or report_path(repo.root, run, fmt), fmt, run=run, events=events
     )

@@ -27,7 +27,9 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
       playbook_runs = "30d"
     (units s, m, h, d, w); a kind without a TTL is kept forever. Their folders under runs/
     go too; the audit log keeps an event listing what was removed. Nothing running is
-    touched. `runbook scheduler` runs this once a day.
+    touched. A record whose id is not in Runbook's format is skipped and named, never
+    followed. What a killed gc or plan left behind is finished. `runbook scheduler` runs
+    this once a day.
     """
     from runbook.orchestrate.retention import collect_garbage
     from runbook.orchestrate.workflow_files import settings_for
@@ -45,12 +47,25 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
                 "folders": report.folders,
                 "bytes_freed": report.bytes_freed,
                 "warnings": report.warnings,
+                "skipped": [
+                    {"kind": s.kind, "id": s.id, "reason": s.reason} for s in report.skipped
+                ],
+                "plan_files": report.plan_files,
             }
         )
         return
     verb = "would remove" if dry_run else "removed"
+    for skipped in report.skipped:
+        # The reason names the id (quoted) and what is wrong with it; its record is kept.
+        console.print(f"skipped {_KIND_WORDS[skipped.kind]} {escape(skipped.reason)}")
+    for path in report.plan_files:
+        console.print(
+            f"{'would clean' if dry_run else 'cleaned'} {escape(path)} (left by a killed plan)"
+        )
     if not report.total:
         console.print("nothing to remove (see [retention] in runbook.toml)")
+        for warning in report.warnings:
+            console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
         return
     for kind, ids in report.removed.items():
         word = _KIND_WORDS[kind]

@@ -12,8 +12,9 @@ from runbook.cli.context import acting_user, as_option, json_option, repository,
 from runbook.cli.output import console, print_json
 from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
-from runbook.errors import NotebookFormatError
+from runbook.errors import NotebookFormatError, PathEscapeError
 from runbook.model.diff import notebook_diff
+from runbook.model.ids import plan_notebook
 from runbook.model.notebook import read_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
@@ -85,7 +86,7 @@ def review_summary(review: Review) -> dict[str, object]:
 
 def show_plan_for_review(repo: Repository, plan: Plan) -> None:
     """Everything a reviewer needs to judge a plan, printed to the console."""
-    notebook = read_notebook(repo.root / plan.notebook_path, plan.notebook_path)
+    notebook = read_notebook(plan_notebook(repo, plan), plan.notebook_path)
     console.rule(f"Plan {plan.id}: {escape(plan.title)}")
     console.print(
         f"runbook {plan.runbook_path}, planned by {escape(plan.planned_by)} at "
@@ -102,8 +103,8 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
     render_notebook(console, notebook)
     console.rule("Changes against the source runbook")
     try:
-        source = read_notebook(repo.root / plan.runbook_path, plan.runbook_path)
-    except NotebookFormatError as error:
+        source = read_notebook(repo.resolve(plan.runbook_path), plan.runbook_path)
+    except (NotebookFormatError, PathEscapeError) as error:
         console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
         return
     render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))

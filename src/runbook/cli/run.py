@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any, Final
 
@@ -14,11 +13,11 @@ from runbook.cli.errors import RefusedError
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
 from runbook.errors import PolicyError
+from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.repository import Repository
 from runbook.model.run import RunMode, RunState, new_run_id
 
 #: Plan ids as `runbook plan` makes them: only these are looked up before the checks.
-_PLAN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 #: The documented exit codes of `runbook run` (2 usage and 4 policy come from cli/errors.py).
 EXIT_BY_STATE: Final = {
@@ -94,9 +93,9 @@ def run_command(
     cell stops the run.
 
     \b
-    Exit codes: 0 succeeded; 1 failed; 2 usage; 3 aborted, rolled back or interrupted;
-    4 refused by policy (not a plan, review missing or voided, plan changed, already
-    running).
+    Exit codes: 0 succeeded; 1 failed; 2 usage (e.g. no such plan); 3 aborted, rolled
+    back or interrupted; 4 refused by policy (a runbook that is not a plan, review missing
+    or voided, plan changed, already running).
     """
     if skip_done and start_cell is None:
         raise click.UsageError("--skip-done only makes sense with --from CELL")
@@ -163,11 +162,11 @@ def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | 
 
     The kernel runs nothing until the policy checks pass, and is stopped if they fail.
     """
-    if not _PLAN_ID.fullmatch(plan_id):
+    if not is_id(IdKind.PLAN, plan_id):
         return None, None
     from runbook.engine.launch import kernel_environment, launch_kernel, planned_kernel_name
 
-    name = planned_kernel_name(repo.plans_dir / f"{plan_id}.ipynb")
+    name = planned_kernel_name(plan_file(repo, plan_id))
     if name is None:
         return None, None
     run_id = new_run_id()

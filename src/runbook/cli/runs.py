@@ -15,6 +15,7 @@ from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.terminal_text import ansi_text, safe_markup
 from runbook.cli.types import PlanId, RunId
+from runbook.model.ids import run_folder
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
 from runbook.orchestrate.running import sweep
@@ -84,8 +85,8 @@ def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) ->
     with store_session(repo) as session:
         run = get_run(session, run_id)
         events = list_cell_events(session, run.id)
-    log_file = repo.root / run.notebook_path
-    log_file = log_file.parent / "log.jsonl"
+    # The log sits beside the notebook the engine writes: runs/<run>/log.jsonl.
+    log_file = run_folder(repo, run.id) / "log.jsonl"
     if as_json:
         print_json(
             {

@@ -219,7 +219,8 @@ class _CellLoop:
                 choice = self.operator.on_interrupt(index, cell)
             else:
                 choice = self.operator.on_failure(index, cell, error)
-            self._decide(index, cell, choice, self.operator.name)
+            # Recorded as made by whoever made it: a person, or a rule with nobody asked.
+            self._decide(index, cell, choice, self.operator.recovery_by)
             if choice is Decision.SKIP:
                 return
             if choice is Decision.ROLLBACK:

@@ -44,6 +44,12 @@ class Operator(Protocol):
         """After a failing cell: RETRY, SKIP, ABORT (the run fails) or ROLLBACK."""
         ...
 
+    @property
+    def recovery_by(self) -> str:
+        """Who the choice after a failing or interrupted cell is recorded as made by: the
+        person asked, or :data:`~runbook.model.run.AUTOMATIC_DECIDER` when a rule chose."""
+        ...
+
     def on_interrupt(self, index: int, cell: Any) -> Decision:
         """After Ctrl-C interrupted a cell: RETRY, SKIP, ABORT or ROLLBACK."""
         ...

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.engine.executor import StopRun
-from runbook.model.run import Decision, RunState
+from runbook.model.run import AUTOMATIC_DECIDER, Decision, RunState
 
 
 class AutomaticOperator:
     """Non-interactive runs: ``--yes`` confirms and acknowledges; without it a gate stops.
 
-    A failing or interrupted cell ends the run: nobody is there to choose a retry.
+    A failing or interrupted cell ends the run: nobody is there to choose a retry, so that
+    choice is recorded as automatic, not as the user's (``--yes`` answered the gates only).
     """
 
     def __init__(self, user: str, *, yes: bool) -> None:
@@ -20,8 +21,13 @@ class AutomaticOperator:
 
     @property
     def name(self) -> str:
-        """Decisions are recorded as made by the executing user."""
+        """Gate answers (given in advance by ``--yes``) are recorded as the executing user's."""
         return self._user
+
+    @property
+    def recovery_by(self) -> str:
+        """Nobody chose what follows a failure: a rule did."""
+        return AUTOMATIC_DECIDER
 
     def confirm(self, index: int, cell: Any) -> Decision:
         """YES with ``--yes``; otherwise the run stops before the mutative step."""

@@ -35,7 +35,7 @@ from traitlets.config import Config
 from runbook.engine.sanitize import RENDERED_OUT_MIMETYPES, clean_html, sanitize_notebook
 from runbook.errors import ReportError
 from runbook.model.files import write_atomic
-from runbook.model.repository import resolve_inside
+from runbook.model.ids import IdKind, id_path
 from runbook.model.run import CellEvent, Decision, Run
 
 __all__ = [
@@ -360,7 +360,7 @@ def write_report(
 
 def report_path(repo_root: Path, run: Run, fmt: str) -> Path:
     """Where a run's report lives by default: ``runs/<run-id>/report.<ext>``."""
-    return resolve_inside(repo_root, f"runs/{run.id}/report.{FORMATS.get(fmt, fmt)}")
+    return id_path(repo_root / "runs", IdKind.RUN, run.id) / f"report.{FORMATS.get(fmt, fmt)}"
 
 
 def write_run_report(

@@ -5,9 +5,12 @@ Only the standard library is imported here: ``runbook strip`` runs on every ``gi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,34 @@ def notebook_json(notebook: Any) -> str:
     engine saves after every cell.
     """
     return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, shared: bool = False, wait: bool = True) -> Iterator[bool]:
+    """Hold an advisory lock on ``path`` (created if need be) for the ``with`` block.
+
+    Yields True when the lock is held; with ``wait=False`` yields False at once when another
+    process holds it in a conflicting mode. The kernel releases the lock when its holder
+    dies, even by kill -9, so a crash never leaves it stuck.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(descriptor, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # closing the last descriptor releases the lock
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the renames and removals in ``folder`` durable (fsync the directory itself)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -6,6 +6,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Final
+
+#: ``decided_by`` of a decision no person made: a rule of a non-interactive run chose (a
+#: failing cell ends the run; a playbook step rolls back). In parentheses so that it does
+#: not read as anyone's name.
+AUTOMATIC_DECIDER: Final = "(automatic)"
 
 
 class RunState(StrEnum):

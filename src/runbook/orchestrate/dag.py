@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import WorkflowSettings
 from runbook.engine.operators import AutomaticOperator
-from runbook.errors import ParameterError, RunbookError, UsageError
+from runbook.errors import ParameterError, PathEscapeError, RunbookError, UsageError
 from runbook.model.audit import EventKind, workflow_subject
+from runbook.model.ids import stored_path
 from runbook.model.repository import Repository
 from runbook.model.run import RunMode, RunState
 from runbook.model.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
@@ -196,7 +197,7 @@ def resume_workflow(
     reused = {
         task.key: task
         for task in tasks
-        if task.state.ok and task.notebook_path and (repository.root / task.notebook_path).is_file()
+        if task.state.ok and task.notebook_path and _still_there(repository, task.notebook_path)
     }
     now = datetime.now(UTC)
     # A sensor firing is claimed again (it was freed when the run failed); a schedule's
@@ -501,3 +502,11 @@ def _plain(value: object) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _still_there(repository: Repository, notebook_path: str) -> bool:
+    """Whether a task's executed notebook, as its record says, is still under ``runs/``."""
+    try:
+        return stored_path(repository.root, repository.runs_dir, notebook_path).is_file()
+    except PathEscapeError:
+        return False  # a record pointing elsewhere is never read: the task runs again

@@ -280,6 +280,7 @@ def runbook_step(
     from runbook.engine.hooks import RunContext, RunObserver
     from runbook.engine.launch import kernel_environment, launch_kernel, planned_kernel_name
     from runbook.engine.operators import AutomaticOperator
+    from runbook.model.ids import plan_notebook
     from runbook.model.run import RunMode, new_run_id
     from runbook.orchestrate.planning import plan_runbook
     from runbook.orchestrate.running import RunRequest, start_run
@@ -318,7 +319,7 @@ def runbook_step(
 
     run_id = new_run_id()
     kernel = None
-    name = planned_kernel_name(repository.root / plan.notebook_path)
+    name = planned_kernel_name(plan_notebook(repository, plan))
     if name is not None:
         env = kernel_environment(
             run_id=run_id, plan_id=plan.id, repo_root=repository.root, dry_run=False

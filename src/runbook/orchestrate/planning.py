@@ -1,8 +1,8 @@
 """Planning and reviewing: the use cases that bind a runbook to values and judge the result.
 
 Each function takes an open store session and a repository and does one whole operation:
-nothing is half-written, because the plan file is written atomically before the record is
-committed and removed again if the record cannot be.
+nothing is half-written. A plan file gets its name only once its record is committed, and
+what a killed planner leaves is cleaned by the next plan or gc (see ``plan_files``).
 """
 
 from __future__ import annotations
@@ -14,19 +14,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import nbformat
 from sqlalchemy.orm import Session
 
 from runbook.errors import (
     AlreadyExistsError,
     NotebookFormatError,
     ParameterError,
+    PathEscapeError,
     PlanModifiedError,
     ReviewRequiredError,
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
+from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
-from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
+from runbook.model.notebook import Runbook, load_runbook, read_notebook
 from runbook.model.parameters import (
     JsonValue,
     ParameterSpec,
@@ -39,6 +42,12 @@ from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
 from runbook.model.templates import slugify
+from runbook.orchestrate.plan_files import (
+    pending_plan_file,
+    publish_plan_file,
+    sweep_plan_files,
+    writing_plan_files,
+)
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
@@ -136,9 +145,10 @@ def plan_runbook(
         "parameters": {**values, **secret_refs},
     }
     canonical = canonical_json(notebook)
-    plan_file = repository.plans_dir / f"{plan_id}.ipynb"
-    if plan_file.exists():
-        raise AlreadyExistsError(repository.relative(plan_file))
+    sweep_plan_files(session, repository)
+    target = plan_file(repository, plan_id)
+    if target.exists():
+        raise AlreadyExistsError(repository.relative(target))
     plan = Plan(
         id=plan_id,
         runbook_path=where,
@@ -148,41 +158,46 @@ def plan_runbook(
         planned_by=planner,
         planned_at=planned_at,
         state=PlanState.PLANNED,
-        notebook_path=plan_file.relative_to(repository.root).as_posix(),
+        notebook_path=repository.relative(target),
         review_required=repository.config.review.requires_review(runbook.meta.tags),
         content=canonical,
     )
-    write_notebook(notebook, plan_file)
-    try:
-        create_plan(session, plan)
-        # Same transaction: a plan is never recorded without its audit event, nor the reverse.
-        append_event(
-            session,
-            kind=EventKind.PLAN_CREATED,
-            actor=planner,
-            subject=plan_subject(plan.id),
-            payload={
-                "runbook": plan.runbook_path,
-                "sha256": plan.sha256,
-                "parameters": plan.parameters,  # secrets are references here, never values
-                "review_required": plan.review_required,
-            },
-            at=planned_at,
-        )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        plan_file.unlink(missing_ok=True)
-        raise
+    with writing_plan_files(repository):
+        pending = pending_plan_file(repository, plan_id, nbformat.writes(notebook) + "\n")
+        try:
+            _record_plan(session, plan)
+        except BaseException:
+            session.rollback()
+            pending.unlink(missing_ok=True)
+            raise
+        publish_plan_file(pending)
     return plan
+
+
+def _record_plan(session: Session, plan: Plan) -> None:
+    """The plan's record and its audit event, committed together: never one without the other."""
+    create_plan(session, plan)
+    append_event(
+        session,
+        kind=EventKind.PLAN_CREATED,
+        actor=plan.planned_by,
+        subject=plan_subject(plan.id),
+        payload={
+            "runbook": plan.runbook_path,
+            "sha256": plan.sha256,
+            "parameters": plan.parameters,  # secrets are references here, never values
+            "review_required": plan.review_required,
+        },
+        at=plan.planned_at,
+    )
+    session.commit()
 
 
 def read_plan_file(repository: Repository, plan: Plan) -> tuple[Any, str | None]:
     """The plan's notebook as it is now and its sha256; (None, None) if gone or unreadable."""
-    path = repository.root / plan.notebook_path
     try:
-        notebook = read_notebook(path, plan.notebook_path)
-    except NotebookFormatError:
+        notebook = read_notebook(plan_notebook(repository, plan), plan.notebook_path)
+    except (NotebookFormatError, PathEscapeError):  # a record pointing elsewhere: unreadable
         return None, None
     return notebook, content_sha256(canonical_json(notebook))
 

@@ -32,9 +32,10 @@ from runbook.engine.launch import discard_kernel, kernel_name
 from runbook.errors import ConfigError, NotAPlanError, RunbookError, UnknownPlanError, UsageError
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
+from runbook.model.ids import IdKind, id_path, run_folder
 from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
-from runbook.model.repository import Repository
+from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable
@@ -122,15 +123,17 @@ def audit_swept(
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
-    """``name`` if it is a plan; NotAPlanError naming the runbook when it is one."""
+    """``name`` if it is a plan; NotAPlanError (a refusal) naming the runbook when it is one.
+
+    A name that is neither is a usage error (UnknownPlanError, exit 2): nothing to refuse.
+    """
     try:
         return get_plan(session, name).id
-    except UnknownPlanError:
-        pass
-    try:
-        path = repository.find_runbook(name)
-    except UsageError:
-        raise NotAPlanError(name, None) from None
+    except UnknownPlanError as unknown:
+        try:
+            path = repository.find_runbook(name)
+        except UsageError:
+            raise unknown from None
     raise NotAPlanError(name, repository.runbook_name(path))
 
 
@@ -199,7 +202,7 @@ def _admit(
         plan, notebook = load_runnable(session, repository, plan_id)
         previous = list_runs(session, plan_id=plan.id, limit=1)
     start = _cell_index(notebook, request.start_cell)
-    run = _new_run(plan, request, start, previous[0].id if previous and start else None)
+    run = _new_run(repository, plan, request, start, previous[0].id if previous and start else None)
     with sessions.begin() as session:
         create_run(session, run)
         append_event(
@@ -222,9 +225,13 @@ def _admit(
     return notebook, start, run
 
 
-def _new_run(plan: Plan, request: RunRequest, start: int, resumed_from: str | None) -> Run:
+def _new_run(
+    repository: Repository, plan: Plan, request: RunRequest, start: int, resumed_from: str | None
+) -> Run:
     now = datetime.now(UTC)
     run_id = request.run_id or new_run_id(now)
+    # The plan's id comes from the store: it names a file only through the resolver.
+    notebook = id_path(run_folder(repository, run_id), IdKind.PLAN, plan.id, NOTEBOOK_SUFFIX)
     return Run(
         id=run_id,
         plan_id=plan.id,
@@ -232,7 +239,7 @@ def _new_run(plan: Plan, request: RunRequest, start: int, resumed_from: str | No
         mode=request.mode,
         state=RunState.RUNNING,
         started_at=now,
-        notebook_path=f"runs/{run_id}/{plan.id}.ipynb",
+        notebook_path=repository.relative(notebook),
         lease_owner=lease_owner(),
         heartbeat_at=now,
         resumed_from=resumed_from,

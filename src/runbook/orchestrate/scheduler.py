@@ -143,6 +143,10 @@ class Scheduler:
             return
         if report.total:
             self.log(f"gc removed {report.total} finished record(s) past their TTL")
+        for skipped in report.skipped:
+            self.log(f"gc skipped {skipped.kind} {skipped.reason}: its record is kept")
+        for warning in report.warnings:
+            self.log(f"gc: {warning}")
 
     def wait(self) -> None:
         """Wait until every workflow run started so far has ended."""

@@ -58,3 +58,11 @@ def delete_records(session: Session, kind: str, ids: list[str]) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def existing_ids(session: Session, kind: str, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that have a record of ``kind`` (whatever its state)."""
+    if not ids:
+        return set()
+    _, id_column, _, _ = _TABLES[kind]
+    return set(session.scalars(select(id_column).where(id_column.in_(ids))))
