@@ -1,7 +1,10 @@
 """Masking secret values in everything Runbook writes: outputs, logs, records, reports.
 
-A value is masked in the forms it commonly takes on its way out: as is, URL-encoded, base64
-and JSON-escaped. Very short values are not masked (every ``a`` in a log would become
+A value is masked in the forms it commonly takes on its way out: as is, URL-encoded (with and
+without ``/`` kept, as ``urllib.parse.quote`` does by default), JSON-escaped, and base64 at every
+alignment: a secret inside a longer encoded text (``base64("bob:" + password)``, an HTTP Basic
+header) shows up as the stable middle of its encoding, whichever of the three byte offsets it
+starts at. Very short values are not masked (every ``a`` in a log would become
 ``***``); secrets that short are refused by nothing but are also not secrets worth the name.
 """
 
@@ -16,6 +19,9 @@ from urllib.parse import quote, quote_plus
 
 MASK: Final = "***"
 MIN_SECRET_LENGTH: Final = 4
+# The middle of a misaligned base64 encoding is shorter than the secret; below this many
+# characters it would match ordinary base64 text by chance, so it is not registered.
+MIN_BASE64_FRAGMENT: Final = 8
 
 
 class SecretMasker:
@@ -38,13 +44,16 @@ class SecretMasker:
         variants = {
             value,
             quote(value, safe=""),
+            quote(value),
             quote_plus(value),
             json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
             base64.b64encode(raw).decode("ascii"),
             base64.urlsafe_b64encode(raw).decode("ascii"),
             base64.b64encode(raw).decode("ascii").rstrip("="),
         }
         self._variants |= {v for v in variants if len(v) >= MIN_SECRET_LENGTH}
+        self._variants |= _base64_fragments(raw)
         # Longest first, so a value is never half-masked by a shorter variant matching inside.
         ordered = sorted(self._variants, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
@@ -87,3 +96,25 @@ class SecretMasker:
                 cell["source"] = self.mask(cell["source"])
             for output in cell.get("outputs", []):
                 self.mask_output(output)
+
+
+def _base64_fragments(raw: bytes) -> set[str]:
+    """The parts of ``raw``'s base64 that do not depend on the bytes around it, at each offset.
+
+    Base64 encodes 3 bytes as 4 characters. A secret starting ``offset`` bytes into a group
+    shares its first group with the bytes before it and its last with the bytes after it, so
+    only the groups made of its own bytes alone are the same in every text it is part of.
+    """
+    fragments: set[str] = set()
+    for offset in (0, 1, 2):
+        whole_groups = (offset + len(raw)) // 3
+        first = 1 if offset else 0
+        if whole_groups <= first:
+            continue
+        padded = bytes(offset) + raw
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(padded).decode("ascii")
+            fragment = encoded[4 * first : 4 * whole_groups]
+            if len(fragment) >= MIN_BASE64_FRAGMENT:
+                fragments.add(fragment)
+    return fragments
