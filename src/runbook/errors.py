@@ -14,7 +14,8 @@ The tree::
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
-    │   └── ParameterError          a parameter name or value is invalid (also ValueError)
+    │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
+    │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
         ├── NotebookFormatError     a notebook file is unreadable or malformed
         ├── MetadataError           metadata.runbook is malformed
@@ -170,6 +171,18 @@ class ParameterError(UsageError, ValueError):
         self.name = name
         self.reason = reason
         self.where = where
+
+
+class IdentityError(UsageError, ValueError):
+    """An identity (``--as``, ``RUNBOOK_USER``, git's email…) is empty or not printable."""
+
+    def __init__(self, where: str, identity: str, reason: str) -> None:
+        super().__init__(
+            f"{where} {identity!r} {reason}; give a name made of visible characters only"
+        )
+        self.where = where
+        self.identity = identity
+        self.reason = reason
 
 
 class NotebookFormatError(FailureError):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from runbook.model.identity import same_identity
+
 
 class Verdict(StrEnum):
     """What a reviewer decided."""
@@ -98,5 +100,9 @@ def assess(
 
 
 def same_person(a: str, b: str) -> bool:
-    """Whether two recorded identities name the same person (case-insensitively)."""
-    return a.strip().casefold() == b.strip().casefold()
+    """Whether two recorded identities name the same person.
+
+    Compared by :func:`runbook.model.identity.identity_key`: case, invisible characters,
+    compatibility forms and lookalike letters do not make a second person.
+    """
+    return same_identity(a, b)

@@ -25,6 +25,7 @@ from runbook.errors import (
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
+from runbook.model.identity import check_identity
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
 from runbook.model.parameters import (
@@ -113,6 +114,7 @@ def plan_runbook(
     declares, as papermill does: a workflow task's values come from its definition, not
     from an operator's typing (they are still rendered as literals only).
     """
+    check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
     if as_given:
@@ -236,6 +238,7 @@ def review_plan(
     The planner may not review their own plan, and a plan whose file changed since it was
     planned cannot be reviewed at all.
     """
+    check_identity(reviewer, "reviewer")
     plan = get_plan(session, plan_id)
     if same_person(plan.planned_by, reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, reviewer)
