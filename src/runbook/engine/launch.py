@@ -75,11 +75,16 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path) -
     The kernel talks over Unix sockets in a private temporary folder (absolute paths, since
     the kernel's working directory is the repository), so no TCP port is opened and nothing
     on the network can reach it.
+
+    The kernel keeps its bytecode in that folder too (``PYTHONPYCACHEPREFIX``), never reading
+    a ``__pycache__`` inside the repository: a planted ``.pyc`` whose header matches a
+    reviewed module's source would otherwise run instead of it.
     """
     sockets = Path(tempfile.mkdtemp(prefix="runbook-kernel-"))
     manager = AsyncKernelManager(kernel_name=name, transport="ipc", ip=str(sockets / "k"))
+    env = {**env, "PYTHONPYCACHEPREFIX": str(sockets / "pycache")}
     try:
-        await manager.start_kernel(env=dict(env), cwd=str(cwd))
+        await manager.start_kernel(env=env, cwd=str(cwd))
     except BaseException:
         shutil.rmtree(sockets, ignore_errors=True)
         raise

@@ -20,6 +20,7 @@ from runbook.errors import (
     AlreadyExistsError,
     NotebookFormatError,
     ParameterError,
+    PlanCodeChangedError,
     PlanModifiedError,
     ReviewRequiredError,
     SelfReviewError,
@@ -27,6 +28,7 @@ from runbook.errors import (
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.identity import check_identity
 from runbook.model.injection import inject_parameters, render_parameters
+from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import Runbook, load_runbook, read_notebook, write_notebook
 from runbook.model.parameters import (
     JsonValue,
@@ -40,6 +42,7 @@ from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
 from runbook.model.templates import slugify
+from runbook.orchestrate.plan_code import local_modules, plan_modules
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
@@ -136,6 +139,8 @@ def plan_runbook(
         "planned_by": planner,
         "planned_at": planned_at.isoformat(),
         "parameters": {**values, **secret_refs},
+        # Inside the hashed content, so an approval covers the code the cells can import.
+        "modules": local_modules(repository),
     }
     canonical = canonical_json(notebook)
     plan_file = repository.plans_dir / f"{plan_id}.ipynb"
@@ -195,11 +200,23 @@ def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
 
 
 def plan_readiness(
-    session: Session, repository: Repository, plan: Plan, actual_sha256: str | None = None
+    session: Session,
+    repository: Repository,
+    plan: Plan,
+    actual_sha256: str | None = None,
+    current_modules: Manifest | None = None,
 ) -> Readiness:
-    """Whether ``plan`` may run now, judged from its file, its policy and its reviews."""
+    """Whether ``plan`` may run now, judged from its file, its code, its policy and reviews.
+
+    ``current_modules`` is the repository's module manifest when the caller has it already
+    (a listing judges many plans against one walk of the repository).
+    """
     actual = actual_sha256 if actual_sha256 is not None else plan_file_sha256(repository, plan)
-    return assess(plan.sha256, actual, plan.review_required, list_reviews(session, plan.id))
+    current = local_modules(repository) if current_modules is None else current_modules
+    changes = manifest_changes(plan_modules(plan), current)
+    return assess(
+        plan.sha256, actual, plan.review_required, list_reviews(session, plan.id), changes
+    )
 
 
 def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:
@@ -218,6 +235,8 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
     readiness = plan_readiness(session, repository, plan, actual or "missing")
     if not readiness.intact:
         raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    if readiness.code_changes:
+        raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
     return plan, notebook
@@ -245,6 +264,9 @@ def review_plan(
     actual = plan_file_sha256(repository, plan)
     if actual != plan.sha256:
         raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    changes = manifest_changes(plan_modules(plan), local_modules(repository))
+    if changes:
+        raise PlanCodeChangedError(plan.id, changes)
     review = add_review(
         session,
         Review(
