@@ -14,7 +14,8 @@ The tree::
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
-    │   └── ParameterError          a parameter name or value is invalid (also ValueError)
+    │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
+    │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
         ├── NotebookFormatError     a notebook file is unreadable or malformed
         ├── MetadataError           metadata.runbook is malformed
@@ -27,6 +28,7 @@ The tree::
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
+        │   ├── PlanCodeChangedError repository code the plan can import changed since planning
         │   ├── NotAPlanError       a runbook was given where only a plan may run
         │   ├── PlanRunningError    the plan is already running
         │   └── TargetLockedError   a target is in use by another playbook run
@@ -172,6 +174,18 @@ class ParameterError(UsageError, ValueError):
         self.where = where
 
 
+class IdentityError(UsageError, ValueError):
+    """An identity (``--as``, ``RUNBOOK_USER``, git's email…) is empty or not printable."""
+
+    def __init__(self, where: str, identity: str, reason: str) -> None:
+        super().__init__(
+            f"{where} {identity!r} {reason}; give a name made of visible characters only"
+        )
+        self.where = where
+        self.identity = identity
+        self.reason = reason
+
+
 class NotebookFormatError(FailureError):
     """A notebook file is unreadable or malformed."""
 
@@ -275,6 +289,21 @@ class PlanModifiedError(PolicyError):
         self.path = path
         self.expected = expected
         self.actual = actual
+
+
+class PlanCodeChangedError(PolicyError):
+    """A module the plan's kernel can import from the repository changed since planning."""
+
+    def __init__(self, plan_id: str, changes: list[str]) -> None:
+        shown = ", ".join(changes[:5]) + (
+            f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+        )
+        super().__init__(
+            f"plan {plan_id}: repository code it can import differs from what was planned "
+            f"and reviewed: {shown}; any review of it is void; plan the runbook again"
+        )
+        self.plan_id = plan_id
+        self.changes = changes
 
 
 class NotAPlanError(PolicyError):

@@ -8,6 +8,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from runbook.model.identity import check_identity
+
 
 def current_user(
     explicit: str | None = None,
@@ -15,13 +17,22 @@ def current_user(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    """The acting user's name, recorded on every plan and review."""
+    """The acting user's name, recorded on every plan and review.
+
+    Raises :class:`runbook.errors.IdentityError` when the chosen name is empty (``--as ''``)
+    or not printable; a blank ``RUNBOOK_USER`` or git email counts as unset.
+    """
+    if explicit is not None:
+        return check_identity(explicit, "--as")
     env = os.environ if environ is None else environ
-    for candidate in (explicit, env.get("RUNBOOK_USER"), _git_email(cwd)):
+    for where, candidate in (
+        ("RUNBOOK_USER", env.get("RUNBOOK_USER")),
+        ("git user.email", _git_email(cwd)),
+    ):
         if candidate and candidate.strip():
-            return candidate.strip()
+            return check_identity(candidate, where)
     try:
-        return getpass.getuser()
+        return check_identity(getpass.getuser(), "the OS user name")
     except (KeyError, OSError):
         return f"uid-{os.getuid()}"
 

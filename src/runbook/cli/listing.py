@@ -12,12 +12,13 @@ from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.plan import plan_summary
 from runbook.cli.render import render_notebook
-from runbook.cli.review import review_summary
+from runbook.cli.review import module_summary, print_modules, review_summary
 from runbook.cli.types import PlanId, RunbookName
 from runbook.errors import RunbookError
 from runbook.model.injection import cell_tags
 from runbook.model.notebook import Runbook, load_runbook
 from runbook.model.repository import Repository
+from runbook.orchestrate.plan_code import local_modules, module_statuses
 from runbook.orchestrate.planning import plan_readiness
 from runbook.store.plans import get_plan, list_plans
 from runbook.store.reviews import list_reviews
@@ -117,8 +118,10 @@ def plans_command(ctx: click.Context, runbook: str | None, limit: int, as_json: 
     runbook_path = repo.relative(repo.find_runbook(runbook)) if runbook else None
     with store_session(repo) as session:
         plans = list_plans(session, runbook_path=runbook_path, limit=limit)
+        modules = local_modules(repo)  # one walk of the repository for every plan listed
         rows = [
-            {**plan_summary(p), "status": plan_readiness(session, repo, p).status} for p in plans
+            {**plan_summary(p), "status": plan_readiness(session, repo, p, None, modules).status}
+            for p in plans
         ]
     if as_json:
         print_json(rows)
@@ -146,11 +149,13 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
         plan = get_plan(session, plan_id)
         readiness = plan_readiness(session, repo, plan)
         reviews = list_reviews(session, plan.id)
+    modules = module_statuses(repo, plan)
     data = {
         **plan_summary(plan),
         "status": readiness.status,
         "ready": readiness.ready,
         "reason": readiness.reason,
+        "modules": [module_summary(m) for m in modules],
         "reviews": [review_summary(r) for r in reviews],
     }
     if as_json:
@@ -175,6 +180,7 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
     for name, value in plan.parameters.items():
         table.add_row(name, escape(repr(value)))
     console.print(table)
+    print_modules(modules)
     for review in reviews:
         bound = "current" if review.plan_sha256 == plan.sha256 else "void"
         console.print(

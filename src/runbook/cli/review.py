@@ -19,6 +19,7 @@ from runbook.model.notebook import read_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Review, Verdict
+from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness, review_plan
 from runbook.store.plans import get_plan
 
@@ -100,6 +101,7 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
         str(i) for i, c in enumerate(notebook.cells) if "confirm" in c.metadata.get("tags", [])
     ]
     console.print(f"confirm cells (mutative, gated at run time): {', '.join(confirms) or 'none'}")
+    print_modules(module_statuses(repo, plan))
     render_notebook(console, notebook)
     console.rule("Changes against the source runbook")
     try:
@@ -108,6 +110,33 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
         console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
         return
     render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
+
+
+def print_modules(modules: list[ModuleStatus]) -> None:
+    """The repository code the plan's cells can import, bound to the plan by sha256."""
+    if not modules:
+        console.print("repository code the cells can import: none")
+        return
+    console.print("repository code the cells can import (bound to this plan by sha256):")
+    table = Table("module", "sha256", "since planning", box=None)
+    for module in modules:
+        state = module.state
+        table.add_row(
+            escape(module.path),
+            (module.recorded or module.current or "")[:12],
+            state if state == "unchanged" else f"[red]{state}[/red]",
+        )
+    console.print(table)
+
+
+def module_summary(module: ModuleStatus) -> dict[str, object]:
+    """The JSON form of one importable module."""
+    return {
+        "path": module.path,
+        "sha256": module.recorded,
+        "current_sha256": module.current,
+        "state": module.state,
+    }
 
 
 def _ask_verdict() -> str | None:

@@ -36,7 +36,12 @@ RENDERED_OUT_MIMETYPES: Final = (
 _IMAGE_TYPES: Final = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
 _DATA_IMAGE: Final = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml)[;,]")
 _LOCAL_ONLY: Final = frozenset({"use", "textpath", "lineargradient", "radialgradient", "pattern"})
-_URL_ATTRIBUTES: Final = frozenset({"href", "src", "xlink:href", "cite", "action", "background"})
+_LOADING_ATTRIBUTES: Final = frozenset(
+    {"src", "srcset", "background", "poster", "data", "lowsrc", "dynsrc", "action", "formaction"}
+)
+_URL_ATTRIBUTES: Final = _LOADING_ATTRIBUTES | {"href", "xlink:href", "cite", "ping"}
+#: Elements whose href is a link a reader follows, not a resource the page loads.
+_LINK_TAGS: Final = frozenset({"a", "area"})
 _BAD_CSS: Final = re.compile(r"expression\(|@import|script:|behavior|-moz-binding|\\")
 _RAW_HTML: Final = re.compile(r"<[A-Za-z!/?]")
 _SCRIPT_URL: Final = re.compile(r"script\s*:|(?<![a-z])data\s*:", re.IGNORECASE)
@@ -68,15 +73,25 @@ _CSS_PROPERTIES: Final = {
 
 
 def _safe_url(tag: str, attribute: str, value: str) -> bool:
+    """Whether a URL attribute may stay: loaded resources only as data: images.
+
+    A report is read in mail clients and viewers that ignore its CSP, so nothing in it may
+    make the reader's machine fetch anything: an attribute that loads (``src``, SVG
+    ``<image href>``, ``background``…) keeps only a ``data:`` image (or, on SVG elements that
+    only reference, a ``#fragment``); relative and protocol-relative URLs (``//host/x``)
+    load too and are dropped. Links (``<a href>``) load only on a click and may point to
+    http(s), mailto, a relative page or a fragment.
+    """
     # Browsers ignore whitespace and control characters inside a scheme ("java\tscript:").
     compact = re.sub(r"[\x00-\x20]", "", value).lower()
-    if tag.lower() in _LOCAL_ONLY:
+    tag = tag.lower()
+    if tag in _LOCAL_ONLY:
         return compact.startswith("#")
+    if attribute in _LOADING_ATTRIBUTES or tag not in _LINK_TAGS:
+        return tag in ("img", "image") and _DATA_IMAGE.match(compact) is not None
     scheme = re.match(r"([a-z][a-z0-9+.-]*):", compact)
     if scheme is None:
-        return True  # relative: fetching it is refused by the CSP anyway
-    if scheme.group(1) == "data":
-        return tag in ("img", "image") and _DATA_IMAGE.match(compact) is not None
+        return True  # a relative link or a fragment: followed only when clicked
     return scheme.group(1) in ("http", "https", "mailto")
 
 
@@ -157,7 +172,7 @@ def _is_plain_markdown(text: str) -> bool:
         url = token.get("attrs", {}).get("url")
         if kind in ("block_html", "inline_html"):
             return False
-        if url is not None and not _safe_url("img", "src", url):
+        if url is not None and not _safe_url("img" if kind == "image" else "a", "href", url):
             return False
         if kind not in ("codespan", "block_code") and _RAW_HTML.search(token.get("raw", "")):
             return False

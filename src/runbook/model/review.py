@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from runbook.model.identity import same_identity
 
 
 class Verdict(StrEnum):
@@ -32,7 +35,9 @@ class Readiness:
     """Whether a plan may run now, and if not, why.
 
     ``approval`` is the latest approval bound to the plan's current content; an approval of
-    different content (the plan was changed after review) never counts.
+    different content (the plan was changed after review) never counts. ``code_changes``
+    names the repository modules the plan can import that changed since planning (which
+    void any review just as a change to the plan file does).
     """
 
     intact: bool
@@ -40,6 +45,7 @@ class Readiness:
     approval: Review | None
     rejection: Review | None
     reason: str
+    code_changes: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -49,7 +55,7 @@ class Readiness:
     @property
     def status(self) -> str:
         """One word for listings: modified, rejected, approved, ready or awaiting-review."""
-        if not self.intact:
+        if not self.intact or self.code_changes:
             return "modified"
         if self.rejection is not None:
             return "rejected"
@@ -59,7 +65,11 @@ class Readiness:
 
 
 def assess(
-    plan_sha256: str, actual_sha256: str | None, review_required: bool, reviews: list[Review]
+    plan_sha256: str,
+    actual_sha256: str | None,
+    review_required: bool,
+    reviews: list[Review],
+    code_changes: Sequence[str] = (),
 ) -> Readiness:
     """Judge a plan from its recorded hash, the hash of its file now, and its reviews.
 
@@ -76,6 +86,11 @@ def assess(
             "the plan file is missing"
             if actual_sha256 is None
             else "the plan was modified after planning; any review of it is void"
+        )
+    elif code_changes:
+        reason = (
+            "repository code it can import changed since planning "
+            f"({', '.join(code_changes[:5])}); any review of it is void"
         )
     elif rejection is not None:
         reason = f"rejected by {rejection.reviewer}"
@@ -94,9 +109,14 @@ def assess(
         approval=approval,
         rejection=rejection,
         reason=reason,
+        code_changes=tuple(code_changes),
     )
 
 
 def same_person(a: str, b: str) -> bool:
-    """Whether two recorded identities name the same person (case-insensitively)."""
-    return a.strip().casefold() == b.strip().casefold()
+    """Whether two recorded identities name the same person.
+
+    Compared by :func:`runbook.model.identity.identity_key`: case, invisible characters,
+    compatibility forms and lookalike letters do not make a second person.
+    """
+    return same_identity(a, b)

@@ -22,13 +22,16 @@ from runbook.errors import (
     NotebookFormatError,
     ParameterError,
     PathEscapeError,
+    PlanCodeChangedError,
     PlanModifiedError,
     ReviewRequiredError,
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
+from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
+from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import Runbook, load_runbook, read_notebook
 from runbook.model.parameters import (
     JsonValue,
@@ -42,6 +45,7 @@ from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
 from runbook.model.templates import slugify
+from runbook.orchestrate.plan_code import local_modules, plan_modules
 from runbook.orchestrate.plan_files import (
     pending_plan_file,
     publish_plan_file,
@@ -122,6 +126,7 @@ def plan_runbook(
     declares, as papermill does: a workflow task's values come from its definition, not
     from an operator's typing (they are still rendered as literals only).
     """
+    check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
     if as_given:
@@ -143,6 +148,8 @@ def plan_runbook(
         "planned_by": planner,
         "planned_at": planned_at.isoformat(),
         "parameters": {**values, **secret_refs},
+        # Inside the hashed content, so an approval covers the code the cells can import.
+        "modules": local_modules(repository),
     }
     canonical = canonical_json(notebook)
     sweep_plan_files(session, repository)
@@ -208,11 +215,23 @@ def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
 
 
 def plan_readiness(
-    session: Session, repository: Repository, plan: Plan, actual_sha256: str | None = None
+    session: Session,
+    repository: Repository,
+    plan: Plan,
+    actual_sha256: str | None = None,
+    current_modules: Manifest | None = None,
 ) -> Readiness:
-    """Whether ``plan`` may run now, judged from its file, its policy and its reviews."""
+    """Whether ``plan`` may run now, judged from its file, its code, its policy and reviews.
+
+    ``current_modules`` is the repository's module manifest when the caller has it already
+    (a listing judges many plans against one walk of the repository).
+    """
     actual = actual_sha256 if actual_sha256 is not None else plan_file_sha256(repository, plan)
-    return assess(plan.sha256, actual, plan.review_required, list_reviews(session, plan.id))
+    current = local_modules(repository) if current_modules is None else current_modules
+    changes = manifest_changes(plan_modules(plan), current)
+    return assess(
+        plan.sha256, actual, plan.review_required, list_reviews(session, plan.id), changes
+    )
 
 
 def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:
@@ -231,6 +250,8 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
     readiness = plan_readiness(session, repository, plan, actual or "missing")
     if not readiness.intact:
         raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    if readiness.code_changes:
+        raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
     return plan, notebook
@@ -251,12 +272,16 @@ def review_plan(
     The planner may not review their own plan, and a plan whose file changed since it was
     planned cannot be reviewed at all.
     """
+    check_identity(reviewer, "reviewer")
     plan = get_plan(session, plan_id)
     if same_person(plan.planned_by, reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, reviewer)
     actual = plan_file_sha256(repository, plan)
     if actual != plan.sha256:
         raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    changes = manifest_changes(plan_modules(plan), local_modules(repository))
+    if changes:
+        raise PlanCodeChangedError(plan.id, changes)
     review = add_review(
         session,
         Review(
