@@ -186,6 +186,35 @@ def test_a_target_in_use_is_refused_with_exit_4(
     assert run_cli("playbook", "run", "db").code == 0
 
 
+@pytest.mark.parametrize(
+    ("target", "key"),
+    [
+        ({"name": "WEB1.example."}, "web1.example"),
+        ({"name": "primary", "address": "root@[::FFFF:10.0.0.2]:22"}, "10.0.0.2"),
+    ],
+)
+def test_a_target_named_differently_is_still_refused_with_exit_4(
+    run_cli: Cli,
+    repo: Repository,
+    sessions: sessionmaker[Session],
+    target: dict[str, str],
+    key: str,
+) -> None:
+    fleet = {"targets": [{"name": "web1", "address": "web1.example"}, {"name": "10.0.0.2"}]}
+    run_cli("playbook", "import", write(repo, steps=[{"shell": BLOCKING}], inventory=fleet))
+    run_cli("playbook", "import", write(repo, "alias", inventory={"targets": [target]}))
+    thread, done, holder = in_background(sessions, repo, "web")
+    refused = run_cli("playbook", "run", "alias")
+    assert refused.code == 4
+    assert refused.err.startswith(
+        f"runbook: error: target {target['name']} ({key}) is in use by playbook run {holder}"
+    )
+    (repo.root / "go").touch()
+    thread.join(60)
+    assert done[0].state.value == "succeeded"
+    assert run_cli("playbook", "run", "alias").code == 0
+
+
 def test_cancel_and_watch(run_cli: Cli, repo: Repository, sessions: sessionmaker[Session]) -> None:
     run_cli("playbook", "import", write(repo, steps=[{"shell": BLOCKING}]))
     thread, done, run_id = in_background(sessions, repo, "web")

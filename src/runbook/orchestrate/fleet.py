@@ -63,7 +63,7 @@ from runbook.store.playbooks import (
     sweep_playbook_runs,
 )
 
-#: The longest target name the store keeps (the lock's key).
+#: The longest target name the store keeps (playbook_targets.name).
 MAX_TARGET_NAME = 255
 
 
