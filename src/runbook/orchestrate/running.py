@@ -69,6 +69,10 @@ class RunRequest:
     #: A run id chosen, and a kernel launched for it, before the checks (see engine.launch).
     run_id: str | None = None
     kernel: Any = None
+    #: Called in the transaction that records the run, before its kernel runs a cell: a
+    #: caller linking the run to its own record (a workflow task) does it there, so the link
+    #: exists whenever the run does, whenever the process dies.
+    on_record: Callable[[Session, Run], None] | None = None
 
 
 def lease_seconds() -> float:
@@ -216,6 +220,8 @@ def _admit(
                 "rebuild": request.rebuild if start else None,
             },
         )
+        if request.on_record is not None:
+            request.on_record(session, run)
     if request.kernel is not None and request.kernel.kernel_name != kernel_name(notebook):
         discard_kernel(request.kernel)  # launched for another kernelspec: start the right one
         request.kernel = None
