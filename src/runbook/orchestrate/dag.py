@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import WorkflowSettings
 from runbook.engine.operators import AutomaticOperator
-from runbook.errors import ParameterError, RunbookError, UsageError
+from runbook.errors import ParameterError, RunbookError, RunStoreLostError, UsageError
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunMode, RunState
@@ -411,6 +411,8 @@ class _Execution:
             )
             try:
                 result = start_run(self.sessions, self.repository, request)
+            except RunStoreLostError as error:  # outcome unknown, as the run's record will say
+                return self._end(key, TaskState.INTERRUPTED, message=str(error))
             except RunbookError as error:
                 return self._end(key, TaskState.FAILED, message=f"refused: {error}")
             outcome = result.outcome

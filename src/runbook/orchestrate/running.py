@@ -13,10 +13,11 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.engine.executor import Outcome, execute_run
@@ -29,7 +30,15 @@ from runbook.engine.hooks import (
     RunObserver,
 )
 from runbook.engine.launch import discard_kernel, kernel_name
-from runbook.errors import ConfigError, NotAPlanError, RunbookError, UnknownPlanError, UsageError
+from runbook.errors import (
+    ConfigError,
+    NotAPlanError,
+    RunbookError,
+    RunStoreLostError,
+    StoreError,
+    UnknownPlanError,
+    UsageError,
+)
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
 from runbook.model.notebook import parse_meta
@@ -42,6 +51,7 @@ from runbook.orchestrate.reporting import ReportWriter
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
 from runbook.store.plans import get_plan
+from runbook.store.retry import retrying
 from runbook.store.runs import (
     create_run,
     get_run,
@@ -82,6 +92,20 @@ def lease_seconds() -> float:
         return float(raw) if raw else DEFAULT_LEASE_SECONDS
     except ValueError:
         raise ConfigError("RUNBOOK_LEASE_SECONDS", f"{raw!r} is not a number") from None
+
+
+def store_retry_seconds() -> float:
+    """How long a run keeps retrying a store that dropped its connection before it stops
+    ``interrupted`` (``RUNBOOK_STORE_RETRY_SECONDS``; default: one lease, after which a
+    sweeper may have marked the run interrupted anyway)."""
+    raw = os.environ.get("RUNBOOK_STORE_RETRY_SECONDS", "")
+    try:
+        seconds = float(raw) if raw else lease_seconds()
+    except ValueError:
+        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not a number") from None
+    if not seconds >= 0:
+        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not zero or more")
+    return seconds
 
 
 def lease_owner() -> str:
@@ -169,7 +193,9 @@ def start_run(
     notifier = (
         NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
     )
-    observers = [AutosaveObserver(), LogObserver(), RecordObserver(sessions), *request.observers]
+    budget = store_retry_seconds()
+    recorder = RecordObserver(sessions, budget)
+    observers = [AutosaveObserver(), LogObserver(), recorder, *request.observers]
     if notifier is not None:
         observers.append(notifier)
     reports = ReportWriter(repository)
@@ -184,9 +210,24 @@ def start_run(
             cell_timeout=request.cell_timeout,
             kernel_manager=request.kernel,
         )
-    with sessions.begin() as session:
-        finished = get_run(session, run.id)
-        events = list_cell_events(session, run.id)
+    if recorder.lost is not None:
+        detail = outcome.message if outcome.state is RunState.INTERRUPTED else None
+        raise RunStoreLostError(
+            run.id,
+            run.notebook_path,
+            detail
+            or f"it ended {outcome.state.value}, but the store cannot record it: {recorder.lost}",
+        )
+    try:
+        finished, events = retrying(
+            sessions,
+            lambda session: (get_run(session, run.id), list_cell_events(session, run.id)),
+            budget=budget,
+        )
+    except StoreError as error:  # the run is recorded: only its reports are lost
+        warnings = [f"no report written: {error}"]
+        ended = replace(run, state=outcome.state, message=outcome.message)
+        return RunResult(run=ended, outcome=outcome, reports=[], warnings=warnings)
     written, warnings = reports.write(finished, events, ctx.notebook)
     if notifier is not None:
         warnings = notifier.warnings + warnings
@@ -315,3 +356,7 @@ class LeaseHeartbeat:
                     self._beat_once(session)
             except RunbookError:
                 return
+            except DBAPIError:
+                # The store dropped the connection or is down: beat again next time. The
+                # holder's own writes retry, and stop the run if the store stays away.
+                continue
