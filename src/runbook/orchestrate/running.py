@@ -12,7 +12,7 @@ import functools
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -134,17 +134,26 @@ def sweep(session: Session) -> list[str]:
 
 
 def audit_swept(
-    session: Session, marked: list[str], kind: EventKind, subject: Callable[[str], str]
+    session: Session,
+    marked: list[str],
+    kind: EventKind,
+    subject: Callable[[str], str],
+    details: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """Append the audit event saying each swept record (run, workflow or playbook run)
-    became ``interrupted`` because its lease expired; returns ``marked``."""
+    became ``interrupted`` because its lease expired (with ``details[id]``, if any);
+    returns ``marked``."""
     for record_id in marked:
         append_event(
             session,
             kind=kind,
             actor="runbook",
             subject=subject(record_id),
-            payload={"state": "interrupted", "reason": "lease expired"},
+            payload={
+                "state": "interrupted",
+                "reason": "lease expired",
+                **(details or {}).get(record_id, {}),
+            },
         )
     return marked
 
