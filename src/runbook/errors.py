@@ -33,6 +33,8 @@ The tree::
         │   ├── PlanRunningError    the plan is already running
         │   └── TargetLockedError   a target is in use by another playbook run
         ├── StoreError              the database could not be used
+        │   └── StoreUnavailableError  it stayed unreachable through every retry
+        ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
         ├── EgressError             an outbound HTTP request was refused or failed
         └── AuditTamperedError      the audit log's hash chain is broken
 
@@ -350,6 +352,30 @@ class StoreError(FailureError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"store: {reason}")
         self.reason = reason
+
+
+class StoreUnavailableError(StoreError):
+    """The store stayed unreachable (or kept failing transiently) for ``seconds``."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(f"{reason} (still failing after {seconds:g} s of retries)")
+        self.reason = reason
+        self.seconds = seconds
+
+
+class RunStoreLostError(FailureError):
+    """A run ended because the store stopped taking its records; its record will say
+    ``interrupted`` (``runbook run`` exits 3, as for any interrupted run)."""
+
+    def __init__(self, run_id: str, notebook_path: str, detail: str) -> None:
+        super().__init__(
+            f"run {run_id} interrupted: {detail}; the executed notebook so far is "
+            f"{notebook_path}, and the run's record will say interrupted once the store is "
+            "reachable again"
+        )
+        self.run_id = run_id
+        self.notebook_path = notebook_path
+        self.detail = detail
 
 
 class AuditTamperedError(FailureError):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pexpect
@@ -186,6 +190,35 @@ def test_a_target_in_use_is_refused_with_exit_4(
     assert run_cli("playbook", "run", "db").code == 0
 
 
+@pytest.mark.parametrize(
+    ("target", "key"),
+    [
+        ({"name": "WEB1.example."}, "web1.example"),
+        ({"name": "primary", "address": "root@[::FFFF:10.0.0.2]:22"}, "10.0.0.2"),
+    ],
+)
+def test_a_target_named_differently_is_still_refused_with_exit_4(
+    run_cli: Cli,
+    repo: Repository,
+    sessions: sessionmaker[Session],
+    target: dict[str, str],
+    key: str,
+) -> None:
+    fleet = {"targets": [{"name": "web1", "address": "web1.example"}, {"name": "10.0.0.2"}]}
+    run_cli("playbook", "import", write(repo, steps=[{"shell": BLOCKING}], inventory=fleet))
+    run_cli("playbook", "import", write(repo, "alias", inventory={"targets": [target]}))
+    thread, done, holder = in_background(sessions, repo, "web")
+    refused = run_cli("playbook", "run", "alias")
+    assert refused.code == 4
+    assert refused.err.startswith(
+        f"runbook: error: target {target['name']} ({key}) is in use by playbook run {holder}"
+    )
+    (repo.root / "go").touch()
+    thread.join(60)
+    assert done[0].state.value == "succeeded"
+    assert run_cli("playbook", "run", "alias").code == 0
+
+
 def test_cancel_and_watch(run_cli: Cli, repo: Repository, sessions: sessionmaker[Session]) -> None:
     run_cli("playbook", "import", write(repo, steps=[{"shell": BLOCKING}]))
     thread, done, run_id = in_background(sessions, repo, "web")
@@ -246,3 +279,61 @@ def test_ctrl_c_at_a_terminal_cancels_the_run(repo: Repository) -> None:
     assert child.exitstatus == 3
     status = json.loads(runbook(repo, "playbook", "runs", "--json").stdout)[0]
     assert status["state"] == "cancelled"
+
+
+def live_members(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` that are alive (a zombie not yet reaped is not)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry))
+    return alive
+
+
+def test_the_sweep_of_a_killed_run_ends_its_shell_steps_processes(repo: Repository) -> None:
+    import subprocess
+
+    step = 'echo "$$ $RUNBOOK_PLAYBOOK_RUN" > "step-{{ target.name }}"; sleep 300'
+    write(repo, inventory={"targets": [{"name": "web1"}]}, steps=[{"shell": step}])
+    assert runbook(repo, "playbook", "import", "playbooks/web.yml").returncode == 0
+    process = subprocess.Popen(
+        [RUNBOOK, "playbook", "run", "web"],
+        cwd=repo.root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marker = repo.root / "step-web1"
+    while not marker.exists() or not marker.read_text().endswith("\n"):
+        assert process.poll() is None
+        time.sleep(0.02)  # until the step has written it: an event, not a deadline
+    pgid, run_id = marker.read_text().split()
+    process.kill()  # kill -9 of `runbook playbook run` while its step sleeps
+    process.wait()
+    try:
+        swept_by_status(repo, int(pgid), run_id)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(pgid), signal.SIGKILL)  # if the sweep did not
+
+
+def swept_by_status(repo: Repository, pgid: int, run_id: str) -> None:
+    assert live_members(pgid), "the step should outlive its runner until the sweep"
+    status = runbook(repo, "playbook", "status", run_id, "--json")
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert live_members(pgid) == []
+    assert shown["state"] == "interrupted"
+    assert [t["state"] for t in shown["targets"]] == ["INTERRUPTED"]  # it ran: outcome unknown
+    trail = json.loads(runbook(repo, "audit", "log", "--json").stdout)
+    (swept,) = [e for e in trail if e["payload"].get("reason") == "lease expired"]
+    ended = swept["payload"]["ended_processes"]
+    assert {p["pgid"] for p in ended} == {pgid}
+    assert any(p["command"] == "sleep 300" and p["target"] == "web1" for p in ended)

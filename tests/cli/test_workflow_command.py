@@ -222,3 +222,84 @@ def test_a_killed_workflow_is_interrupted_and_can_be_resumed(repo: Repository) -
     resumed = runbook(repo, "workflow", "resume", listed["id"], "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["tasks"][0]["state"] == "succeeded"
+
+
+@pytest.mark.kernel
+def test_a_task_whose_run_succeeded_before_the_kill_is_not_run_again(repo: Repository) -> None:
+    """kill -9 after a task's run record says succeeded, before the workflow records it."""
+    import http.server
+    import os
+    import queue
+    import signal
+    import subprocess
+    import threading
+
+    from tests.cli.process import RUNBOOK, runbook
+    from tests.orchestrate.test_dag import notebook
+
+    ran = repo.root / "first-ran.txt"
+    two_step_inputs(repo, "print(upstream)")
+    notebook(
+        repo.root / "workflows" / "first.ipynb",
+        "greeting = ''\nday = ''\nranges = []",
+        f"with open({str(ran)!r}, 'a') as f:\n    f.write('ran\\n')",
+    )
+    # The run's end notification is the event: the run's record is final when it is sent,
+    # and the workflow's process waits for it (the hook never answers) before it goes on.
+    arrived: queue.Queue[bytes] = queue.Queue()
+    release = threading.Event()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            arrived.put(self.rfile.read(int(self.headers["Content-Length"])))
+            release.wait(120)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.daemon_threads = True
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    config = repo.root / "runbook.toml"
+    plain = config.read_text()
+    config.write_text(
+        plain.replace("urls = []", f'urls = ["json://127.0.0.1:{server.server_port}/hook"]')
+        .replace(
+            'on = ["run.started", "cell.decided", "run.failed", "run.finished"]',
+            'on = ["run.finished"]',
+        )
+        .replace("allow_private = []", 'allow_private = ["127.0.0.1"]')
+    )
+    process = subprocess.Popen(
+        [RUNBOOK, "workflow", "run", "pair"],
+        cwd=repo.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert b"succeeded" in arrived.get(timeout=120)
+        (first_run,) = json.loads(runbook(repo, "runs", "--json").stdout)
+        assert first_run["state"] == "succeeded"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        release.set()
+        server.shutdown()
+        server.server_close()
+    config.write_text(plain)
+
+    (listed,) = json.loads(runbook(repo, "workflow", "runs", "--json").stdout)
+    assert listed["state"] == "interrupted"
+    shown = json.loads(runbook(repo, "workflow", "show", listed["id"], "--json").stdout)
+    first, second = shown["tasks"]
+    assert (first["state"], first["run"]) == ("succeeded", first_run["id"])
+    assert second["state"] == "pending"
+    resumed = runbook(repo, "workflow", "resume", listed["id"], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    tasks = json.loads(resumed.stdout)["tasks"]
+    assert [(t["key"], t["state"]) for t in tasks] == [("first", "reused"), ("second", "succeeded")]
+    assert ran.read_text() == "ran\n"  # once: resume did not run it again

@@ -48,9 +48,9 @@ from runbook.store.playbooks import (
     get_definition,
     get_playbook_run,
     list_targets,
-    locked_targets,
 )
 from runbook.store.runs import get_run
+from runbook.store.target_locks import locked_targets
 from tests.builders import write_runbook
 
 

@@ -31,8 +31,6 @@ from runbook.store.playbooks import (
     list_playbook_runs,
     list_revisions,
     list_targets,
-    lock_targets,
-    locked_targets,
     playbook_names,
     playbook_run_ids,
     request_cancel,
@@ -40,6 +38,7 @@ from runbook.store.playbooks import (
     update_targets,
 )
 from runbook.store.tables import PlaybookRunRow, PlaybookTargetRow, TargetLockRow
+from runbook.store.target_locks import lock_targets, locked_targets
 from tests.store.conftest import T0
 
 WEB = """\
@@ -85,12 +84,14 @@ def make_run(run_id: str = "pb-1", **changes: Any) -> PlaybookRun:
     return PlaybookRun(**fields)
 
 
-def records(run_id: str, *names: str) -> list[TargetRecord]:
+def records(
+    run_id: str, *names: str, addresses: dict[str, str] | None = None
+) -> list[TargetRecord]:
     return [
         TargetRecord(
             run_id=run_id,
             name=name,
-            address=f"10.0.0.{i}",
+            address=(addresses or {}).get(name, name),
             vars={"i": i},
             state=TargetState.PENDING,
             position=i,
@@ -148,7 +149,7 @@ def test_run_with_targets_round_trips(session: Session) -> None:
     create_playbook_run(session, run, records(run.id, "web1", "web2"), lock=False)
     assert get_playbook_run(session, run.id) == run
     assert [t.name for t in list_targets(session, run.id)] == ["web1", "web2"]
-    assert list_targets(session, run.id)[1].target == Target("web2", "10.0.0.1", {"i": 1})
+    assert list_targets(session, run.id)[1].target == Target("web2", "web2", {"i": 1})
     assert locked_targets(session, run.id) == []
     assert playbook_run_ids(session, "pb") == ["pb-1"]
     with pytest.raises(UnknownPlaybookRunError):
@@ -204,13 +205,15 @@ def test_finishing_frees_the_locks_and_stamps_every_target(engine: Engine) -> No
         assert locked_targets(session, "pb-a") == []
     with session_scope(engine) as session:
         create_playbook_run(session, make_run("pb-b"), records("pb-b", "web2"), lock=True)
-        assert lock_targets(session, "pb-b", ["web1"]) is None
+        assert lock_targets(session, "pb-b", records("pb-b", "web1")) is None
         assert locked_targets(session, "pb-b") == ["web1", "web2"]
 
 
 def test_stale_locks_of_a_finished_run_are_taken_over(session: Session) -> None:
     create_playbook_run(session, make_run("pb-a", state=PlaybookRunState.FAILED), [], lock=False)
-    assert lock_targets(session, "pb-a", ["web1"]) is None  # as if a crash left it behind
+    assert (
+        lock_targets(session, "pb-a", records("pb-a", "web1")) is None
+    )  # as if a crash left it behind
     create_playbook_run(session, make_run("pb-b"), records("pb-b", "web1"), lock=True)
     assert locked_targets(session, "pb-b") == ["web1"]
 
@@ -219,9 +222,40 @@ def test_added_targets_lock_all_or_nothing(session: Session) -> None:
     create_playbook_run(session, make_run("pb-a"), records("pb-a", "web1"), lock=True)
     create_playbook_run(session, make_run("pb-b"), records("pb-b", "web2"), lock=True)
     add_targets(session, records("pb-b", "web9"))
-    assert lock_targets(session, "pb-b", ["web9", "web1"]) == ("web1", "pb-a", "web")
+    assert lock_targets(session, "pb-b", records("pb-b", "web9", "web1")) == (
+        "web1",
+        "pb-a",
+        "web",
+    )
     assert locked_targets(session, "pb-b") == ["web2"]
     assert [t.name for t in list_targets(session, "pb-b")] == ["web2", "web9"]
+
+
+def test_locks_are_on_the_targets_address_not_its_name(engine: Engine) -> None:
+    # Two playbooks naming one machine differently: a name with an address, a name that is
+    # the address written another way; one IP written two ways.
+    first = records("pb-a", "web1", "db", addresses={"web1": "web1.example", "db": "10.0.0.5"})
+    second = records(
+        "pb-b", "WEB1.example.", "db-primary", addresses={"db-primary": "::ffff:10.0.0.5"}
+    )
+    with session_scope(engine) as session:
+        create_playbook_run(session, make_run("pb-a"), first, lock=True)
+    for target in second:
+        with (
+            pytest.raises(TargetLockedError) as refused,
+            session_scope(engine) as session,
+        ):
+            create_playbook_run(session, make_run("pb-b"), [target], lock=True)
+        assert refused.value.holder == "pb-a"
+    assert refused.value.target == "db-primary (10.0.0.5)"
+    with session_scope(engine) as session:
+        assert locked_targets(session, "pb-a") == ["10.0.0.5", "web1.example"]
+        # Targets of one run sharing an address share its lock, also when added later.
+        same = records("pb-c", "a", "b", "c", addresses={"a": "h.example", "b": "u@H.example:22"})
+        create_playbook_run(session, make_run("pb-c"), same[:2], lock=True)
+        later = records("pb-c", "x", addresses={"x": "https://h.example/health"})
+        assert lock_targets(session, "pb-c", later) is None
+        assert locked_targets(session, "pb-c") == ["h.example"]
 
 
 def test_concurrent_runs_on_one_target_exactly_one_wins(engine: Engine) -> None:

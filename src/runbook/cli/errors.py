@@ -26,6 +26,7 @@ from runbook.errors import FailureError, RunbookError, UsageError
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_STOPPED: Final = 3
 EXIT_REFUSED: Final = 4
 EXIT_INTERRUPTED: Final = 130
 
@@ -50,3 +51,9 @@ class RefusedError(click.ClickException):
     """A policy refusal where the command documents exit code 4 (``runbook run``)."""
 
     exit_code = EXIT_REFUSED
+
+
+class StoppedError(click.ClickException):
+    """A run that ended interrupted with an error to tell (exit code 3: the store was lost)."""
+
+    exit_code = EXIT_STOPPED

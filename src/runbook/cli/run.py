@@ -9,10 +9,10 @@ import click
 from rich.markup import escape
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
-from runbook.cli.errors import RefusedError
+from runbook.cli.errors import RefusedError, StoppedError
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
-from runbook.errors import PolicyError
+from runbook.errors import PolicyError, RunStoreLostError
 from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.repository import Repository
 from runbook.model.run import RunMode, RunState, new_run_id
@@ -134,6 +134,8 @@ def run_command(
             result = start_run(sessions, repo, request)
         except PolicyError as refusal:
             raise RefusedError(str(refusal)) from None
+        except RunStoreLostError as lost:
+            raise StoppedError(str(lost)) from None
     run, outcome = result.run, result.outcome
     for warning in result.warnings:
         err_console.print(f"[yellow]warning: {escape(warning)}[/yellow]")

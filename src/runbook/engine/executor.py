@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-from runbook.engine.hooks import Operator, RunContext, RunObserver
+from runbook.engine.hooks import Operator, RunContext, RunObserver, RunSignal, StopRun
 from runbook.engine.kernel import StreamingClient
 from runbook.engine.launch import (
     async_launch_kernel,
@@ -30,21 +30,10 @@ from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 
+__all__ = ["Outcome", "RunSignal", "StopRun", "async_execute_run", "execute_run"]
+
 #: Tags of cells that are never re-executed to rebuild kernel state on resume.
 _NOT_REBUILT = frozenset({"confirm", "rollback", "manual", "skip-execution"})
-
-
-class RunSignal(BaseException):
-    """Control flow out of the cell loop; not an error, so ``except Exception`` never eats it."""
-
-
-class StopRun(RunSignal):
-    """End the run now in ``state`` with ``message`` (abort, rollback done, refusal)."""
-
-    def __init__(self, state: RunState, message: str) -> None:
-        super().__init__(message)
-        self.state = state
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -130,8 +119,16 @@ class _CellLoop:
         self._pending: set[asyncio.Future[Any]] = set()
 
     def tell(self, event: Callable[[RunObserver], None]) -> None:
+        # An observer may end the run (the store stopped taking its records): the others
+        # still hear of the event (the notebook is saved, the console shows the cell).
+        stop: StopRun | None = None
         for observer in self.observers:
-            event(observer)
+            try:
+                event(observer)
+            except StopRun as raised:
+                stop = stop or raised
+        if stop is not None:
+            raise stop
 
     def output(self, index: int, output: Any) -> None:
         self.tell(lambda o: o.cell_output(self.ctx, index, output))

@@ -9,6 +9,7 @@ notebook after every cell, recording cell events and audit entries, and writing 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +17,31 @@ from typing import IO, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from runbook.errors import StoreError
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
 from runbook.model.files import notebook_json, write_atomic
 from runbook.model.run import CellEvent, Decision, Run, RunState
 from runbook.store.audit import append_event
-from runbook.store.runs import add_cell_event, finish_run
+from runbook.store.retry import retrying
+from runbook.store.runs import add_cell_event, finish_run, heartbeat
+
+
+class RunSignal(BaseException):
+    """Control flow out of the cell loop; not an error, so ``except Exception`` never eats it."""
+
+
+class StopRun(RunSignal):
+    """End the run now in ``state`` with ``message`` (abort, rollback done, refusal).
+
+    Raised by an operator at a gate, or by an observer that cannot go on (the store stopped
+    taking the run's records).
+    """
+
+    def __init__(self, state: RunState, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
 
 
 class Operator(Protocol):
@@ -114,27 +134,40 @@ class AutosaveObserver(RunObserver):
 
 
 class RecordObserver(RunObserver):
-    """Records cell events and audit entries in the store, each in its own transaction."""
+    """Records cell events and audit entries in the store, each in its own transaction.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    A write that fails for a transient reason (a dropped connection) is tried again for up
+    to ``budget`` seconds, each retry first renewing the run's lease at its epoch (refused
+    when the run was marked interrupted meanwhile). When the store stays unreachable, or
+    refuses the run, the run stops ``interrupted`` (:class:`StopRun`) and ``lost`` says
+    why: nothing more is written, and the next sweep marks its record interrupted.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], budget: float = 30.0) -> None:
         self._sessions = sessions
+        self._budget = budget
+        self.lost: StoreError | None = None
 
     def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
-        with self._sessions.begin() as session:
+        payload = {
+            "cell": index,
+            "decision": decision.value,
+            "tags": list(cell.metadata.get("tags", [])),
+        }
+
+        def write(session: Session) -> None:
             append_event(
                 session,
                 kind=EventKind.CELL_DECIDED,
                 actor=by,
                 subject=run_subject(ctx.run.id),
-                payload={
-                    "cell": index,
-                    "decision": decision.value,
-                    "tags": list(cell.metadata.get("tags", [])),
-                },
+                payload=payload,
             )
 
+        self._record(ctx, write, f"at the gate of cell {index}")
+
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
-        with self._sessions.begin() as session:
+        def write(session: Session) -> None:
             add_cell_event(session, event)
             append_event(
                 session,
@@ -149,9 +182,14 @@ class RecordObserver(RunObserver):
                 },
             )
 
+        self._record(ctx, write, f"after cell {index}")
+
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
+        if self.lost is not None:
+            return  # the store refused or lost the run: the sweep records it interrupted
         shown = ctx.masker.mask(message) if message else None
-        with self._sessions.begin() as session:
+
+        def write(session: Session) -> None:
             finish_run(session, ctx.run.id, ctx.run.lease_epoch, state, shown)
             append_event(
                 session,
@@ -160,6 +198,29 @@ class RecordObserver(RunObserver):
                 subject=run_subject(ctx.run.id),
                 payload={"state": state.value, "message": shown},
             )
+
+        try:
+            self._write(ctx, write)
+        except StoreError as error:
+            self.lost = error  # the run is over: the caller reports it
+
+    def _record(self, ctx: RunContext, write: Callable[[Session], None], where: str) -> None:
+        if self.lost is not None:
+            return
+        try:
+            self._write(ctx, write)
+        except StoreError as error:
+            self.lost = error
+            reason = error.message.removeprefix("store: ")
+            raise StopRun(
+                RunState.INTERRUPTED, f"stopped {where}: the store cannot record it: {reason}"
+            ) from None
+
+    def _write(self, ctx: RunContext, write: Callable[[Session], None]) -> None:
+        def guard(session: Session) -> None:
+            heartbeat(session, ctx.run.id, ctx.run.lease_epoch)
+
+        retrying(self._sessions, write, budget=self._budget, guard=guard)
 
 
 class LogObserver(RunObserver):

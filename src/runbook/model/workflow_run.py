@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from runbook.model.run import RunState
 from runbook.model.workflow import OutputSpec, TaskSpec, Trigger, WorkflowSpec
 
 
@@ -48,6 +49,20 @@ class TaskState(StrEnum):
     def ok(self) -> bool:
         """True when downstream tasks may use this task's executed notebook."""
         return self in (TaskState.SUCCEEDED, TaskState.REUSED)
+
+
+def task_state_of_run(state: RunState) -> TaskState:
+    """What a task whose run record says ``state`` became, when its workflow's process died.
+
+    The run's own record is the truth: a run that succeeded is a succeeded task (never run
+    again by ``resume``); one that failed, was aborted or rolled back is a failed task; one
+    interrupted or still marked running has an unknown outcome.
+    """
+    if state is RunState.SUCCEEDED:
+        return TaskState.SUCCEEDED
+    if state in (RunState.FAILED, RunState.ABORTED, RunState.ROLLED_BACK):
+        return TaskState.FAILED
+    return TaskState.INTERRUPTED
 
 
 class TriggerKind(StrEnum):

@@ -29,11 +29,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import WorkflowSettings
 from runbook.engine.operators import AutomaticOperator
-from runbook.errors import ParameterError, PathEscapeError, RunbookError, UsageError
+from runbook.errors import (
+    ParameterError,
+    PathEscapeError,
+    RunbookError,
+    RunStoreLostError,
+    UsageError,
+)
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.ids import stored_path
 from runbook.model.repository import Repository
-from runbook.model.run import RunMode, RunState
+from runbook.model.run import Run, RunMode, RunState
 from runbook.model.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
 from runbook.model.workflow_run import (
     TaskRecord,
@@ -52,6 +58,7 @@ from runbook.orchestrate.running import (
     lease_seconds,
     owner_gone,
     start_run,
+    sweep,
 )
 from runbook.orchestrate.workflow_files import task_path
 from runbook.store.audit import append_event
@@ -63,6 +70,7 @@ from runbook.store.workflows import (
     get_workflow_run,
     heartbeat_workflow_run,
     list_tasks,
+    reconcile_tasks,
     sweep_workflow_runs,
     update_task,
 )
@@ -119,7 +127,12 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
 
 
 def sweep_workflows(session: Session) -> list[str]:
-    """Mark workflow runs whose process died ``interrupted`` (called by commands that look)."""
+    """Mark workflow runs whose process died ``interrupted`` (called by commands that look).
+
+    The runs of their tasks are swept first, so each task then takes its run's recorded
+    state (a task whose run succeeded stays succeeded: see ``reconcile_tasks``).
+    """
+    sweep(session)
     marked = sweep_workflow_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
     return audit_swept(session, marked, EventKind.WORKFLOW_FINISHED, workflow_subject)
 
@@ -188,6 +201,9 @@ def resume_workflow(
     with sessions.begin() as session:
         sweep_workflows(session)
         earlier = get_workflow_run(session, run_id)
+        if earlier.state.finished:
+            # Tasks whose runs ended after the sweep that ended this workflow run.
+            reconcile_tasks(session, [run_id])
         tasks = list_tasks(session, run_id)
     if earlier.state is WorkflowState.RUNNING:
         raise UsageError(f"workflow run {run_id} is still running")
@@ -283,7 +299,7 @@ class _Execution:
                     plan_id=task.plan_id,
                     run_id=task.run_id,
                     notebook_path=task.notebook_path,
-                    reports=task.reports,
+                    reports=task.reports or self._missing_report(key, task),
                     message=f"reused from {run.resumed_from}",
                 )
 
@@ -398,13 +414,15 @@ class _Execution:
                 executor=user,
                 operator=AutomaticOperator(user, yes=False),
                 mode=RunMode.AUTOMATIC,
+                on_record=functools.partial(self._link_run, key),
             )
             try:
                 result = start_run(self.sessions, self.repository, request)
+            except RunStoreLostError as error:  # outcome unknown, as the run's record will say
+                return self._end(key, TaskState.INTERRUPTED, message=str(error))
             except RunbookError as error:
                 return self._end(key, TaskState.FAILED, message=f"refused: {error}")
             outcome = result.outcome
-            self._update(key, run_id=result.run.id, notebook_path=result.run.notebook_path)
             if outcome.state is RunState.SUCCEEDED:
                 return self._succeed(key, result.run.id, result.run.notebook_path)
             retryable = outcome.state is RunState.FAILED and attempt <= task.retries
@@ -416,6 +434,25 @@ class _Execution:
                     f"{outcome.message or 'no message'}",
                 )
         raise AssertionError("unreachable: the last attempt always returns")
+
+    def _missing_report(self, key: str, task: TaskRecord) -> list[str]:
+        """The report of a reused task whose process died after its run, before its report."""
+        output = self.spec.tasks[key].output
+        if output is None or task.run_id is None or task.notebook_path is None:
+            return []
+        try:
+            path = self._write_report(
+                key, task.run_id, task.notebook_path, output.format, output.template
+            )
+        except RunbookError:
+            return []  # as when the earlier run wrote none: the notebook is what is reused
+        return [path]
+
+    def _link_run(self, key: str, session: Session, run: Run) -> None:
+        """The task's run, recorded with the run itself (never null once the run exists)."""
+        update_task(
+            session, self.run_record.id, key, run_id=run.id, notebook_path=run.notebook_path
+        )
 
     def _succeed(self, key: str, run_id: str, notebook_path: str) -> TaskState:
         self.notebooks[key] = notebook_path

@@ -42,6 +42,7 @@ from runbook.model.playbook_run import (
     new_playbook_run_id,
 )
 from runbook.model.repository import Repository
+from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
 from runbook.orchestrate.running import (
@@ -61,9 +62,10 @@ from runbook.store.playbooks import (
     list_targets,
     request_cancel,
     sweep_playbook_runs,
+    update_targets,
 )
 
-#: The longest target name the store keeps (the lock's key).
+#: The longest target name the store keeps (playbook_targets.name).
 MAX_TARGET_NAME = 255
 
 
@@ -242,9 +244,38 @@ def playbook_status(session: Session, run_id: str) -> tuple[PlaybookRun, list[Ta
 
 
 def sweep_playbooks(session: Session) -> list[str]:
-    """Mark playbook runs whose process died ``interrupted`` and free their targets."""
+    """Mark playbook runs whose process died ``interrupted`` and free their targets.
+
+    When that process is certainly dead (gone from this host), what its shell steps left
+    running is ended too (:mod:`runbook.orchestrate.fleet_orphans`) and listed in the
+    audit event; a run swept only because its lease expired keeps them (its process may
+    still be alive somewhere).
+    """
     marked = sweep_playbook_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    return audit_swept(session, marked, EventKind.PLAYBOOK_RUN_FINISHED, playbook_subject)
+    details: dict[str, dict[str, Any]] = {}
+    for run_id in marked:
+        if owner_gone(get_playbook_run(session, run_id).lease_owner):
+            ended = end_orphans(run_id)
+            _started_after_all(session, run_id, {o.target for o in ended if o.target})
+            details[run_id] = {
+                "ended_processes": [
+                    {"pid": o.pid, "pgid": o.pgid, "command": o.command, "target": o.target}
+                    for o in ended[:50]
+                ]
+            }
+    return audit_swept(session, marked, EventKind.PLAYBOOK_RUN_FINISHED, playbook_subject, details)
+
+
+def _started_after_all(session: Session, run_id: str, names: set[str]) -> None:
+    """Targets the sweep took for never started (their RUNNING state was not flushed yet
+    when the process died) whose step was found running: their outcome is unknown."""
+    note = "outcome unknown: its step was still running when the run's process died"
+    changes = {
+        target.name: {"state": TargetState.INTERRUPTED, "message": note}
+        for target in list_targets(session, run_id)
+        if target.name in names and target.state is TargetState.SKIPPED
+    }
+    update_targets(session, run_id, changes)
 
 
 def _new_run(

@@ -65,12 +65,8 @@ from runbook.orchestrate.fleet_steps import (
     runbook_step,
 )
 from runbook.orchestrate.inventory import read_inventory
-from runbook.store.playbooks import (
-    add_targets,
-    cancel_request,
-    lock_targets,
-    update_targets,
-)
+from runbook.store.playbooks import add_targets, cancel_request, update_targets
+from runbook.store.target_locks import lock_targets
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -298,7 +294,7 @@ class FleetExecution:
         if not self.spec.lock:
             return True
         with self.sessions.begin() as session:
-            conflict = lock_targets(session, self.run.id, [name])
+            conflict = lock_targets(session, self.run.id, [self.records[name]])
         if conflict is None:
             return True
         note = f"joined the inventory during the run; in use by playbook run {conflict[1]}"

@@ -12,11 +12,12 @@ import functools
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.engine.executor import Outcome, execute_run
@@ -29,7 +30,15 @@ from runbook.engine.hooks import (
     RunObserver,
 )
 from runbook.engine.launch import discard_kernel, kernel_name
-from runbook.errors import ConfigError, NotAPlanError, RunbookError, UnknownPlanError, UsageError
+from runbook.errors import (
+    ConfigError,
+    NotAPlanError,
+    RunbookError,
+    RunStoreLostError,
+    StoreError,
+    UnknownPlanError,
+    UsageError,
+)
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
 from runbook.model.ids import IdKind, id_path, run_folder
@@ -43,6 +52,7 @@ from runbook.orchestrate.reporting import ReportWriter
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
 from runbook.store.plans import get_plan
+from runbook.store.retry import retrying
 from runbook.store.runs import (
     create_run,
     get_run,
@@ -70,6 +80,10 @@ class RunRequest:
     #: A run id chosen, and a kernel launched for it, before the checks (see engine.launch).
     run_id: str | None = None
     kernel: Any = None
+    #: Called in the transaction that records the run, before its kernel runs a cell: a
+    #: caller linking the run to its own record (a workflow task) does it there, so the link
+    #: exists whenever the run does, whenever the process dies.
+    on_record: Callable[[Session, Run], None] | None = None
 
 
 def lease_seconds() -> float:
@@ -79,6 +93,20 @@ def lease_seconds() -> float:
         return float(raw) if raw else DEFAULT_LEASE_SECONDS
     except ValueError:
         raise ConfigError("RUNBOOK_LEASE_SECONDS", f"{raw!r} is not a number") from None
+
+
+def store_retry_seconds() -> float:
+    """How long a run keeps retrying a store that dropped its connection before it stops
+    ``interrupted`` (``RUNBOOK_STORE_RETRY_SECONDS``; default: one lease, after which a
+    sweeper may have marked the run interrupted anyway)."""
+    raw = os.environ.get("RUNBOOK_STORE_RETRY_SECONDS", "")
+    try:
+        seconds = float(raw) if raw else lease_seconds()
+    except ValueError:
+        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not a number") from None
+    if not seconds >= 0:
+        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not zero or more")
+    return seconds
 
 
 def lease_owner() -> str:
@@ -107,17 +135,26 @@ def sweep(session: Session) -> list[str]:
 
 
 def audit_swept(
-    session: Session, marked: list[str], kind: EventKind, subject: Callable[[str], str]
+    session: Session,
+    marked: list[str],
+    kind: EventKind,
+    subject: Callable[[str], str],
+    details: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """Append the audit event saying each swept record (run, workflow or playbook run)
-    became ``interrupted`` because its lease expired; returns ``marked``."""
+    became ``interrupted`` because its lease expired (with ``details[id]``, if any);
+    returns ``marked``."""
     for record_id in marked:
         append_event(
             session,
             kind=kind,
             actor="runbook",
             subject=subject(record_id),
-            payload={"state": "interrupted", "reason": "lease expired"},
+            payload={
+                "state": "interrupted",
+                "reason": "lease expired",
+                **(details or {}).get(record_id, {}),
+            },
         )
     return marked
 
@@ -168,7 +205,9 @@ def start_run(
     notifier = (
         NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
     )
-    observers = [AutosaveObserver(), LogObserver(), RecordObserver(sessions), *request.observers]
+    budget = store_retry_seconds()
+    recorder = RecordObserver(sessions, budget)
+    observers = [AutosaveObserver(), LogObserver(), recorder, *request.observers]
     if notifier is not None:
         observers.append(notifier)
     reports = ReportWriter(repository)
@@ -183,9 +222,24 @@ def start_run(
             cell_timeout=request.cell_timeout,
             kernel_manager=request.kernel,
         )
-    with sessions.begin() as session:
-        finished = get_run(session, run.id)
-        events = list_cell_events(session, run.id)
+    if recorder.lost is not None:
+        detail = outcome.message if outcome.state is RunState.INTERRUPTED else None
+        raise RunStoreLostError(
+            run.id,
+            run.notebook_path,
+            detail
+            or f"it ended {outcome.state.value}, but the store cannot record it: {recorder.lost}",
+        )
+    try:
+        finished, events = retrying(
+            sessions,
+            lambda session: (get_run(session, run.id), list_cell_events(session, run.id)),
+            budget=budget,
+        )
+    except StoreError as error:  # the run is recorded: only its reports are lost
+        warnings = [f"no report written: {error}"]
+        ended = replace(run, state=outcome.state, message=outcome.message)
+        return RunResult(run=ended, outcome=outcome, reports=[], warnings=warnings)
     written, warnings = reports.write(finished, events, ctx.notebook)
     if notifier is not None:
         warnings = notifier.warnings + warnings
@@ -219,6 +273,8 @@ def _admit(
                 "rebuild": request.rebuild if start else None,
             },
         )
+        if request.on_record is not None:
+            request.on_record(session, run)
     if request.kernel is not None and request.kernel.kernel_name != kernel_name(notebook):
         discard_kernel(request.kernel)  # launched for another kernelspec: start the right one
         request.kernel = None
@@ -316,3 +372,7 @@ class LeaseHeartbeat:
                     self._beat_once(session)
             except RunbookError:
                 return
+            except DBAPIError:
+                # The store dropped the connection or is down: beat again next time. The
+                # holder's own writes retry, and stop the run if the store stays away.
+                continue

@@ -160,6 +160,11 @@ def _quiet_rollback(session: Session) -> None:
         session.rollback()
 
 
+def describe_error(engine: Engine, exc: DBAPIError) -> StoreError:
+    """A database error as a one-line StoreError naming the URL, its password masked."""
+    return _store_error(engine, exc)
+
+
 def _store_error(engine: Engine, exc: DBAPIError) -> StoreError:
     where = engine.url.render_as_string(hide_password=True)
     original = exc.orig if exc.orig is not None else exc

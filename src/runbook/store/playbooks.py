@@ -1,9 +1,8 @@
 """Record functions for playbook definitions, playbook runs, their targets and target locks.
 
-A target in use by a running playbook run has a row in ``target_locks`` whose primary key is
-the target's name: a second run that needs it fails to insert the same key, on SQLite and
-PostgreSQL alike, and is refused. Locks are released in the transaction that ends the run
-(or that marks it interrupted), so a lock exists only while its run is running.
+Target locks are :mod:`runbook.store.target_locks`; they are released in the transaction
+that ends the run (or that marks it interrupted), so a lock exists only while its run is
+running.
 """
 
 from __future__ import annotations
@@ -38,13 +37,12 @@ from runbook.store.tables import (
     PlaybookTargetRow,
     TargetLockRow,
 )
+from runbook.store.target_locks import lock_targets, release_locks
 
 OwnerGone = Callable[[str], bool]
 
 # A revision number taken by a concurrent import is tried again this many times.
 _IMPORT_ATTEMPTS = 5
-# Locking again after a holder released its locks (or left stale ones) between two reads.
-_LOCK_ATTEMPTS = 3
 
 
 def import_definition(
@@ -202,7 +200,7 @@ def create_playbook_run(
     session.flush()
     add_targets(session, targets)
     if lock:
-        conflict = lock_targets(session, run.id, [target.name for target in targets])
+        conflict = lock_targets(session, run.id, targets)
         if conflict is not None:
             raise TargetLockedError(*conflict)
 
@@ -212,58 +210,6 @@ def add_targets(session: Session, targets: Iterable[TargetRecord]) -> None:
     rows = [_target_values(target) for target in targets]
     if rows:
         session.execute(insert(PlaybookTargetRow), rows)
-
-
-def lock_targets(
-    session: Session, run_id: str, names: Sequence[str], now: datetime | None = None
-) -> tuple[str, str, str] | None:
-    """Lock every target in ``names`` for run ``run_id``, or none of them.
-
-    Returns None when all are locked, else ``(target, holding run, its playbook)`` for the
-    first target (in ``names`` order) that another running run holds.
-    """
-    if not names:
-        return None
-    moment = now or datetime.now(UTC)
-    rows = [{"target": name, "run_id": run_id, "locked_at": moment} for name in names]
-    for _ in range(_LOCK_ATTEMPTS):
-        try:
-            with session.begin_nested():
-                session.execute(insert(TargetLockRow), rows)
-            return None
-        except IntegrityError:
-            holders = _holders(session, names)
-        for name in names:
-            holder = holders.get(name)
-            if holder is not None and holder[1] == PlaybookRunState.RUNNING.value:
-                return name, holder[0], holder[2]
-        # Only a crash between a run's end and its lock release could leave locks of a
-        # finished run; a lock whose run just ended is gone by now. Either way, try again.
-        stale = [name for name, (_, state, _) in holders.items() if state != "running"]
-        session.execute(delete(TargetLockRow).where(TargetLockRow.target.in_(stale)))
-    raise StoreError(f"could not lock the targets of playbook run {run_id}; try again")
-
-
-def _holders(session: Session, names: Sequence[str]) -> dict[str, tuple[str, str, str]]:
-    query = (
-        select(
-            TargetLockRow.target, PlaybookRunRow.id, PlaybookRunRow.state, PlaybookRunRow.playbook
-        )
-        .join(PlaybookRunRow, PlaybookRunRow.id == TargetLockRow.run_id)
-        .where(TargetLockRow.target.in_(list(names)))
-    )
-    return {target: (run, state, book) for target, run, state, book in session.execute(query)}
-
-
-def release_locks(session: Session, run_id: str) -> None:
-    """Free every target locked by run ``run_id``."""
-    session.execute(delete(TargetLockRow).where(TargetLockRow.run_id == run_id))
-
-
-def locked_targets(session: Session, run_id: str) -> list[str]:
-    """The targets run ``run_id`` holds, sorted."""
-    query = select(TargetLockRow.target).where(TargetLockRow.run_id == run_id)
-    return sorted(session.scalars(query))
 
 
 def update_targets(session: Session, run_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runbook.errors import UnknownWorkflowRunError
+from runbook.model.run import RunState
 from runbook.model.workflow_run import (
     TaskRecord,
     TaskState,
@@ -25,8 +26,9 @@ from runbook.model.workflow_run import (
     WorkflowState,
     spec_from_json,
     spec_to_json,
+    task_state_of_run,
 )
-from runbook.store.tables import SchedulerStateRow, WorkflowRunRow, WorkflowTaskRow
+from runbook.store.tables import RunRow, SchedulerStateRow, WorkflowRunRow, WorkflowTaskRow
 
 OwnerGone = Callable[[str], bool]
 
@@ -218,16 +220,55 @@ def sweep_workflow_runs(
         marked.append(row.id)
     session.flush()
     if marked:
+        reconcile_tasks(session, marked, now=moment)
         session.execute(
             update(WorkflowTaskRow)
             .where(
                 WorkflowTaskRow.workflow_run_id.in_(marked),
                 WorkflowTaskRow.state == TaskState.RUNNING.value,
             )
-            .values(state=TaskState.INTERRUPTED.value, ended_at=moment)
+            .values(
+                state=TaskState.INTERRUPTED.value,
+                ended_at=moment,
+                message="not started: the workflow's process died before its run was recorded",
+            )
             .execution_options(synchronize_session=False)
         )
     return marked
+
+
+def reconcile_tasks(
+    session: Session, workflow_run_ids: list[str], *, now: datetime | None = None
+) -> list[str]:
+    """Give the running or interrupted tasks of finished workflow runs their runs' states.
+
+    A workflow whose process died leaves tasks ``running`` (or, swept by an older version,
+    ``interrupted``) although their runs, recorded apart, may have ended: a task whose run
+    succeeded is ``succeeded`` with the run's notebook, so ``resume`` reuses it instead of
+    running it again (:func:`task_state_of_run`). Call it after the runs' own sweep, so a run
+    of the dead process is ``interrupted`` rather than ``running``. Returns the tasks changed
+    as ``workflow run/key``.
+    """
+    moment = now or datetime.now(UTC)
+    query = (
+        select(WorkflowTaskRow, RunRow)
+        .join(RunRow, RunRow.id == WorkflowTaskRow.run_id)
+        .where(
+            WorkflowTaskRow.workflow_run_id.in_(workflow_run_ids),
+            WorkflowTaskRow.state.in_([TaskState.RUNNING.value, TaskState.INTERRUPTED.value]),
+        )
+    )
+    changed = []
+    for task, run in session.execute(query):
+        state = task_state_of_run(RunState(run.state))
+        reason = f": {run.message}" if run.message else ""
+        task.state = state.value
+        task.notebook_path = run.notebook_path
+        task.ended_at = run.ended_at or moment
+        task.message = f"run {run.id} {run.state}{reason} (recorded from the run's record)"
+        changed.append(f"{task.workflow_run_id}/{task.key}")
+    session.flush()
+    return changed
 
 
 def claims(session: Session, prefix: str) -> set[str]:
