@@ -13,6 +13,7 @@ from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
+from runbook.model.yaml_files import read_failure, read_text
 
 
 @click.group("workflow")
@@ -38,10 +39,9 @@ def validate_command(as_json: bool, file: str) -> int:
     Exit 1 when FILE has errors (all are listed, one per line), 2 when it cannot be read.
     """
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"{file}: cannot read the workflows file: {reason}") from error
+        text = read_text(Path(file))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{file}: cannot read the workflows file: {read_failure(error)}") from None
     errors = validate_workflows(text, file)
     count = 0 if errors else len(load_workflows(text, file).workflows)
     if as_json:

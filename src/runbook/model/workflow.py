@@ -23,9 +23,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
-import yaml
-
 from runbook.errors import SpecError
+from runbook.model.yaml_files import parse_yaml
 
 AUTOMATIC_PARAMETERS: Final = ("reference_date", "date_ranges")
 SETTING_NAMES: Final = ("flowapi_url",)
@@ -254,25 +253,6 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
         if key not in state:
             visit(key, [])
     return cycles
-
-
-def parse_yaml(text: str, where: str) -> tuple[object, SpecError | None]:
-    """``text`` parsed with ``yaml.safe_load``, or a SpecError placed at its line/column.
-
-    Tags such as ``!!python/object/apply`` are refused by the safe loader, never executed.
-    """
-    try:
-        return yaml.safe_load(text), None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        problem = error.problem or error.context or "malformed"
-        return None, SpecError(place, f"invalid YAML: {problem}")
-    except yaml.YAMLError as error:
-        return None, SpecError(where, f"invalid YAML: {error}")
-    except (ValueError, TypeError, RecursionError) as error:
-        # PyYAML builds dates itself: `2016-13-45` raises ValueError from datetime.
-        return None, SpecError(where, f"invalid YAML value: {error}")
 
 
 def _build(text: str, where: str) -> tuple[WorkflowFile | None, list[SpecError]]:

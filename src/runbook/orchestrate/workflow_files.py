@@ -18,6 +18,7 @@ from runbook.errors import ConfigError, UnknownWorkflowError
 from runbook.model.repository import Repository, resolve_inside
 from runbook.model.stencil import DateStencil, date_ranges_parameter
 from runbook.model.workflow import WorkflowFile, WorkflowSpec, load_workflows
+from runbook.model.yaml_files import read_failure, read_text
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,9 @@ def load_defined(repository: Repository, settings: WorkflowSettings) -> list[Def
     for path in workflow_files(repository, settings):
         where = repository.relative(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(where, f"cannot read: {error}") from None
+            text = read_text(path)
+        except (OSError, ValueError) as error:
+            raise ConfigError(where, f"cannot read: {read_failure(error)}") from None
         defined = load_workflows(text, where)
         found.extend(DefinedWorkflow(spec, where, defined) for spec in defined.workflows.values())
     return found
