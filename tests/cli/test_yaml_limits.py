@@ -62,7 +62,8 @@ def test_workflow_validate_and_run_refuse_a_billion_laughs(run_cli: Cli, repo: R
     assert re.fullmatch(rf"workflows/bomb\.yml:3:\d+: {REFUSED}\n", validated.out)
     ran = run_cli("workflow", "run", "bomb")
     assert ran.code == 1
-    assert ran.err == f"runbook: error: {validated.out}"
+    verdict = "(invalid file: workflow bomb cannot run)"
+    assert ran.err == f"runbook: error: {validated.out.rstrip()} {verdict}\n"
 
 
 def test_a_workflow_parameter_typed_as_a_bomb_is_refused(run_cli: Cli, repo: Repository) -> None:
@@ -89,5 +90,6 @@ def test_plan_names_a_parameters_file_that_is_not_utf8(run_cli: Cli, repo: Repos
     planned = run_cli("plan", "restart-database", "-f", "params.yaml")
     assert planned.code == 2
     assert planned.err == (
-        "runbook: error: params.yaml: cannot read parameters file: not UTF-8 text (byte 9)\n"
+        "runbook: error: params.yaml: cannot read parameters file: "
+        "not UTF-8 text (invalid byte at offset 9)\n"
     )

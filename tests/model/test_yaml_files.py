@@ -91,5 +91,5 @@ def test_read_text_caps_bytes_and_wants_utf8(tmp_path: Path) -> None:
         read_text(big)
     latin = tmp_path / "latin.yml"
     latin.write_bytes(b"name: caf\xe9\n")
-    with pytest.raises(ValueError, match=r"not UTF-8 text \(byte 9\)"):
+    with pytest.raises(ValueError, match=r"not UTF-8 text \(invalid byte at offset 9\)"):
         read_text(latin)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from runbook.cli.context import json_option, repository
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
+from runbook.cli.errors import EXIT_FAILURE, EXIT_OK, one_line
 from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
@@ -65,21 +65,29 @@ def validate_command(as_json: bool, file: str) -> int:
 @json_option
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> int:
-    """List the workflows of the inputs folder (workflows/*.yml, and a top-level workflows.yml)."""
+    """List the workflows of the inputs folder (workflows/*.yml, and a top-level workflows.yml).
+
+    An invalid file is named on stderr with its error (exit 1); the others are listed.
+    """
     from runbook.orchestrate.workflow_files import load_defined, settings_for
 
     repo = repository(ctx)
-    rows = [_row(w.spec, w.source) for w in load_defined(repo, settings_for(repo))]
+    loaded = load_defined(repo, settings_for(repo))
+    rows = [_row(w.spec, w.source) for w in loaded.defined]
+    code = EXIT_FAILURE if loaded.invalid else EXIT_OK
     if as_json:
-        print_json({"workflows": rows})
-        return EXIT_OK
+        invalid = [{"file": bad.source, "error": str(bad.error)} for bad in loaded.invalid]
+        print_json({"workflows": rows, "invalid": invalid})
+        return code
+    for bad in loaded.invalid:
+        click.echo(f"runbook: error: {one_line(str(bad.error))}", err=True)
     if not rows:
         click.echo("no workflows (define them in workflows/*.yml)")
     for row in rows:
         layers = " -> ".join(",".join(layer) for layer in row["order"])
         triggers = "; ".join(row["triggers"]) or "none"
         click.echo(f"{row['name']}  [{row['file']}]  tasks: {layers}  triggers: {triggers}")
-    return EXIT_OK
+    return code
 
 
 def _row(spec: WorkflowSpec, where: str) -> dict[str, Any]:

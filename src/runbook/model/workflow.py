@@ -23,8 +23,10 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from runbook.errors import SpecError
-from runbook.model.yaml_files import parse_yaml
+from runbook.model.yaml_files import compose_yaml, parse_yaml
 
 AUTOMATIC_PARAMETERS: Final = ("reference_date", "date_ranges")
 SETTING_NAMES: Final = ("flowapi_url",)
@@ -287,3 +289,22 @@ def load_workflows(text: str, where: str = "workflows.yml") -> WorkflowFile:
         raise SpecError(f"{where}: {first.where}", first.reason)
     assert result is not None  # noqa: S101 - no errors means the document was built
     return result
+
+
+def declared_names(text: str) -> list[str]:
+    """The workflow names an invalid workflows file declares, as far as it composes.
+
+    Lets ``workflow run NAME`` say "NAME is in an invalid file" rather than "no such
+    workflow". Read from the node graph, never built: the file may be an alias bomb.
+    """
+    root = compose_yaml(text)
+    listed = _value_of(root, "workflows")
+    items = listed.value if isinstance(listed, SequenceNode) else []
+    names = (_value_of(item, "name") for item in items)
+    return [name.value for name in names if isinstance(name, ScalarNode)]
+
+
+def _value_of(node: Node | None, key: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == key), None)

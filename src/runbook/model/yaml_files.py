@@ -103,6 +103,24 @@ def load_yaml(text: str) -> object:
         loader.dispose()
 
 
+def compose_yaml(text: str) -> Node | None:
+    """The node graph of ``text`` without building any value, or None if it does not parse.
+
+    Composing is linear in the text whatever its aliases do (an alias is a second reference
+    to one node), so a refused document can still be looked into, e.g. for the names it
+    declares. Nesting stays capped.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        return None
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
 def _measure(root: Node) -> None:
     """Refuse a node graph whose expansion is too large or too deep, or that holds bad text.
 
@@ -182,7 +200,7 @@ def read_text(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text (byte {error.start})") from None
+        raise ValueError(f"not UTF-8 text (invalid byte at offset {error.start})") from None
 
 
 def read_failure(error: OSError | ValueError) -> str:
