@@ -55,3 +55,15 @@ def restart_runbook(path: Path) -> Path:
         ],
         parameters={"host": {"type": "str", "default": "localhost"}},
     )
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A YAML flow list of nested aliases ("billion laughs"), about 400 bytes, on one line.
+
+    Each item is a list of ``width`` aliases of the item before: loaded, it shares one
+    object per level; walked or serialised, it is ``width ** levels`` strings.
+    """
+    items = [f"&l0 [{', '.join(['lol'] * width)}]"]
+    for level in range(1, levels):
+        items.append(f"&l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
+    return "[" + ", ".join(items) + "]"

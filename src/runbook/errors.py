@@ -134,9 +134,10 @@ class UnknownWorkflowRunError(UsageError):
 class UnknownWorkflowError(UsageError):
     """No workflow of the repository has the given name."""
 
-    def __init__(self, name: str, known: list[str]) -> None:
+    def __init__(self, name: str, known: list[str], invalid: list[str] | None = None) -> None:
         listed = ", ".join(known) if known else "none; define them in workflows/*.yml"
-        super().__init__(f"{name}: no such workflow (known: {listed})")
+        unread = f"; invalid, not read: {', '.join(invalid)}" if invalid else ""
+        super().__init__(f"{name}: no such workflow (known: {listed}{unread})")
         self.name = name
 
 

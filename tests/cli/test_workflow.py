@@ -127,7 +127,7 @@ def test_create_refuses_to_overwrite_and_unknown_templates(run_cli: Cli) -> None
         (("show-plan", "no-such-plan"), 2, "no such plan"),
         (("plan", "broken"), 1, "runbooks/broken.ipynb: not a valid notebook: invalid JSON"),
         (("plan", "restart-database", "--bogus"), 2, "No such option '--bogus'"),
-        (("plan", "restart-database", "-f", "params.yaml"), 2, "params.yaml: invalid YAML"),
+        (("plan", "restart-database", "-f", "params.yaml"), 2, "params.yaml:2:1: invalid YAML"),
     ],
 )
 def test_bad_input_gets_one_line_and_an_exit_code(

@@ -303,3 +303,96 @@ def test_a_task_whose_run_succeeded_before_the_kill_is_not_run_again(repo: Repos
     tasks = json.loads(resumed.stdout)["tasks"]
     assert [(t["key"], t["state"]) for t in tasks] == [("first", "reused"), ("second", "succeeded")]
     assert ran.read_text() == "ran\n"  # once: resume did not run it again
+
+
+GOOD = """
+workflows:
+  - name: good
+    notebooks:
+      only: {filename: only.ipynb}
+"""
+
+BAD = """
+workflows:
+  - name: bad
+    notebooks:
+      only: {filename: only.ipynb, parameters: {x: nope}}
+"""
+
+
+def invalid_neighbours(repo: Repository) -> None:
+    """workflows/good.yml next to an invalid file, an unparsable one and a non-UTF-8 one."""
+    from tests.orchestrate.test_dag import notebook
+
+    folder = repo.root / "workflows"
+    (folder / "good.yml").write_text(GOOD)
+    (folder / "bad.yml").write_text(BAD)
+    (folder / "broken.yml").write_text("workflows: [unclosed\n")
+    (folder / "latin.yml").write_bytes(b"workflows: caf\xe9\n")
+    notebook(folder / "only.ipynb", "", "print('ran')")
+
+
+BAD_LINES = [
+    "runbook: error: workflows/bad.yml: workflows[0].notebooks.only.parameters.x: "
+    "unknown reference 'nope'",
+    "runbook: error: workflows/broken.yml:2:1: invalid YAML: expected ',' or ']', "
+    "but got '<stream end>'",
+    "runbook: error: workflows/latin.yml: cannot read: not UTF-8 text (invalid byte at offset 14)",
+]
+
+
+def test_list_names_each_invalid_file_and_lists_the_others(run_cli: Cli, repo: Repository) -> None:
+    invalid_neighbours(repo)
+    listed = run_cli("workflow", "list")
+    assert listed.code == 1
+    assert listed.err.splitlines() == BAD_LINES
+    assert listed.out.startswith("good  [workflows/good.yml]  tasks: only")
+    as_json = json.loads(run_cli("workflow", "list", "--json").out)
+    assert [w["name"] for w in as_json["workflows"]] == ["good"]
+    assert [bad["file"] for bad in as_json["invalid"]] == [
+        "workflows/bad.yml",
+        "workflows/broken.yml",
+        "workflows/latin.yml",
+    ]
+
+
+def test_run_refuses_a_workflow_of_an_invalid_file_by_naming_it(
+    run_cli: Cli, repo: Repository
+) -> None:
+    invalid_neighbours(repo)
+    bad = run_cli("workflow", "run", "bad")
+    assert bad.code == 1
+    assert bad.err == (
+        "runbook: error: workflows/bad.yml: workflows[0].notebooks.only.parameters.x: "
+        "unknown reference 'nope' (invalid file: workflow bad cannot run)\n"
+    )
+    unknown = run_cli("workflow", "run", "nope")
+    assert unknown.code == 2
+    assert unknown.err == (
+        "runbook: error: nope: no such workflow (known: good; invalid, not read: "
+        "workflows/bad.yml, workflows/broken.yml, workflows/latin.yml)\n"
+    )
+
+
+@pytest.mark.kernel
+def test_run_of_a_good_workflow_is_not_stopped_by_an_invalid_neighbour(
+    run_cli: Cli, repo: Repository
+) -> None:
+    invalid_neighbours(repo)
+    ran = run_cli("workflow", "run", "good", "--json")
+    assert ran.code == 0, ran.err
+    assert [(t["key"], t["state"]) for t in json.loads(ran.out)["tasks"]] == [("only", "succeeded")]
+
+
+def test_scheduler_once_names_each_invalid_file_at_error(
+    run_cli: Cli, repo: Repository, caplog: pytest.LogCaptureFixture
+) -> None:
+    invalid_neighbours(repo)
+    with caplog.at_level("INFO", logger="runbook.scheduler"):
+        result = run_cli("scheduler", "--once", "--json")
+    assert result.code == 0, result.err
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        line.removeprefix("runbook: error: ") + " (invalid file: none of its workflows fire)"
+        for line in BAD_LINES
+    ]

@@ -22,6 +22,7 @@ from runbook.model.playbook import (
     load_playbook,
 )
 from runbook.orchestrate.inventory import read_inventory
+from tests.builders import alias_bomb
 from tests.localhttp import JsonHandler, serving
 
 POLICY = EgressPolicy(allow_private=("127.0.0.1",), timeout=5)
@@ -104,6 +105,20 @@ def test_bad_yaml_file_names_the_line(root: Path) -> None:
     (root / "inventory" / "tag.yml").write_text("!!python/object/apply:os.getcwd []\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         _read(FileInventory("inventory/tag.yml"), root)
+
+
+@pytest.mark.timeout(60)  # a backstop: without the loader's caps this walks 9**9 strings
+def test_an_inventory_file_that_is_an_alias_bomb_is_refused(root: Path) -> None:
+    (root / "inventory" / "bomb.yml").write_text(
+        f"targets: [{{name: a, vars: {{x: {alias_bomb()}}}}}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        _read(FileInventory("inventory/bomb.yml"), root)
+    assert caught.value.where.startswith("inventory/bomb.yml:1:")
+    assert caught.value.reason == "YAML refused: aliases expand to more than 100000 nodes"
+    (root / "inventory" / "latin.yml").write_bytes(b"- name: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"^inventory/latin\.yml: cannot read the inventory "):
+        _read(FileInventory("inventory/latin.yml"), root)
 
 
 @pytest.mark.parametrize("path", ["../outside.yml", "/etc/hosts.yml", "inventory/../../x.yml"])

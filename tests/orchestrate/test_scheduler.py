@@ -210,6 +210,38 @@ def test_a_restarted_scheduler_neither_duplicates_nor_drops_a_fire_time(
     ]
 
 
+def test_an_invalid_file_is_named_at_error_once_and_the_others_still_fire(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    hourly_inputs(repo)
+    bad = repo.root / "workflows" / "bad.yml"
+    bad.write_text(HOURLY.replace("hourly", "other").replace("only.ipynb", "../../x.ipynb"))
+    (repo.root / "workflows" / "latin.yml").write_bytes(b"workflows: caf\xe9\n")
+    lines: list[str] = []
+    errors: list[str] = []
+    ticker = Scheduler(
+        sessions, repo, settings_for(repo), "test:1", lines.append, log_error=errors.append
+    )
+    at = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
+    assert ticker.tick(at) == []
+    assert errors == [
+        "workflows/bad.yml: workflows[0].notebooks.only.filename: '../../x.ipynb' contains "
+        "'..': paths must stay inside the inputs folder (invalid file: none of its workflows "
+        "fire)",
+        "workflows/latin.yml: cannot read: not UTF-8 text (invalid byte at offset 14) "
+        "(invalid file: none of its workflows fire)",
+    ]
+    assert lines == ["hourly: schedule 0 * * * * (UTC), next 2026-11-23 11:00:00+00:00"]
+    assert len(ticker.tick(at.replace(hour=11, minute=0, second=30))) == 1
+    ticker.wait()
+    assert len(errors) == 2  # named once, not on every tick
+    assert fired(sessions) == ["2026-11-23T11:00:00+00:00"]
+    bad.write_text(HOURLY.replace("hourly", "other"))
+    ticker.tick(at.replace(hour=11, minute=5))
+    assert "workflows/bad.yml: valid again" in lines
+    ticker.close()
+
+
 @pytest.fixture
 def postgres_sessions() -> Iterator[list[sessionmaker[Session]]]:
     """Two independent engines (two scheduler processes) on one fresh PostgreSQL store."""

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunbookName
-from runbook.errors import ParameterError, UsageError
-from runbook.model.parameters import ParameterSpec, coerce
+from runbook.errors import ParameterError
+from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
 from runbook.orchestrate.planning import plan_runbook
 
@@ -60,7 +59,7 @@ def plan_command(
     """
     repo = repository(ctx)
     path = repo.find_runbook(runbook, base=Path.cwd())
-    given: dict[str, object] = _read_parameters_file(parameters_file) if parameters_file else {}
+    given: dict[str, object] = read_parameters_file(parameters_file) if parameters_file else {}
     given.update(dict(parameters))
     prompt = _ask if sys.stdin.isatty() and not as_json else None
     with store_session(repo) as session:
@@ -95,22 +94,6 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "state": plan.state.value,
         "review_required": plan.review_required,
     }
-
-
-def _read_parameters_file(path: Path) -> dict[str, object]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read parameters file: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        place = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}: invalid YAML{place}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise UsageError(f"{path}: must be a mapping of parameter names to values")
-    return data
 
 
 def _ask(spec: ParameterSpec) -> object:

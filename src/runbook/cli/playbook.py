@@ -20,6 +20,7 @@ from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
 from runbook.errors import UsageError
 from runbook.model.playbook_run import PlaybookDefinition
+from runbook.model.yaml_files import read_failure, read_text
 
 _SEMANTICS: Final = """\b
 Batches: strategy.batch_size is a count (5), a percentage of the targets known at
@@ -69,10 +70,9 @@ def validate_command(as_json: bool, file: str) -> int:
     from runbook.model.playbook import validate_playbook
 
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"{file}: cannot read the playbook: {reason}") from error
+        text = read_text(Path(file))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{file}: cannot read the playbook: {read_failure(error)}") from None
     errors = validate_playbook(text, file)
     if as_json:
         listed = [{"where": e.where, "reason": e.reason} for e in errors]

@@ -84,7 +84,9 @@ def scheduler_command(
         grace=timedelta(seconds=grace_seconds),
     )
     with store_sessions(repo) as sessions:
-        scheduler = Scheduler(sessions, repo, settings, lease_owner(), log.info, options)
+        scheduler = Scheduler(
+            sessions, repo, settings, lease_owner(), log.info, options, log_error=log.error
+        )
         if once:
             started = scheduler.tick(poll_now=True)
             scheduler.close()

@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from runbook.cli.context import json_option, repository
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
+from runbook.cli.errors import EXIT_FAILURE, EXIT_OK, one_line
 from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
+from runbook.model.yaml_files import read_failure, read_text
 
 
 @click.group("workflow")
@@ -38,10 +39,9 @@ def validate_command(as_json: bool, file: str) -> int:
     Exit 1 when FILE has errors (all are listed, one per line), 2 when it cannot be read.
     """
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"{file}: cannot read the workflows file: {reason}") from error
+        text = read_text(Path(file))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{file}: cannot read the workflows file: {read_failure(error)}") from None
     errors = validate_workflows(text, file)
     count = 0 if errors else len(load_workflows(text, file).workflows)
     if as_json:
@@ -65,21 +65,29 @@ def validate_command(as_json: bool, file: str) -> int:
 @json_option
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> int:
-    """List the workflows of the inputs folder (workflows/*.yml, and a top-level workflows.yml)."""
+    """List the workflows of the inputs folder (workflows/*.yml, and a top-level workflows.yml).
+
+    An invalid file is named on stderr with its error (exit 1); the others are listed.
+    """
     from runbook.orchestrate.workflow_files import load_defined, settings_for
 
     repo = repository(ctx)
-    rows = [_row(w.spec, w.source) for w in load_defined(repo, settings_for(repo))]
+    loaded = load_defined(repo, settings_for(repo))
+    rows = [_row(w.spec, w.source) for w in loaded.defined]
+    code = EXIT_FAILURE if loaded.invalid else EXIT_OK
     if as_json:
-        print_json({"workflows": rows})
-        return EXIT_OK
+        invalid = [{"file": bad.source, "error": str(bad.error)} for bad in loaded.invalid]
+        print_json({"workflows": rows, "invalid": invalid})
+        return code
+    for bad in loaded.invalid:
+        click.echo(f"runbook: error: {one_line(str(bad.error))}", err=True)
     if not rows:
         click.echo("no workflows (define them in workflows/*.yml)")
     for row in rows:
         layers = " -> ".join(",".join(layer) for layer in row["order"])
         triggers = "; ".join(row["triggers"]) or "none"
         click.echo(f"{row['name']}  [{row['file']}]  tasks: {layers}  triggers: {triggers}")
-    return EXIT_OK
+    return code
 
 
 def _row(spec: WorkflowSpec, where: str) -> dict[str, Any]:

@@ -17,9 +17,11 @@ import re
 import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
-from runbook.errors import MetadataError, ParameterError
+from runbook.errors import MetadataError, ParameterError, UsageError
+from runbook.model.yaml_files import parse_yaml, read_failure, read_text
 
 PARAMETER_TYPES: Final = ("str", "int", "float", "bool", "date", "datetime", "list", "choice")
 SECRET_SCHEMES: Final = ("env", "file", "secret")
@@ -369,3 +371,22 @@ def check_secret_reference(spec: ParameterSpec, raw: object, where: str = "") ->
 def default_secret_reference(spec: ParameterSpec) -> str:
     """The reference used for a secret parameter given no value: ``secret:<name>``."""
     return f"secret:{spec.name}"
+
+
+def read_parameters_file(path: Path) -> dict[str, object]:
+    """The mapping of parameter names to values in YAML (or JSON) file ``path``.
+
+    Read through the one capped YAML loader; every problem is a UsageError naming the file.
+    """
+    try:
+        text = read_text(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path}: cannot read parameters file: {read_failure(error)}") from None
+    data, problem = parse_yaml(text, str(path))
+    if problem is not None:
+        raise UsageError(str(problem))
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"{path}: must be a mapping of parameter names to values")
+    return data

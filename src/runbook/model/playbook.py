@@ -427,7 +427,7 @@ def _build(raw: object, where: str) -> tuple[PlaybookSpec | None, list[SpecError
 
 
 def _parse(text: str, where: str) -> tuple[PlaybookSpec | None, list[SpecError]]:
-    from runbook.model.workflow import parse_yaml
+    from runbook.model.yaml_files import parse_yaml
 
     document, error = parse_yaml(text, where)
     if error is not None:

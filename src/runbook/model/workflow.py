@@ -23,9 +23,10 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
-import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runbook.errors import SpecError
+from runbook.model.yaml_files import compose_yaml, parse_yaml
 
 AUTOMATIC_PARAMETERS: Final = ("reference_date", "date_ranges")
 SETTING_NAMES: Final = ("flowapi_url",)
@@ -256,25 +257,6 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
     return cycles
 
 
-def parse_yaml(text: str, where: str) -> tuple[object, SpecError | None]:
-    """``text`` parsed with ``yaml.safe_load``, or a SpecError placed at its line/column.
-
-    Tags such as ``!!python/object/apply`` are refused by the safe loader, never executed.
-    """
-    try:
-        return yaml.safe_load(text), None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        problem = error.problem or error.context or "malformed"
-        return None, SpecError(place, f"invalid YAML: {problem}")
-    except yaml.YAMLError as error:
-        return None, SpecError(where, f"invalid YAML: {error}")
-    except (ValueError, TypeError, RecursionError) as error:
-        # PyYAML builds dates itself: `2016-13-45` raises ValueError from datetime.
-        return None, SpecError(where, f"invalid YAML value: {error}")
-
-
 def _build(text: str, where: str) -> tuple[WorkflowFile | None, list[SpecError]]:
     from runbook.model.workflow_validate import build_document
 
@@ -307,3 +289,22 @@ def load_workflows(text: str, where: str = "workflows.yml") -> WorkflowFile:
         raise SpecError(f"{where}: {first.where}", first.reason)
     assert result is not None  # noqa: S101 - no errors means the document was built
     return result
+
+
+def declared_names(text: str) -> list[str]:
+    """The workflow names an invalid workflows file declares, as far as it composes.
+
+    Lets ``workflow run NAME`` say "NAME is in an invalid file" rather than "no such
+    workflow". Read from the node graph, never built: the file may be an alias bomb.
+    """
+    root = compose_yaml(text)
+    listed = _value_of(root, "workflows")
+    items = listed.value if isinstance(listed, SequenceNode) else []
+    names = (_value_of(item, "name") for item in items)
+    return [name.value for name in names if isinstance(name, ScalarNode)]
+
+
+def _value_of(node: Node | None, key: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == key), None)

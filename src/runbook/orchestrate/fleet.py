@@ -42,6 +42,7 @@ from runbook.model.playbook_run import (
     new_playbook_run_id,
 )
 from runbook.model.repository import Repository
+from runbook.model.yaml_files import read_failure, read_text
 from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
@@ -93,10 +94,9 @@ def import_playbook(
     path = repository.resolve(file, base=base)
     where = repository.relative(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"{where}: cannot read the playbook: {reason}") from None
+        text = read_text(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{where}: cannot read the playbook: {read_failure(error)}") from None
     errors = validate_playbook(text, where)
     if len(errors) > 1:
         first = errors[0]

@@ -33,7 +33,7 @@ from runbook.model.playbook import (
 )
 from runbook.model.playbook_validate import parse_targets
 from runbook.model.repository import resolve_inside
-from runbook.model.workflow import parse_yaml
+from runbook.model.yaml_files import parse_yaml, read_failure, read_text
 from runbook.secrets import resolve_reference
 
 _SECRET_WORD = re.compile(r"^(env|file|secret):\S+$")
@@ -69,12 +69,11 @@ def _from_file(user_path: str, repo_root: Path) -> list[Target]:
     if suffix not in (".json", ".yml", ".yaml"):
         raise ConfigError(where, "an inventory file must be .yml, .yaml or .json")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise ConfigError(where, "no such inventory file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ConfigError(where, f"cannot read the inventory file: {reason}") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(where, f"cannot read the inventory file: {read_failure(error)}") from None
     if suffix == ".json":
         return _targets(_json(text, where, "the file"), where)
     document, problem = parse_yaml(text, where)

@@ -101,6 +101,9 @@ class Scheduler:
     _running: list[Future[WorkflowRun]] = field(default_factory=list)
     _polled_once: set[str] = field(default_factory=set)
     _given_up: set[str] = field(default_factory=set)
+    _invalid: dict[str, str] = field(default_factory=dict)
+    #: Where errors go (ERROR in the CLI); ``log`` when not given.
+    log_error: Log | None = None
 
     def tick(self, now: datetime | None = None, *, poll_now: bool = False) -> list[WorkflowRun]:
         """Fire what is due at ``now``; returns the workflow runs started (still running).
@@ -108,11 +111,7 @@ class Scheduler:
         ``poll_now`` polls every sensor whatever its schedule (``runbook scheduler --once``).
         """
         moment = now or datetime.now(UTC)
-        try:
-            defined = load_defined(self.repository, self.settings)
-        except RunbookError as error:
-            self.log(f"workflows not loaded, nothing fired this tick: {error}")
-            return []
+        defined = self._load()
         started: list[WorkflowRun] = []
         for workflow in defined:
             for index, trigger in enumerate(workflow.spec.triggers):
@@ -122,6 +121,22 @@ class Scheduler:
             started += self._poll(poll, moment, poll_now)
         self._daily_gc(moment)
         return started
+
+    def _load(self) -> list[DefinedWorkflow]:
+        """The workflows of the valid files; each invalid file is named at ERROR.
+
+        Once per distinct error, not every tick: the file stays invalid until someone
+        edits it, and its workflows do not fire meanwhile. The others fire as usual.
+        """
+        loaded = load_defined(self.repository, self.settings)
+        now_invalid = {bad.source: str(bad.error) for bad in loaded.invalid}
+        for source, error in now_invalid.items():
+            if self._invalid.get(source) != error:
+                (self.log_error or self.log)(f"{error} (invalid file: none of its workflows fire)")
+        for source in self._invalid.keys() - now_invalid.keys():
+            self.log(f"{source}: valid again")
+        self._invalid = now_invalid
+        return loaded.defined
 
     def _daily_gc(self, now: datetime) -> None:
         """Run ``runbook gc`` once a day (at midnight UTC, or late after a restart)."""

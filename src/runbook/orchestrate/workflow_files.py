@@ -14,10 +14,11 @@ from pathlib import Path
 
 from runbook.config import WorkflowSettings, workflow_settings
 from runbook.egress import config_table
-from runbook.errors import ConfigError, UnknownWorkflowError
+from runbook.errors import ConfigError, RunbookError, SpecError, UnknownWorkflowError
 from runbook.model.repository import Repository, resolve_inside
 from runbook.model.stencil import DateStencil, date_ranges_parameter
-from runbook.model.workflow import WorkflowFile, WorkflowSpec, load_workflows
+from runbook.model.workflow import WorkflowFile, WorkflowSpec, declared_names, load_workflows
+from runbook.model.yaml_files import read_failure, read_text
 
 
 @dataclass(frozen=True)
@@ -43,27 +44,65 @@ def workflow_files(repository: Repository, settings: WorkflowSettings) -> list[P
     return paths
 
 
-def load_defined(repository: Repository, settings: WorkflowSettings) -> list[DefinedWorkflow]:
-    """Every workflow of every workflows file; the first invalid file raises its SpecError."""
+@dataclass(frozen=True)
+class InvalidFile:
+    """A workflows file that could not be loaded: its error, and the names it declares."""
+
+    source: str
+    error: RunbookError
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadedWorkflows:
+    """Every workflow of the valid files, and each invalid file with its error."""
+
+    defined: list[DefinedWorkflow]
+    invalid: list[InvalidFile]
+
+
+def load_defined(repository: Repository, settings: WorkflowSettings) -> LoadedWorkflows:
+    """Every workflow of every workflows file, each file loaded on its own.
+
+    One invalid file must not stop the workflows of the others: it is set aside in
+    ``invalid`` with its error, for the caller to name.
+    """
     found: list[DefinedWorkflow] = []
+    invalid: list[InvalidFile] = []
     for path in workflow_files(repository, settings):
         where = repository.relative(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(where, f"cannot read: {error}") from None
-        defined = load_workflows(text, where)
+            text = read_text(path)
+        except (OSError, ValueError) as error:
+            invalid.append(
+                InvalidFile(where, ConfigError(where, f"cannot read: {read_failure(error)}"))
+            )
+            continue
+        try:
+            defined = load_workflows(text, where)
+        except SpecError as error:
+            invalid.append(InvalidFile(where, error, tuple(declared_names(text))))
+            continue
         found.extend(DefinedWorkflow(spec, where, defined) for spec in defined.workflows.values())
-    return found
+    return LoadedWorkflows(found, invalid)
 
 
 def find_workflow(repository: Repository, settings: WorkflowSettings, name: str) -> DefinedWorkflow:
-    """The workflow called ``name``; UnknownWorkflowError listing the known ones if none."""
-    defined = load_defined(repository, settings)
-    for workflow in defined:
+    """The workflow called ``name``.
+
+    Raises the file's error when ``name`` is declared in an invalid file, else
+    UnknownWorkflowError listing the known workflows (and naming the invalid files).
+    """
+    loaded = load_defined(repository, settings)
+    for workflow in loaded.defined:
         if workflow.spec.name == name:
             return workflow
-    raise UnknownWorkflowError(name, sorted({w.spec.name for w in defined}))
+    for bad in loaded.invalid:
+        if name in bad.names and isinstance(bad.error, SpecError):
+            reason = f"{bad.error.reason} (invalid file: workflow {name} cannot run)"
+            raise SpecError(bad.error.where, reason)
+    known = sorted({w.spec.name for w in loaded.defined})
+    raise UnknownWorkflowError(name, known, [bad.source for bad in loaded.invalid])
 
 
 def manual_dates(workflow: DefinedWorkflow, reference_date: dt.date) -> list[list[str]]:
