@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from collections.abc import Callable
 
+from runbook.config import database_url
 from runbook.model.repository import Repository
+from runbook.store.db import make_engine
 from tests.conftest import Result
+from tests.tamper import tamper
 
 Cli = Callable[..., Result]
 
+
+def tamper_store(repo: Repository, *statements: str) -> None:
+    """Change the repository's store as an attacker with database access would."""
+    engine = make_engine(database_url(repo.root, repo.config.store_url))
+    try:
+        tamper(engine, *statements)
+    finally:
+        engine.dispose()
 
 def plan_and_review(run_cli: Cli) -> str:
     assert run_cli("create", "Restart database").code == 0
@@ -64,12 +73,11 @@ def test_verify_passes_then_names_the_tampered_event(run_cli: Cli, repo: Reposit
         "reason": "",
     }
 
-    database = repo.root / ".runbook" / "runbook.db"
-    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
-        connection.execute(
-            "UPDATE audit_events SET payload = json_set(payload, '$.verdict', 'rejected') "
-            "WHERE kind = 'review.recorded'"
-        )
+    tamper_store(
+        repo,
+        "UPDATE audit_events SET payload = json_set(payload, '$.verdict', 'rejected') "
+        "WHERE kind = 'review.recorded'",
+    )
 
     tampered = run_cli("audit", "verify")
     assert tampered.code == 1

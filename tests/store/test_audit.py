@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sqlalchemy import Engine, delete, text, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from runbook.model.audit import GENESIS_HASH, EventKind, plan_subject, verify_chain
@@ -21,6 +21,7 @@ from runbook.store.db import session_scope
 from runbook.store.plans import get_plan, list_plans
 from runbook.store.reviews import list_reviews
 from runbook.store.tables import AuditEventRow
+from tests.tamper import tamper, unguarded
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -112,8 +113,7 @@ def test_malformed_events_are_refused(
 
 def test_an_update_on_the_table_is_detected(engine: Engine) -> None:
     append_some(engine, 5)
-    with session_scope(engine) as session:
-        session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 3"))
+    tamper(engine, "UPDATE audit_events SET actor = 'mallory' WHERE id = 3")
     with session_scope(engine) as session:
         report = verify_audit(session)
     assert not report.ok and report.first_bad_id == 3
@@ -122,8 +122,8 @@ def test_an_update_on_the_table_is_detected(engine: Engine) -> None:
 
 def test_a_payload_update_is_detected(engine: Engine) -> None:
     append_some(engine, 5)
-    with session_scope(engine) as session:
-        session.execute(
+    with unguarded(engine) as connection:
+        connection.execute(
             update(AuditEventRow)
             .where(AuditEventRow.id == 4)
             .values(payload={"i": 3, "state": "succeeded"})
@@ -134,8 +134,7 @@ def test_a_payload_update_is_detected(engine: Engine) -> None:
 
 def test_a_deleted_row_is_detected(engine: Engine) -> None:
     append_some(engine, 5)
-    with session_scope(engine) as session:
-        session.execute(delete(AuditEventRow).where(AuditEventRow.id == 3))
+    tamper(engine, "DELETE FROM audit_events WHERE id = 3")
     with session_scope(engine) as session:
         report = verify_audit(session)
     assert not report.ok and report.first_bad_id == 3

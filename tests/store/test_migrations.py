@@ -86,6 +86,8 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_cell_events_run_id",
             "audit_events",
             "ix_audit_events_subject",
+            "audit_events_no_update",
+            "audit_events_no_delete",
             "workflow_runs",
             "ix_workflow_runs_workflow",
             "ix_workflow_runs_state",

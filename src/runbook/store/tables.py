@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Date,
@@ -21,10 +22,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from runbook.store.append_only import AUDIT_GUARD_DDL
 
 # Deterministic constraint names, so that migrations (and SQLite batch mode, which must
 # recreate constraints by name) can refer to them.
@@ -180,6 +184,18 @@ class AuditEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# The append-only triggers, for tables made by create_all (migration 0005 makes them too).
+for _guard in AUDIT_GUARD_DDL:
+    event.listen(
+        AuditEventRow.__table__,
+        "after_create",
+        # DDL formats its text with %: a literal percent sign is written twice.
+        DDL(_guard.sql.replace("%", "%%")).execute_if(  # type: ignore[no-untyped-call]
+            dialect=_guard.dialect
+        ),
+    )
 
 
 class WorkflowRunRow(Base):
