@@ -1,5 +1,5 @@
 """``python -m runbook``: the same command as ``runbook``."""
 
-from runbook.cli import main
+from runbook.cli import entry
 
-main()
+entry()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from runbook.credentials import environment
 from runbook.errors import ConfigError
 from runbook.secrets import find_secret
 
@@ -37,7 +38,7 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
     """The environment's value for ``name`` (a ``RUNBOOK_*`` name) or its AutoFlow alias."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     alias = ALIASES.get(name)
     return env.get(name) or (env.get(alias, "") if alias else "")
 
@@ -47,7 +48,7 @@ def database_url(root: Path, configured: str = "", environ: Mapping[str, str] | 
 
     Without configuration this is the SQLite file ``.runbook/runbook.db`` in the repository.
     """
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     url = setting("RUNBOOK_DB_URL", env) or configured
     if not url:
         return f"sqlite:///{root / '.runbook' / 'runbook.db'}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from runbook.credentials import environment
 from runbook.errors import ConfigError
 
 DEFAULT_SECRETS_DIR: Final = "/run/secrets"
@@ -26,7 +27,7 @@ def secrets_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def find_secret(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The value of the secret ``name``, or None when no source holds it."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     for variable in dict.fromkeys((name, name.upper())):
         if env.get(variable):
             return env[variable]
@@ -41,7 +42,7 @@ def find_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
 
 def resolve_reference(reference: str, environ: Mapping[str, str] | None = None) -> str:
     """The value a secret reference points at; ConfigError naming the reference if none."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     scheme, _, target = reference.partition(":")
     value: str | None
     if scheme == "env":

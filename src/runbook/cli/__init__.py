@@ -102,6 +102,21 @@ def cli(ctx: click.Context, repo: str | None, debug: bool) -> None:
     ctx.obj = {"repo": repo, "debug": debug}
 
 
+def entry() -> None:
+    """The ``runbook`` executable: first out of any credential in the environment, then main.
+
+    Kept apart from :func:`main`, which tests call in process: re-executing there would
+    replace the test runner.
+    """
+    from runbook.credentials import protect
+
+    try:
+        protect()
+    except RunbookError as error:
+        _fail(str(error), exit_code_for(error))
+    main()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every error into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv

@@ -35,7 +35,7 @@ from rich.markup import escape
 from runbook.cli.context import repository
 from runbook.cli.output import say
 from runbook.cli.types import RunbookName
-from runbook.engine.launch import SCRUBBED_VARIABLES
+from runbook.credentials import scrubbed
 from runbook.errors import FailureError
 
 START_TIMEOUT: Final = 60.0
@@ -74,7 +74,7 @@ class LabServer:
             argv.append("--ServerApp.allow_root=True")
             say("warning: running JupyterLab as root")
         # Kernels started in the lab must not read the store's credentials, as in runbook run.
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_VARIABLES}
+        env = scrubbed(os.environ)
         env.update({"JUPYTER_TOKEN": self.token, "JUPYTER_RUNTIME_DIR": str(self.runtime)})
         env.pop("JUPYTER_TOKEN_FILE", None)
         try:

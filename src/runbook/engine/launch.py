@@ -13,20 +13,12 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-#: Server-side secrets a runbook has no business reading (the store's credentials).
-SCRUBBED_VARIABLES: Final = (
-    "RUNBOOK_DB_URL",
-    "RUNBOOK_DB_PASSWORD",
-    "RUNBOOK_DB_PASSWORD_FILE",
-    "AUTOFLOW_DB_URI",
-    "AUTOFLOW_DB_PASSWORD",
-    "AUTOFLOW_DB_PASSWORD_FILE",
-)
+from runbook.credentials import scrubbed
 
 
 def kernel_environment(
@@ -37,12 +29,8 @@ def kernel_environment(
     dry_run: bool,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The kernel's environment: ours, minus the store's credentials, plus run context."""
-    env = {
-        k: v
-        for k, v in (os.environ if base is None else base).items()
-        if k not in SCRUBBED_VARIABLES
-    }
+    """The kernel's environment: ours, minus every credential, plus run context."""
+    env = scrubbed(os.environ if base is None else base)
     env.update(
         {
             "RUNBOOK_RUN_ID": run_id,

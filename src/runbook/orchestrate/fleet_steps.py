@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from runbook.credentials import scrubbed
 from runbook.errors import RunbookError
 from runbook.model.playbook import RenderedStep
 from runbook.model.run import Decision, RunState
@@ -37,17 +38,6 @@ if TYPE_CHECKING:
 
     from runbook.model.repository import Repository
 
-#: The store's credentials, kept from shell steps as from kernels (the same list as
-#: ``runbook.engine.launch.SCRUBBED_VARIABLES``, which a test pins; importing that module
-#: would load jupyter_client for shell-only playbooks).
-SCRUBBED_VARIABLES: Final = (
-    "RUNBOOK_DB_URL",
-    "RUNBOOK_DB_PASSWORD",
-    "RUNBOOK_DB_PASSWORD_FILE",
-    "AUTOFLOW_DB_URI",
-    "AUTOFLOW_DB_PASSWORD",
-    "AUTOFLOW_DB_PASSWORD_FILE",
-)
 OUTPUT_TAIL: Final = 2000
 #: How long a killed step's process group has to exit on SIGTERM before SIGKILL.
 KILL_GRACE: Final = 5.0
@@ -57,7 +47,8 @@ Result = dict[str, Any]
 
 def base_environment(run_id: str, repo_root: Path) -> dict[str, str]:
     """The environment of every shell step of a run, before the target's own variables."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_VARIABLES}
+    # The credentials are kept from shell steps as from kernels: the same list.
+    env = scrubbed(os.environ)
     env.update({"RUNBOOK_PLAYBOOK_RUN": run_id, "RUNBOOK_REPO": str(repo_root)})
     return env
 

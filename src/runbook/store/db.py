@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from runbook.credentials import libpq_parameters
 from runbook.errors import StoreError
 
 if TYPE_CHECKING:
@@ -66,7 +67,13 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername in _POSTGRES_ALIASES:
         parsed = parsed.set(drivername=_POSTGRES_DRIVER)
     if parsed.drivername == _POSTGRES_DRIVER:
-        connect_args: dict[str, Any] = {}
+        # libpq variables handed over at start (runbook.credentials), never in os.environ;
+        # as with the variables, what the URL says wins.
+        connect_args: dict[str, Any] = {
+            k: v
+            for k, v in libpq_parameters().items()
+            if k not in parsed.query and not (k == "password" and parsed.password)
+        }
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT
         return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
