@@ -22,6 +22,7 @@ def tamper_store(repo: Repository, *statements: str) -> None:
     finally:
         engine.dispose()
 
+
 def plan_and_review(run_cli: Cli) -> str:
     assert run_cli("create", "Restart database").code == 0
     planned = run_cli(
