@@ -42,6 +42,7 @@ from runbook.model.playbook_run import (
     new_playbook_run_id,
 )
 from runbook.model.repository import Repository
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
 from runbook.orchestrate.running import (
@@ -332,6 +333,7 @@ def _execute(
         raise
     state, message = _outcome(execution)
     final = _finish(sessions, execution, state, message)
+    anchor_quietly(sessions, repository, reason=f"playbook run {run.id} finished", log=True)
     told.run_finished(final)
     return final
 

@@ -18,6 +18,7 @@ from runbook.config import WorkflowSettings
 from runbook.model.audit import EventKind
 from runbook.model.repository import Repository
 from runbook.model.retention import RETENTION_KINDS
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.store.audit import append_event
 from runbook.store.retention import delete_records, expired_ids
 
@@ -73,6 +74,9 @@ def collect_garbage(
                 "ttl": {k: str(policy.ttl(k)) for k in RETENTION_KINDS if policy.ttl(k)},
             },
         )
+    # The retention.gc event is the checkpoint: it names what went, so `audit verify` does
+    # not take the missing records for deletions; anchoring it keeps it from being cut off.
+    report.warnings += anchor_quietly(sessions, repository, reason="runbook gc")
     _measure(report, repository, settings, delete=True)
     return report
 
