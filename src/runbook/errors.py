@@ -36,7 +36,7 @@ The tree::
         │   └── StoreUnavailableError  it stayed unreachable through every retry
         ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
         ├── EgressError             an outbound HTTP request was refused or failed
-        └── AuditTamperedError      the audit log's hash chain is broken
+        └── AuditTamperedError      the audit log's chain, anchors or records disagree
 
 Each leaf builds its message from structured fields, names the thing and the place, and
 says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
@@ -58,6 +58,10 @@ class RunbookError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def lines(self) -> list[str]:
+        """The error as stderr lines: one, unless the error is a list of problems."""
+        return [self.message]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.message, self.__dict__))
@@ -380,12 +384,22 @@ class RunStoreLostError(FailureError):
 
 
 class AuditTamperedError(FailureError):
-    """The audit log's hash chain is broken: an event was altered, removed or inserted."""
+    """The audit log was tampered with: its hash chain is broken, it disagrees with its
+    anchors, or the records disagree with it. ``findings`` lists every problem found (the
+    first is ``reason``); each is one line on stderr."""
 
-    def __init__(self, reason: str, first_bad_id: int | None) -> None:
-        super().__init__(f"audit log: {reason}")
+    def __init__(
+        self, reason: str, first_bad_id: int | None, findings: list[str] | None = None
+    ) -> None:
+        self.findings = list(findings) if findings else [reason]
+        more = len(self.findings) - 1
+        super().__init__(f"audit log: {reason}" + (f" (and {more} more)" if more else ""))
         self.reason = reason
         self.first_bad_id = first_bad_id
+
+    def lines(self) -> list[str]:
+        """One line per finding."""
+        return [f"audit log: {finding}" for finding in self.findings]
 
 
 class EgressError(FailureError):

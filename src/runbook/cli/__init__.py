@@ -135,7 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     except RunbookError as error:
         if debug:
             raise
-        _fail(str(error), exit_code_for(error))
+        lines = error.lines()
+        for line in lines[:-1]:
+            sys.stderr.write(f"runbook: error: {one_line(line)}\n")
+        _fail(lines[-1], exit_code_for(error))
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:

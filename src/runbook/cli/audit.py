@@ -1,4 +1,4 @@
-"""``runbook audit verify`` and ``runbook audit log``."""
+"""``runbook audit verify``, ``runbook audit anchor`` and ``runbook audit log``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from runbook.cli.context import json_option, repository, store_session
-from runbook.cli.output import console, print_json
+from runbook.cli.context import acting_user, json_option, repository, store_session, store_sessions
+from runbook.cli.output import console, print_json, say
 from runbook.cli.types import PlanId
 from runbook.errors import AuditTamperedError
 from runbook.model.audit import AuditEvent, plan_subject, run_subject
-from runbook.store.audit import list_events, verify_audit
+from runbook.store.audit import list_events
 
 # Wide enough to tell events apart in a table; --json has the whole payload.
 _SUMMARY_WIDTH = 80
 _DIGEST_LENGTH = 64  # sha256 in hex
+# More findings than this are summed up in one line; --json lists them all.
+_MAX_FINDINGS = 50
 
 
 @click.group("audit")
@@ -34,27 +36,100 @@ def audit_group() -> None:
 @json_option
 @click.pass_context
 def verify_command(ctx: click.Context, as_json: bool) -> None:
-    """Check the audit log's hash chain from its first event to its last.
+    """Check the audit log: its hash chain, its anchors and the records it describes.
 
-    Exits 0 when it is intact, 1 (naming the first bad event) when it is not.
+    The chain must be unbroken; it must agree with every anchor in
+    .runbook/audit-anchor.json and on the git ref refs/runbook/audit-anchor (which must
+    agree with each other); and every plan, review, run, workflow run and playbook run
+    must match its events. Exits 0 when all holds, 1 with one line per finding when not.
     """
+    from runbook.orchestrate.audit_verify import verify_audit_log
+
     repo = repository(ctx)
-    with store_session(repo) as session:
-        report = verify_audit(session)
+    with store_sessions(repo) as sessions:
+        verdict = verify_audit_log(sessions, repo)
     if as_json:
         print_json(
             {
-                "ok": report.ok,
-                "checked": report.checked,
-                "first_bad_id": report.first_bad_id,
-                "reason": report.reason,
+                "ok": verdict.ok,
+                "checked": verdict.checked,
+                "first_bad_id": verdict.first_bad_id,
+                "reason": verdict.findings[0] if verdict.findings else "",
+                "findings": verdict.findings,
+                "records": verdict.records,
+                "anchors": verdict.anchors,
+                "anchor": verdict.anchor.to_json() if verdict.anchor else None,
+                "ref": verdict.ref,
+                "notes": verdict.notes,
             }
         )
-    if not report.ok:
-        raise AuditTamperedError(report.reason, report.first_bad_id)
-    if not as_json:
-        noun = "event" if report.checked == 1 else "events"
-        console.print(f"audit log intact: {report.checked} {noun}")
+    if not verdict.ok:
+        shown = verdict.findings
+        if len(shown) > _MAX_FINDINGS:
+            rest = len(shown) - _MAX_FINDINGS + 1
+            shown = [*shown[: _MAX_FINDINGS - 1], f"{rest} more findings: see --json"]
+        raise AuditTamperedError(shown[0], verdict.first_bad_id, shown)
+    if as_json:
+        return
+    console.print(f"audit log intact: {verdict.checked} {_plural(verdict.checked, 'event')}")
+    newest = (
+        f"newest: event {verdict.anchor.event_id} at "
+        f"{verdict.anchor.anchored_at.astimezone():%Y-%m-%d %H:%M:%S}"
+        if verdict.anchor
+        else "none yet"
+    )
+    console.print(
+        f"checked against {verdict.records} {_plural(verdict.records, 'record')} and "
+        f"{verdict.anchors} {_plural(verdict.anchors, 'anchor')} ({newest})"
+    )
+    for note in verdict.notes:
+        console.print(escape(note))
+
+
+@audit_group.command("anchor")
+@json_option
+@click.pass_context
+def anchor_command(ctx: click.Context, as_json: bool) -> None:
+    """Record the audit log's newest event outside the database, now.
+
+    Appends an anchor to .runbook/audit-anchor.json and, in a git repository, commits it
+    on refs/runbook/audit-anchor (push that ref somewhere safe to keep it out of reach).
+    Runs, workflow runs, playbook runs and `runbook gc` anchor when they end. Refuses,
+    writing nothing, when the log does not follow from the last anchor.
+    """
+    from runbook.orchestrate.audit_anchor import anchor_audit
+
+    repo = repository(ctx)
+    with store_sessions(repo) as sessions:
+        result = anchor_audit(
+            sessions, repo, reason=f"runbook audit anchor by {acting_user(None, repo)}"
+        )
+    for warning in result.warnings:
+        say(f"warning: {escape(warning)}")
+    if as_json:
+        print_json(
+            {
+                "anchored": result.created,
+                "anchor": result.anchor.to_json() if result.anchor else None,
+                "file": result.file,
+                "ref": result.ref,
+                "warnings": result.warnings,
+            }
+        )
+        return
+    if result.anchor is None:
+        console.print("nothing to anchor: the audit log is empty")
+        return
+    places = result.file + (f" and {result.ref}" if result.ref else "")
+    verb = "anchored the audit log" if result.created else "audit log already anchored"
+    console.print(
+        f"{verb} at event {result.anchor.event_id} ({result.anchor.count} "
+        f"{_plural(result.anchor.count, 'event')}) in {escape(places)}"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
 
 
 @audit_group.command("log")

@@ -10,7 +10,8 @@ with an intact link is legitimate).
 
 What a chain cannot show on its own: losing the newest events (tail truncation) and
 rewriting every event from some point on with recomputed hashes. Both need the head hash
-kept somewhere else (run records, an exported checkpoint), which later issues add.
+kept somewhere else: :mod:`runbook.model.audit_anchor` records it outside the database,
+and :mod:`runbook.model.audit_records` checks the chain against the records it describes.
 
 Event kinds the product writes (subject in brackets; the ``run.*`` and ``cell.*`` payloads
 are what the run engine is to record):
@@ -201,14 +202,16 @@ def recomputed_hash(event: AuditEvent) -> str:
     )
 
 
-def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
+def verify_chain(events: Iterable[AuditEvent], *, after: AuditEvent | None = None) -> ChainReport:
     """Check a chain read in id order; stop at the first problem.
 
     Streams: it holds at most three events, so a chain of any length can be checked from a
-    cursor. Every event must carry an id (``ValueError`` otherwise).
+    cursor. Every event must carry an id (``ValueError`` otherwise). With ``after``, the
+    events are the rest of a chain whose event ``after`` is already known to be good (an
+    anchored one): the first must follow it, and only the events given are counted.
     """
     checked = 0
-    prev: AuditEvent | None = None
+    prev: AuditEvent | None = after
     # A broken link between two intact-looking events: which of them is at fault depends on
     # whether the next event vouches for the later one, so the verdict waits one event.
     suspect: tuple[AuditEvent, AuditEvent] | None = None

@@ -49,6 +49,7 @@ from runbook.model.workflow_run import (
     WorkflowState,
     new_workflow_run_id,
 )
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.running import (
     LeaseHeartbeat,
@@ -332,7 +333,11 @@ class _Execution:
                     "tasks": {k: s.value for k, s in self.states.items()},
                 },
             )
-            return get_workflow_run(session, self.run_record.id)
+            final = get_workflow_run(session, self.run_record.id)
+        anchor_quietly(
+            self.sessions, self.repository, reason=f"workflow run {final.id} finished", log=True
+        )
+        return final
 
     def _drive(self) -> None:
         running: dict[Future[TaskState], str] = {}

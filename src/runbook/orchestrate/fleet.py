@@ -43,6 +43,7 @@ from runbook.model.playbook_run import (
 )
 from runbook.model.repository import Repository
 from runbook.model.yaml_files import read_failure, read_text
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
@@ -363,6 +364,7 @@ def _execute(
         raise
     state, message = _outcome(execution)
     final = _finish(sessions, execution, state, message)
+    anchor_quietly(sessions, repository, reason=f"playbook run {run.id} finished", log=True)
     told.run_finished(final)
     return final
 

@@ -37,6 +37,7 @@ from runbook.model.files import file_lock, sync_folder
 from runbook.model.ids import IdKind, id_path, kind_of
 from runbook.model.repository import Repository
 from runbook.model.retention import RETENTION_KINDS
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.plan_files import sweep_plan_files
 from runbook.store.audit import append_event
 from runbook.store.retention import delete_records, existing_ids, expired_ids
@@ -106,6 +107,10 @@ def collect_garbage(
                     _count(report, repository, folder, folder)
         elif doomed:
             _remove_expired(sessions, repository, doomed, report, actor=actor)
+            # The retention.gc event is the checkpoint: it names what went, so `audit verify`
+            # does not take the missing records for deletions; anchoring it keeps it from
+            # being cut off.
+            report.warnings += anchor_quietly(sessions, repository, reason="runbook gc")
     report.plan_files = sweep_plan_files(sessions, repository, dry_run=dry_run)
     return report
 

@@ -46,6 +46,7 @@ from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState, new_run_id
+from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable
 from runbook.orchestrate.reporting import ReportWriter
@@ -243,6 +244,7 @@ def start_run(
     written, warnings = reports.write(finished, events, ctx.notebook)
     if notifier is not None:
         warnings = notifier.warnings + warnings
+    warnings += anchor_quietly(sessions, repository, reason=f"run {run.id} finished")
     return RunResult(run=finished, outcome=outcome, reports=written, warnings=warnings)
 
 

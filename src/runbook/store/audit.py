@@ -114,8 +114,10 @@ def list_events(
     subject_prefix: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    after: int | None = None,
 ) -> list[AuditEvent]:
-    """Events in id order (or newest first), optionally of one subject or subject prefix.
+    """Events in id order (or newest first), optionally of one subject or subject prefix,
+    or only those with an id above ``after``.
 
     With ``newest_first`` and ``limit`` this is the latest ``limit`` events.
     """
@@ -126,6 +128,8 @@ def list_events(
     )
     if subject is not None:
         query = query.where(AuditEventRow.subject == subject)
+    if after is not None:
+        query = query.where(AuditEventRow.id > after)
     if subject_prefix:
         # Not LIKE: SQLite's LIKE ignores case and '%'/'_' in the prefix would need escaping.
         query = query.where(
@@ -136,11 +140,13 @@ def list_events(
     return [_to_event(row) for row in session.execute(query)]
 
 
-def iter_events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
-    """Every event in id order, read ``batch`` at a time (keyset pagination on the id)."""
+def iter_events(
+    session: Session, batch: int = 1000, *, after: int | None = None
+) -> Iterator[AuditEvent]:
+    """Every event in id order (only those after id ``after`` if given), read ``batch`` at
+    a time (keyset pagination on the id)."""
     if batch < 1:
         raise ValueError(f"batch must be 1 or more, not {batch}")
-    after: int | None = None
     while True:
         query: Select[Any] = select(*_COLUMNS).order_by(AuditEventRow.id).limit(batch)
         if after is not None:
@@ -151,6 +157,26 @@ def iter_events(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
         if len(rows) < batch:
             return
         after = rows[-1].id
+
+
+def chain_head(session: Session) -> AuditEvent | None:
+    """The newest event of the chain; None when the log is empty."""
+    row = session.execute(select(*_COLUMNS).order_by(AuditEventRow.id.desc()).limit(1)).first()
+    return None if row is None else _to_event(row)
+
+
+def get_event(session: Session, event_id: int) -> AuditEvent | None:
+    """The event with id ``event_id``; None when there is none."""
+    row = session.execute(select(*_COLUMNS).where(AuditEventRow.id == event_id)).first()
+    return None if row is None else _to_event(row)
+
+
+def count_events(session: Session, *, through: int | None = None) -> int:
+    """How many events the log holds (only those with an id up to ``through`` if given)."""
+    query = select(func.count()).select_from(AuditEventRow)
+    if through is not None:
+        query = query.where(AuditEventRow.id <= through)
+    return int(session.scalar(query) or 0)
 
 
 def verify_audit(session: Session) -> ChainReport:

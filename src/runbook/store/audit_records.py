@@ -1,0 +1,166 @@
+"""What the store's records say, for checking them against the audit log.
+
+Only the columns the audit events repeat are read (not a plan's content, a workflow's
+frozen definition or a playbook run's targets), so that a store of many records is checked
+in little memory. See :mod:`runbook.model.audit_records` for what is compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runbook.model.audit_records import (
+    RecordFacts,
+    plan_facts,
+    playbook_run_facts,
+    review_facts,
+    run_facts,
+    workflow_run_facts,
+)
+from runbook.store.tables import PlanRow, PlaybookRunRow, ReviewRow, RunRow, WorkflowRunRow
+
+
+def record_facts(session: Session) -> Iterator[RecordFacts]:
+    """The facts of every plan, review (in id order), run, workflow run and playbook run."""
+    for plan in session.execute(
+        select(
+            PlanRow.id,
+            PlanRow.runbook_path,
+            PlanRow.sha256,
+            PlanRow.parameters,
+            PlanRow.planned_by,
+            PlanRow.planned_at,
+            PlanRow.review_required,
+            PlanRow.state,
+        ).order_by(PlanRow.id)
+    ):
+        yield plan_facts(
+            plan_id=plan.id,
+            runbook_path=plan.runbook_path,
+            sha256=plan.sha256,
+            parameters=plan.parameters,
+            planned_by=plan.planned_by,
+            planned_at=plan.planned_at,
+            review_required=plan.review_required,
+            state=plan.state,
+        )
+    for review in session.execute(
+        select(
+            ReviewRow.id,
+            ReviewRow.plan_id,
+            ReviewRow.verdict,
+            ReviewRow.reviewer,
+            ReviewRow.plan_sha256,
+            ReviewRow.comment,
+            ReviewRow.reviewed_at,
+        ).order_by(ReviewRow.id)
+    ):
+        yield review_facts(
+            review_id=review.id,
+            plan_id=review.plan_id,
+            verdict=review.verdict,
+            reviewer=review.reviewer,
+            plan_sha256=review.plan_sha256,
+            comment=review.comment,
+            reviewed_at=review.reviewed_at,
+        )
+    for run in session.execute(
+        select(
+            RunRow.id,
+            RunRow.plan_id,
+            RunRow.executor,
+            RunRow.mode,
+            RunRow.start_cell,
+            RunRow.resumed_from,
+            RunRow.state,
+        ).order_by(RunRow.id)
+    ):
+        yield run_facts(
+            run_id=run.id,
+            plan_id=run.plan_id,
+            executor=run.executor,
+            mode=run.mode,
+            start_cell=run.start_cell,
+            resumed_from=run.resumed_from,
+            state=run.state,
+        )
+    yield from _workflow_runs(session)
+    yield from _playbook_runs(session)
+
+
+def _workflow_runs(session: Session) -> Iterator[RecordFacts]:
+    for run in session.execute(
+        select(
+            WorkflowRunRow.id,
+            WorkflowRunRow.workflow,
+            WorkflowRunRow.source,
+            WorkflowRunRow.trigger,
+            WorkflowRunRow.parameters,
+            WorkflowRunRow.reference_date,
+            WorkflowRunRow.resumed_from,
+            WorkflowRunRow.started_by,
+            WorkflowRunRow.state,
+        ).order_by(WorkflowRunRow.id)
+    ):
+        yield workflow_run_facts(
+            run_id=run.id,
+            started_by=run.started_by,
+            state=run.state,
+            payload={
+                "workflow": run.workflow,
+                "source": run.source,
+                "trigger": run.trigger,
+                "parameters": run.parameters,
+                "reference_date": run.reference_date.isoformat() if run.reference_date else None,
+                "resumed_from": run.resumed_from,
+            },
+        )
+
+
+def _playbook_runs(session: Session) -> Iterator[RecordFacts]:
+    for run in session.execute(
+        select(
+            PlaybookRunRow.id,
+            PlaybookRunRow.playbook,
+            PlaybookRunRow.revision,
+            PlaybookRunRow.version,
+            PlaybookRunRow.parameters,
+            PlaybookRunRow.retry_of,
+            PlaybookRunRow.started_by,
+            PlaybookRunRow.state,
+        ).order_by(PlaybookRunRow.id)
+    ):
+        yield playbook_run_facts(
+            run_id=run.id,
+            started_by=run.started_by,
+            state=run.state,
+            payload={
+                "playbook": run.playbook,
+                "revision": run.revision,
+                "version": run.version,
+                "parameters": run.parameters,
+                "retry_of": run.retry_of,
+            },
+        )
+
+
+def store_label(session: Session, root: Path) -> str:
+    """The store as anchors name it: its URL without password, driver or query.
+
+    A SQLite file inside the repository is named by its path relative to the repository,
+    so that the anchors stay valid when the repository folder is moved.
+    """
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite":
+        database = Path(url.database or ":memory:")
+        try:
+            shown = database.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            shown = str(database)
+        return f"sqlite:{shown}"
+    bare = url.set(drivername=url.get_backend_name(), query={}, password=None)
+    return bare.render_as_string(hide_password=True)
