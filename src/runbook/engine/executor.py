@@ -23,11 +23,13 @@ from runbook.engine.kernel import StreamingClient
 from runbook.engine.launch import (
     async_launch_kernel,
     kernel_environment,
+    kernel_folder,
     kernel_name,
     remove_sockets,
 )
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
+from runbook.model.repository import STATE_FOLDER
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 
 #: Tags of cells that are never re-executed to rebuild kernel state on resume.
@@ -79,7 +81,10 @@ async def async_execute_run(
     if kernel_manager is None:
         try:
             kernel_manager = await async_launch_kernel(
-                kernel_name(ctx.notebook), env=env, cwd=ctx.repo_root
+                kernel_name(ctx.notebook),
+                env=env,
+                cwd=ctx.repo_root,
+                folder=kernel_folder(ctx.repo_root / STATE_FOLDER, ctx.run.id),
             )
         except Exception as error:  # no such kernelspec, or it cannot be executed
             outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
