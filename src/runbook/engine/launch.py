@@ -62,6 +62,13 @@ def planned_kernel_name(plan_file: Path) -> str | None:
         return None
 
 
+class RunKernelManager(AsyncKernelManager):
+    """A kernel manager that knows its run's kernel folder and its descriptor of it."""
+
+    runbook_folder: Path | None = None
+    runbook_handle: int | None = None
+
+
 def kernel_folder(state_dir: Path, run_id: str) -> Path:
     """The private folder of a run's kernel: sockets, connection file, bytecode, owner."""
     return state_dir / KERNELS_FOLDER / run_id
@@ -87,7 +94,7 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
     # both ends reach the folder through a descriptor of it, open in each process at the
     # same number, so the socket paths are short wherever the repository is.
     handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    manager = AsyncKernelManager(
+    manager = RunKernelManager(
         kernel_name=name,
         transport="ipc",
         ip=f"/proc/self/fd/{handle}/k",
