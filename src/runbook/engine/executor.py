@@ -247,6 +247,7 @@ class _CellLoop:
             # Masked here, once: every observer and the operator's prompt show this text.
             return self.ctx.masker.mask(f"{failure.ename}: {failure.evalue}")
         finally:
+            self.client.flush_streams(cell, index)
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
         return None
