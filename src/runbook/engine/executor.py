@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from runbook.engine.hooks import Operator, RunContext, RunObserver
 from runbook.engine.kernel import StreamingClient
+from runbook.engine.kernel_output import forward_kernel_output
 from runbook.engine.launch import (
     async_launch_kernel,
     kernel_environment,
@@ -102,6 +104,7 @@ async def async_execute_run(
         km=kernel_manager,
     )
     loop.client = client
+    drain = forward_kernel_output(kernel_manager, ctx.masker, _write_stderr)
     try:
         async with client.async_setup_kernel(env=env, cleanup_kc=True):
             loop.tell(lambda o: o.run_started(ctx))
@@ -114,6 +117,7 @@ async def async_execute_run(
         outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
     finally:
         remove_sockets(kernel_manager)
+        drain()
     loop.tell(lambda o: o.run_finished(ctx, outcome.state, outcome.message))
     return outcome
 
@@ -299,6 +303,11 @@ class _CellLoop:
             error=error,
         )
         self.tell(lambda o: o.cell_finished(self.ctx, index, cell, event))
+
+
+def _write_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _rebuildable(cell: Any) -> bool:

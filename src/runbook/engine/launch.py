@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -103,7 +104,15 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
     manager.runbook_folder, manager.runbook_handle = folder, handle
     env = {**env, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
     try:
-        await manager.start_kernel(env=env, cwd=str(cwd), pass_fds=(handle,))
+        # Piped: what the kernel's children write to its descriptors is masked before it is
+        # shown (engine.kernel_output), never inherited raw from our terminal.
+        await manager.start_kernel(
+            env=env,
+            cwd=str(cwd),
+            pass_fds=(handle,),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
     except BaseException:
         remove_sockets(manager)
         raise
