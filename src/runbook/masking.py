@@ -64,6 +64,21 @@ class SecretMasker:
             return text
         return self._pattern.sub(MASK, text)
 
+    def unfinished(self, text: str) -> int:
+        """How many characters at the end of ``text`` could begin a secret (to hold back).
+
+        A stream written in pieces may split a secret between two chunks, each harmless on
+        its own; the caller keeps these characters until the next chunk or the end.
+        """
+        if not self._variants or not text:
+            return 0
+        longest = max(len(v) for v in self._variants)
+        for size in range(min(len(text), longest - 1), 0, -1):
+            tail = text[-size:]
+            if any(v.startswith(tail) for v in self._variants):
+                return size
+        return 0
+
     def mask_data(self, data: Any) -> Any:
         """A copy of JSON-like data with every string (keys included) masked."""
         if isinstance(data, str):

@@ -166,7 +166,12 @@ def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | 
     """
     if not is_id(IdKind.PLAN, plan_id):
         return None, None
-    from runbook.engine.launch import kernel_environment, launch_kernel, planned_kernel_name
+    from runbook.engine.launch import (
+        kernel_environment,
+        kernel_folder,
+        launch_kernel,
+        planned_kernel_name,
+    )
 
     name = planned_kernel_name(plan_file(repo, plan_id))
     if name is None:
@@ -174,6 +179,7 @@ def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | 
     run_id = new_run_id()
     env = kernel_environment(run_id=run_id, plan_id=plan_id, repo_root=repo.root, dry_run=dry_run)
     try:
-        return run_id, launch_kernel(name, env=env, cwd=repo.root)
+        folder = kernel_folder(repo.state_dir, run_id)
+        return run_id, launch_kernel(name, env=env, cwd=repo.root, folder=folder)
     except Exception:  # e.g. no such kernelspec: the engine reports it with the run
         return None, None

@@ -52,7 +52,7 @@ def runs_command(
     """List runs, newest first. Runs whose process died show as interrupted."""
     repo = repository(ctx)
     with store_session(repo) as session:
-        sweep(session)
+        sweep(session, repo)
         runs = list_runs(
             session, plan_id=plan_id, state=RunState(state) if state else None, limit=limit
         )
@@ -114,7 +114,7 @@ def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) ->
 
 def _finished(repo: Repository, run_id: str) -> bool:
     with store_session(repo) as session:
-        sweep(session)
+        sweep(session, repo)
         return get_run(session, run_id).state.finished
 
 

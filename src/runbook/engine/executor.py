@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,14 +21,17 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from runbook.engine.hooks import Operator, RunContext, RunObserver, RunSignal, StopRun
 from runbook.engine.kernel import StreamingClient
+from runbook.engine.kernel_output import forward_kernel_output
 from runbook.engine.launch import (
     async_launch_kernel,
     kernel_environment,
+    kernel_folder,
     kernel_name,
     remove_sockets,
 )
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
+from runbook.model.repository import STATE_FOLDER
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 
 __all__ = ["Outcome", "RunSignal", "StopRun", "async_execute_run", "execute_run"]
@@ -68,7 +72,10 @@ async def async_execute_run(
     if kernel_manager is None:
         try:
             kernel_manager = await async_launch_kernel(
-                kernel_name(ctx.notebook), env=env, cwd=ctx.repo_root
+                kernel_name(ctx.notebook),
+                env=env,
+                cwd=ctx.repo_root,
+                folder=kernel_folder(ctx.repo_root / STATE_FOLDER, ctx.run.id),
             )
         except Exception as error:  # no such kernelspec, or it cannot be executed
             outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
@@ -86,6 +93,7 @@ async def async_execute_run(
         km=kernel_manager,
     )
     loop.client = client
+    drain = forward_kernel_output(kernel_manager, ctx.masker, _write_stderr)
     try:
         async with client.async_setup_kernel(env=env, cleanup_kc=True):
             loop.tell(lambda o: o.run_started(ctx))
@@ -98,6 +106,7 @@ async def async_execute_run(
         outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
     finally:
         remove_sockets(kernel_manager)
+        drain()
     loop.tell(lambda o: o.run_finished(ctx, outcome.state, outcome.message))
     return outcome
 
@@ -240,6 +249,7 @@ class _CellLoop:
             # Masked here, once: every observer and the operator's prompt show this text.
             return self.ctx.masker.mask(f"{failure.ename}: {failure.evalue}")
         finally:
+            self.client.flush_streams(cell, index)
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
         return None
@@ -291,6 +301,11 @@ class _CellLoop:
             error=error,
         )
         self.tell(lambda o: o.cell_finished(self.ctx, index, cell, event))
+
+
+def _write_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _rebuildable(cell: Any) -> bool:

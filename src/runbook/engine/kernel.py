@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from nbclient import NotebookClient
+from nbformat.v4 import new_output
 
 from runbook.errors import ConfigError
 from runbook.masking import SecretMasker
@@ -26,6 +27,8 @@ class StreamingClient(NotebookClient):
         super().__init__(notebook, **traits)
         self._masker = masker
         self._on_output = on_output
+        # Per (cell, stream name): text held back because it could begin a secret.
+        self._held: dict[tuple[int, str], str] = {}
 
     def output(
         self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int
@@ -36,10 +39,39 @@ class StreamingClient(NotebookClient):
             self._learn_secret(data[SECRET_MIMETYPE])
             return None
         out = super().output(outs, msg, display_id, cell_index)
-        if out is not None:
-            self._masker.mask_output(out)
-            self._on_output(cell_index, out)
+        if out is None:
+            return None
+        if out.get("output_type") == "stream" and isinstance(out.get("text"), str):
+            key = (cell_index, str(out.get("name")))
+            text = self._masker.mask(self._held.pop(key, "") + out["text"])
+            # Masked first, so a whole secret is gone; what is left at the end may begin one.
+            held = self._masker.unfinished(text)
+            if held:
+                self._held[key] = text[-held:]
+                text = text[:-held]
+            out["text"] = text
+            if not text:
+                outs.remove(out)
+                return None
+        self._masker.mask_output(out)
+        self._on_output(cell_index, out)
         return out
+
+    def flush_streams(self, cell: Any, cell_index: int) -> None:
+        """At a cell's end: add the text held back from its streams, masked, and pass it on.
+
+        It joins the stream's last output when there is one (as if never held back).
+        """
+        for (index, name), text in list(self._held.items()):
+            if index != cell_index:
+                continue
+            del self._held[(index, name)]
+            out = new_output("stream", name=name, text=text)
+            self._masker.mask_output(out)
+            outputs = cell.setdefault("outputs", [])
+            same = [i for i, o in enumerate(outputs) if o.get("name") == name]
+            outputs.insert(same[-1] + 1 if same else len(outputs), out)
+            self._on_output(cell_index, out)
 
     def _learn_secret(self, payload: Any) -> None:
         reference = payload.get("reference") if isinstance(payload, dict) else None

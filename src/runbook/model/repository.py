@@ -17,6 +17,8 @@ from runbook.errors import (
 from runbook.model.retention import RetentionPolicy, parse_retention
 
 CONFIG_FILE: Final = "runbook.toml"
+#: The repository's local state folder (git-ignored): the SQLite store, kernel folders.
+STATE_FOLDER: Final = ".runbook"
 FOLDERS: Final = ("runbooks", "templates", "workflows", "playbooks", "catalog", "runs", ".runbook")
 NOTEBOOK_SUFFIX: Final = ".ipynb"
 
@@ -89,7 +91,7 @@ class Repository:
     @property
     def state_dir(self) -> Path:
         """Local state such as the SQLite database (git-ignored)."""
-        return self.root / ".runbook"
+        return self.root / STATE_FOLDER
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the root, in POSIX form, as stored in records."""

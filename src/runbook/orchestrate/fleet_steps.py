@@ -269,7 +269,12 @@ def runbook_step(
     """
     # Imported here: the engine (nbclient, jupyter_client) is not needed by shell steps.
     from runbook.engine.hooks import RunContext, RunObserver
-    from runbook.engine.launch import kernel_environment, launch_kernel, planned_kernel_name
+    from runbook.engine.launch import (
+        kernel_environment,
+        kernel_folder,
+        launch_kernel,
+        planned_kernel_name,
+    )
     from runbook.engine.operators import AutomaticOperator
     from runbook.model.ids import plan_notebook
     from runbook.model.run import RunMode, new_run_id
@@ -317,7 +322,8 @@ def runbook_step(
         )
         # Launched here rather than by the engine so that a cancel can interrupt it.
         with contextlib.suppress(Exception):  # the engine reports a kernel that cannot start
-            kernel = launch_kernel(name, env=env, cwd=repository.root)
+            folder = kernel_folder(repository.state_dir, run_id)
+            kernel = launch_kernel(name, env=env, cwd=repository.root, folder=folder)
     control.attach(kernel)
     request = RunRequest(
         plan_id=plan.id,

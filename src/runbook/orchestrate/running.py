@@ -29,7 +29,7 @@ from runbook.engine.hooks import (
     RunContext,
     RunObserver,
 )
-from runbook.engine.launch import discard_kernel, kernel_name
+from runbook.engine.launch import discard_kernel, kernel_name, sweep_kernel_folders
 from runbook.errors import (
     ConfigError,
     NotAPlanError,
@@ -129,9 +129,14 @@ def owner_gone(owner: str) -> bool:
     return False
 
 
-def sweep(session: Session) -> list[str]:
-    """Mark runs whose process died ``interrupted``; called by every command that looks."""
+def sweep(session: Session, repository: Repository | None = None) -> list[str]:
+    """Mark runs whose process died ``interrupted``; called by every command that looks.
+
+    With the ``repository``, also remove the kernel folders such processes left behind.
+    """
     marked = sweep_interrupted(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
+    if repository is not None:
+        sweep_kernel_folders(repository.state_dir, owner_gone)
     return audit_swept(session, marked, EventKind.RUN_STATE, run_subject)
 
 
@@ -253,7 +258,7 @@ def _admit(
 ) -> tuple[Any, int, Run]:
     """The policy checks, then the run record that takes the plan's run lock."""
     with sessions.begin() as session:
-        sweep(session)
+        sweep(session, repository)
         plan_id = resolve_plan_id(session, repository, request.plan_id)
         plan, notebook = load_runnable(session, repository, plan_id)
         previous = list_runs(session, plan_id=plan.id, limit=1)

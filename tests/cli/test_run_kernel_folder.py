@@ -1,0 +1,78 @@
+"""A run's kernel folder lives in the repository's state and never outlives the run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook.model.repository import Repository
+from tests.builders import write_runbook
+from tests.cli.process import RUNBOOK, runbook
+from tests.cli.test_run import plan, run_json
+
+pytestmark = pytest.mark.kernel
+
+#: Tells the test where the kernel is, then blocks until the kernel is killed.
+BLOCKING_CELL = """\
+import os, threading
+from pathlib import Path
+Path('reached.tmp').write_text(str(os.getpid()))
+os.rename('reached.tmp', 'reached')
+threading.Event().wait()
+"""
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str]) -> None:
+    """Wait until ``path`` exists (written by the cell), or fail if the run ended first."""
+    while not path.exists():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before its cell ran: {process.communicate()}")
+        time.sleep(0.05)
+
+
+def test_a_finished_run_leaves_no_kernel_folder(repo: Repository) -> None:
+    write_runbook(repo.runbooks_dir / "quick.ipynb", [("code", "print('hi')", [])])
+    code, _, err = run_json(repo, plan(repo, "quick"), "--yes")
+    assert code == 0, err
+    kernels = repo.state_dir / "kernels"
+    assert not kernels.exists() or list(kernels.iterdir()) == []
+
+
+def test_the_sweep_removes_the_kernel_folder_of_a_killed_run(repo: Repository) -> None:
+    write_runbook(repo.runbooks_dir / "block.ipynb", [("code", BLOCKING_CELL, [])])
+    plan_id = plan(repo, "block")
+    process = subprocess.Popen(
+        [RUNBOOK, "run", plan_id, "--yes"],
+        cwd=repo.root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    kernel_pid = 0
+    try:
+        _wait_for(repo.root / "reached", process)
+        kernel_pid = int((repo.root / "reached").read_text())
+        (folder,) = (repo.state_dir / "kernels").iterdir()
+        assert (folder / "connection.json").is_file()
+        assert any(p.is_socket() for p in folder.iterdir())
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        assert folder.exists()  # nothing cleaned up after a kill -9 …
+        runs = json.loads(runbook(repo, "runs", "--json").stdout)
+        # … until the next command that looks sweeps the interrupted run and its folder.
+        assert [(r["id"], r["state"]) for r in runs] == [(folder.name, "interrupted")]
+        assert not folder.exists()
+    finally:
+        process.kill()
+        process.communicate()
+        if kernel_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kernel_pid, signal.SIGKILL)
