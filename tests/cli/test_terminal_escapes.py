@@ -21,6 +21,8 @@ HOSTILE_PRINT = (
     "import sys\n"
     "sys.stdout.write('clip\\x1b]52;c;ZXZpbA==\\x07 title\\x1b]0;pwned\\x07 clear\\x1b[2J"
     " up\\x1b[1A\\x1b[2K dcs\\x1bP+q544e\\x1b\\\\ \\x1b[31mred\\x1b[0m\\n')\n"
+    "import os\n"
+    "os.system(\"printf 'child\\\\033]52;c;ZXZpbA==\\\\007 wrote\\\\n' >&2\")\n"
     "print('end of output')"
 )
 
@@ -49,7 +51,7 @@ def test_a_cell_cannot_drive_the_operators_terminal(repo: Repository) -> None:
     child.close()
     assert child.exitstatus == 0
     shown = screen.getvalue()
-    assert "clip" in shown and "red" in shown
+    assert "clip" in shown and "red" in shown and "child wrote" in shown
     for needle in ("\x1b]52", "\x1b]0;", "\x1b[2J", "\x1bP"):
         assert needle not in shown, repr(needle)
 

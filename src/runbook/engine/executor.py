@@ -33,6 +33,7 @@ from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.repository import STATE_FOLDER
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
+from runbook.terminal import terminal_safe
 
 __all__ = ["Outcome", "RunSignal", "StopRun", "async_execute_run", "execute_run"]
 
@@ -304,7 +305,8 @@ class _CellLoop:
 
 
 def _write_stderr(text: str) -> None:
-    sys.stderr.write(text)
+    # What the kernel's children wrote goes to the operator's terminal: colours only.
+    sys.stderr.write(terminal_safe(text))
     sys.stderr.flush()
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runbook.cli.terminal_text import terminal_safe
+from runbook.terminal import terminal_safe
 
 SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
