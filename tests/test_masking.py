@@ -61,3 +61,11 @@ def test_short_base64_fragments_are_not_registered() -> None:
     # A 4-character fragment would mask unrelated base64 text by chance.
     masker = SecretMasker(["abcd"])
     assert masker.mask("QUFBQQ==") == "QUFBQQ=="
+
+
+def test_a_secret_from_bytes_that_are_not_utf8_is_masked_in_its_bytes_forms() -> None:
+    raw = b"pw-\xff\xfe-secret"
+    secret = raw.decode("utf-8", "surrogateescape")  # as os.environ decodes it
+    masker = SecretMasker([secret, "lone-\ud800-surrogate"])
+    assert masker.mask(base64.b64encode(raw).decode()) == MASK
+    assert masker.mask(quote(raw)) == MASK

@@ -40,12 +40,12 @@ class SecretMasker:
         """Register a secret value (and its encodings) for masking."""
         if len(value) < MIN_SECRET_LENGTH:
             return
-        raw = value.encode("utf-8")
+        raw = _bytes(value)
         variants = {
             value,
-            quote(value, safe=""),
-            quote(value),
-            quote_plus(value),
+            quote(raw, safe=""),
+            quote(raw),
+            quote_plus(raw),
             json.dumps(value)[1:-1],
             json.dumps(value, ensure_ascii=False)[1:-1],
             base64.b64encode(raw).decode("ascii"),
@@ -111,6 +111,15 @@ class SecretMasker:
                 cell["source"] = self.mask(cell["source"])
             for output in cell.get("outputs", []):
                 self.mask_output(output)
+
+
+def _bytes(value: str) -> bytes:
+    """The bytes a process writes for ``value``: UTF-8, and for text decoded from bytes that
+    were not (an environment variable's, as Python decodes them), those bytes again."""
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
 
 
 def _base64_fragments(raw: bytes) -> set[str]:
