@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runbook.cli.terminal_text import visible_controls
 from runbook.terminal import terminal_safe
 
 SGR = re.compile(r"\x1b\[[0-9;:]*m")
@@ -48,3 +49,21 @@ def test_no_escape_but_colours_and_no_control_character_survives(raw: str) -> No
     assert "\x1b" not in without_colours
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", without_colours)
     assert terminal_safe(safe) == safe
+
+
+HIDING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_controls_in_a_source_are_written_out_for_the_reviewer() -> None:
+    source = "evil()\x1b[1A\x1b[2K\rok()  # \u202eredro\u202c\r\nnext\tline\n"
+    assert visible_controls(source) == (
+        "evil()\\x1b[1A\\x1b[2K\\x0dok()  # \\u202eredro\\u202c\nnext\tline\n"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_no_control_or_bidi_character_survives_in_a_shown_source(source: str) -> None:
+    shown = visible_controls(source)
+    assert not HIDING.search(shown)
+    assert shown.count("\n") == source.replace("\r\n", "\n").count("\n")

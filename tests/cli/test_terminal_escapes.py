@@ -60,3 +60,23 @@ def test_a_cell_cannot_drive_the_operators_terminal(repo: Repository) -> None:
     assert log.returncode == 0, log.stderr
     assert "clip" in log.stdout and "end of output" in log.stdout
     assert _control_sequences(log.stdout) == []
+
+
+def test_a_runbooks_own_escapes_are_shown_written_out_to_its_reviewer(repo: Repository) -> None:
+    write_runbook(
+        repo.runbooks_dir / "sneaky.ipynb",
+        [
+            ("markdown", "# Title\x1b]0;pwned\x07", []),
+            (
+                "code",
+                "evil()  # \x1b[1A\x1b[2K\x1b]52;c;ZXZpbA==\x07 \u202eolleh",
+                ["confirm\x1b[2J"],
+            ),
+        ],
+    )
+    shown = runbook(repo, "show", "sneaky", FORCE_COLOR="1", COLUMNS="120")
+    assert shown.returncode == 0, shown.stderr
+    assert _control_sequences(shown.stdout) == []
+    text = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout)
+    assert "\u202e" not in text
+    assert "evil()" in text and "\\x1b[1A" in text and "\\u202e" in text

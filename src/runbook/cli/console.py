@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from runbook.cli.terminal_text import ansi_text, safe_markup
+from runbook.cli.terminal_text import ansi_text, safe_markup, visible_controls
 from runbook.engine.hooks import RunContext, RunObserver, output_text
 from runbook.model.injection import cell_tags
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
@@ -65,7 +65,7 @@ class ConsoleObserver(RunObserver):
             if self.full and cell.cell_type == "markdown":
                 from rich.markdown import Markdown  # markdown-it is slow to import
 
-                self.console.print(Markdown(cell.source))
+                self.console.print(Markdown(visible_controls(cell.source)))
             return
         duration = f" in {event.duration:.2f} s" if event.duration is not None else ""
         style = _STATUS_STYLE[event.status]
@@ -90,9 +90,11 @@ def _code_panel(index: int, total: int, cell: Any) -> Any:
     tags = cell_tags(cell)
     title = Text(f"cell {index + 1}/{total}")
     for tag in tags:
-        title.append(f" [{tag}]", style="bold red" if tag == "confirm" else "cyan")
+        title.append(
+            f" [{visible_controls(tag)}]", style="bold red" if tag == "confirm" else "cyan"
+        )
     return Panel(
-        Syntax(cell.source or " ", "python", word_wrap=True),
+        Syntax(visible_controls(cell.source) or " ", "python", word_wrap=True),
         title=title,
         title_align="left",
         border_style="red" if "confirm" in tags else "blue",
@@ -131,7 +133,7 @@ class TerminalOperator:
 
         self.console.print(
             Panel(
-                Markdown(cell.source),
+                Markdown(visible_controls(cell.source)),
                 title=f"manual step (cell {index + 1})",
                 border_style="yellow",
             )

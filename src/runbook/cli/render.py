@@ -1,4 +1,8 @@
-"""Rendering notebooks and diffs for people: markdown rendered, code highlighted, tags shown."""
+"""Rendering notebooks and diffs for people: markdown rendered, code highlighted, tags shown.
+
+Sources are shown with their control characters written out (``visible_controls``): what a
+reviewer approves is what the terminal shows, not what an escape sequence in it redrew.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from runbook.cli.terminal_text import visible_controls
 from runbook.model.injection import cell_tags
 
 _TAG_STYLES = {
@@ -30,15 +35,20 @@ def render_notebook(console: Console, notebook: Any) -> None:
         tags = cell_tags(cell)
         title = Text(f"cell {index}")
         for tag in tags:
-            title.append(f" [{tag}]", style=_TAG_STYLES.get(tag, "dim"))
+            title.append(f" [{visible_controls(tag)}]", style=_TAG_STYLES.get(tag, "dim"))
         if cell.cell_type == "markdown":
             console.print(title, style="dim")
-            console.print(Markdown(cell.source))
+            console.print(Markdown(visible_controls(cell.source)))
         elif cell.cell_type == "code":
             border = "red" if "confirm" in tags else "blue" if tags else "grey50"
             console.print(
                 Panel(
-                    Syntax(cell.source or " ", language, line_numbers=False, word_wrap=True),
+                    Syntax(
+                        visible_controls(cell.source) or " ",
+                        language,
+                        line_numbers=False,
+                        word_wrap=True,
+                    ),
                     title=title,
                     title_align="left",
                     border_style=border,
@@ -46,7 +56,7 @@ def render_notebook(console: Console, notebook: Any) -> None:
             )
         else:
             console.print(title, style="dim")
-            console.print(Text(cell.source))
+            console.print(Text(visible_controls(cell.source)))
 
 
 def render_diff(console: Console, lines: list[str]) -> None:
@@ -63,4 +73,4 @@ def render_diff(console: Console, lines: list[str]) -> None:
             if line.startswith("@@")
             else ""
         )
-        console.print(escape(line), style=style or None)
+        console.print(escape(visible_controls(line)), style=style or None)
