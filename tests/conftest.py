@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
 from runbook.config import database_url
 from runbook.model.repository import Repository, find_repository
 from runbook.orchestrate.initialize import init_repository
 from runbook.store.db import ensure_schema, make_engine
+
+# A loaded machine must not fail a property test: no per-example deadline (200 ms by
+# default) and no "too slow" health check, both of which measure the machine, not the code.
+settings.register_profile("runbook", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("runbook")
 
 
 @pytest.fixture(autouse=True)

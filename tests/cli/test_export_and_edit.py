@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -257,7 +256,7 @@ def editor(repo: Repository, edit_env: dict[str, str]) -> Iterator[subprocess.Po
 def test_edit_serves_the_runbook_behind_a_token_and_stops_cleanly(
     repo: Repository, editor: subprocess.Popen[str], stop: signal.Signals
 ) -> None:
-    line = _read_line(editor, timeout=60)
+    line = _read_line(editor, timeout=180)
     match = re.fullmatch(
         r"http://127\.0\.0\.1:(\d+)/lab/tree/runbooks/restart-database\.ipynb\?token=([0-9a-f]+)\n",
         line,
@@ -275,10 +274,8 @@ def test_edit_serves_the_runbook_behind_a_token_and_stops_cleanly(
     assert b"store-credential-canary" not in Path(f"/proc/{servers[0]}/environ").read_bytes()
     assert _argv_holding(token) == []  # the token is in no process's command line
 
-    started = time.monotonic()
     editor.send_signal(stop)
-    assert editor.wait(20) == 0
-    assert time.monotonic() - started < 20
+    assert editor.wait(120) == 0  # a bound against a hang, not a speed to meet
     assert editor.stderr is not None and "stopped" in editor.stderr.read()
     assert _jupyter_pids(repo.root) == []
 

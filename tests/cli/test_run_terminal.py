@@ -146,13 +146,16 @@ def test_kill_9_leaves_an_interrupted_run_with_its_cells_so_far(repo: Repository
 
 
 def test_log_follow_streams_a_run_in_progress_from_another_process(repo: Repository) -> None:
+    # The run waits in its first cell until the follower has shown that cell's first line,
+    # so the follower is streaming a run in progress however slow either process is.
     write_runbook(
         repo.runbooks_dir / "ticking.ipynb",
         [
             (
                 "code",
-                "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n"
-                "    time.sleep(0.7)",
+                "import time\nfrom pathlib import Path\nprint('tick 0', flush=True)\n"
+                "Path('ticked').touch()\nwhile not Path('go').exists():\n    time.sleep(0.02)\n"
+                "print('tick 1', flush=True)\nprint('tick 2', flush=True)",
                 [],
             ),
             ("code", "print('last cell')", []),
@@ -165,19 +168,38 @@ def test_log_follow_streams_a_run_in_progress_from_another_process(repo: Reposit
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    follower: subprocess.Popen[str] | None = None
     try:
-        deadline = time.monotonic() + 60
-        runs: list[dict[str, object]] = []
-        while not runs and time.monotonic() < deadline:
-            runs = json.loads(runbook(repo, "runs", "--json", "--state", "running").stdout)
-            time.sleep(0.1)
-        assert runs, "the run never showed as running"
-        follower = runbook(repo, "log", str(runs[0]["id"]), "--follow")
+        while not (repo.root / "ticked").exists():
+            assert running.poll() is None, "the run ended before its first cell waited"
+            time.sleep(0.02)  # until the kernel has touched it: an event, not a deadline
+        (run,) = json.loads(runbook(repo, "runs", "--json", "--state", "running").stdout)
+        follower = subprocess.Popen(
+            [RUNBOOK, "log", str(run["id"]), "--follow"],
+            cwd=repo.root,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert follower.stdout is not None
+        seen = []
+        for line in follower.stdout:
+            seen.append(line)
+            if "tick 0" in line:
+                break
+        assert any("tick 0" in line for line in seen), seen
+        (repo.root / "go").touch()  # only now may the run go on
+        rest, errors = follower.communicate(timeout=120)
     finally:
-        running.wait(timeout=60)
-    assert follower.returncode == 0
-    out = follower.stdout
-    assert out.index("tick 0") < out.index("tick 2") < out.index("last cell")
+        (repo.root / "go").touch()
+        running.wait(timeout=120)
+        if follower is not None and follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+    assert follower.returncode == 0, errors
+    out = "".join(seen) + rest
+    assert out.index("tick 0") < out.index("tick 1") < out.index("tick 2") < out.index("last cell")
     assert "run succeeded" in out
 
 

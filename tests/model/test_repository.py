@@ -61,7 +61,9 @@ def test_strict_mode_refuses_absolute_and_dotdot_even_inside(root: Path) -> None
 
 # The fixture's folders are only read, so sharing them across examples is safe.
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     st.lists(

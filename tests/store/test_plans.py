@@ -211,7 +211,7 @@ _aware_datetimes = st.datetimes(
     deadline=None,
     database=None,
     # The engine is shared across examples on purpose; each example uses a fresh plan id.
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     parameters=st.dictionaries(st.text(max_size=10), _json_values, max_size=5),
