@@ -312,11 +312,13 @@ def test_gc_deletes_no_event_and_its_removals_are_not_findings(
     sessions: sessionmaker[Session], engine: Engine, repo: Repository
 ) -> None:
     plans = populate(sessions, repo)
-    record_run(sessions, plans[0], "r-old", ended=datetime.now(UTC) - timedelta(days=30))
+    # A real run id: gc builds no path from an id that is not in its format.
+    old_run = "20260101-000000-0a1b"
+    record_run(sessions, plans[0], old_run, ended=datetime.now(UTC) - timedelta(days=30))
     before = len(events(sessions))
     repo = configure(repo, 'runs = "1w"')
     report = collect_garbage(sessions, repo, settings_for(repo), actor="ops")
-    assert report.removed == {"runs": ["r-old"]} and report.warnings == []
+    assert report.removed == {"runs": [old_run]} and report.warnings == []
     after = events(sessions)
     assert len(after) == before + 1 and after[-1].kind == "retention.gc"
     verdict = verify(sessions, repo)
