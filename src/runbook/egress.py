@@ -360,7 +360,7 @@ def config_table(repo_root: Path | None, name: str) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads((repo_root / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return {}
     table = data.get(name)
     return table if isinstance(table, dict) else {}

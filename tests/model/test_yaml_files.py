@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from runbook.model.files import read_text
 from runbook.model.yaml_files import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_YAML_BYTES,
     parse_yaml,
-    read_text,
 )
 from tests.builders import alias_bomb
 

@@ -19,8 +19,8 @@ from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
 from runbook.errors import UsageError
+from runbook.model.files import read_failure, read_text
 from runbook.model.playbook_run import PlaybookDefinition
-from runbook.model.yaml_files import read_failure, read_text
 
 _SEMANTICS: Final = """\b
 Batches: strategy.batch_size is a count (5), a percentage of the targets known at

@@ -12,8 +12,8 @@ from runbook.cli.errors import EXIT_FAILURE, EXIT_OK, one_line
 from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
+from runbook.model.files import read_failure, read_text
 from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
-from runbook.model.yaml_files import read_failure, read_text
 
 
 @click.group("workflow")

@@ -12,7 +12,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+#: Largest text file Runbook reads as input (config, YAML): far above any real one, far
+#: below what would exhaust memory.
+MAX_TEXT_BYTES: Final = 4 * 1024 * 1024
 
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
@@ -84,3 +88,26 @@ def sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def read_text(path: Path, limit: int = MAX_TEXT_BYTES) -> str:
+    """The UTF-8 text of ``path``, refused past ``limit`` bytes.
+
+    Raises OSError when it cannot be read, ValueError (with a readable reason) when it is
+    too large or not UTF-8; :func:`read_failure` turns either into a short phrase.
+    """
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text (invalid byte at offset {error.start})") from None
+
+
+def read_failure(error: OSError | ValueError) -> str:
+    """Why :func:`read_text` failed, as a short phrase."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)

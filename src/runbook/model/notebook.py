@@ -96,8 +96,17 @@ def parse_notebook(text: str, where: str) -> Any:
         raise NotebookFormatError(
             where, f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    except RecursionError:
+        raise NotebookFormatError(where, "JSON nested too deeply") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise NotebookFormatError(where, "expected a JSON object with a 'cells' list")
+    try:
+        # A "\ud800" escape is valid JSON but not text: no notebook, plan or store could
+        # hold it. Encoding the whole once (C speed) finds any lone surrogate.
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        reason = f"a string holds a lone surrogate ({error.object[error.start]!r}), not text"
+        raise NotebookFormatError(where, reason) from None
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
@@ -105,7 +114,17 @@ def parse_notebook(text: str, where: str) -> Any:
         raise NotebookFormatError(where, _first_line(error.message)) from None
     except Exception as error:  # nbformat raises bare exceptions for odd versions
         raise NotebookFormatError(where, _first_line(str(error))) from None
+    _check_kernelspec(notebook.metadata, where)
     return notebook
+
+
+def _check_kernelspec(metadata: Any, where: str) -> None:
+    # nbformat's schema leaves kernelspec.language open; Runbook names the code's language
+    # by it (highlighting in `show`), so it must be text like the rest of the kernelspec.
+    spec = metadata.get("kernelspec", {})
+    language = spec.get("language", "") if isinstance(spec, dict) else ""
+    if not isinstance(language, str):
+        raise NotebookFormatError(where, "metadata.kernelspec.language must be text")
 
 
 def _first_line(text: str) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from runbook.errors import MetadataError, ParameterError, UsageError
-from runbook.model.yaml_files import parse_yaml, read_failure, read_text
+from runbook.model.files import read_failure, read_text
+from runbook.model.yaml_files import parse_yaml
 
 PARAMETER_TYPES: Final = ("str", "int", "float", "bool", "date", "datetime", "list", "choice")
 SECRET_SCHEMES: Final = ("env", "file", "secret")
@@ -245,15 +246,40 @@ def coerce(spec: ParameterSpec, raw: object, where: str = "") -> JsonValue:
     ``raw`` may be text from a command line or an already typed value from YAML. Raises
     ParameterError naming the parameter, what was wrong and what is expected.
     """
+    check_text(spec.name, raw, where)
     try:
         return _COERCERS[spec.type](spec, raw)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         if isinstance(error, ParameterError):
             raise
         shown = _shorten(repr(raw))
         raise ParameterError(
             spec.name, f"{shown} is not a valid {spec.type}: {error}", where
         ) from None
+
+
+def check_text(name: str, value: object, where: str = "") -> None:
+    """Refuse a value holding a string that is not storable text: a NUL or a lone surrogate.
+
+    A lone surrogate is what Python makes of bytes on a command line that are not UTF-8;
+    neither it nor NUL can be written to a notebook, the store or the audit log, so they are
+    refused here, where the parameter is named, not deep in a write.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ParameterError(name, "a NUL character is not text", where)
+            if any("\ud800" <= char <= "\udfff" for char in item):
+                raise ParameterError(
+                    name, "not valid text (a lone surrogate: bytes that are not UTF-8?)", where
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -356,6 +382,7 @@ def check_secret_reference(spec: ParameterSpec, raw: object, where: str = "") ->
     A secret's *value* must never be handed to a plan: it would be stored and injected in
     clear. Anything that is not a reference is refused.
     """
+    check_text(spec.name, raw, where)
     if isinstance(raw, str):
         scheme, _, rest = raw.partition(":")
         if scheme in SECRET_SCHEMES and rest and "\x00" not in rest:

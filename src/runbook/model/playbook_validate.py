@@ -345,6 +345,7 @@ class _Builder(SpecBuilder):
                 where, f"expected a mapping of runbook parameter → value, not {describe(values)}"
             )
             ok = False
+            values = None
         for key, value in (values or {}).items():
             try:
                 check_name(key)

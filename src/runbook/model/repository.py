@@ -14,6 +14,7 @@ from runbook.errors import (
     PathEscapeError,
     UnknownRunbookError,
 )
+from runbook.model.files import read_failure, read_text
 from runbook.model.retention import RetentionPolicy, parse_retention
 
 CONFIG_FILE: Final = "runbook.toml"
@@ -170,11 +171,15 @@ def find_repository(start: Path) -> Repository:
 def read_config(path: Path) -> RepositoryConfig:
     """Parse ``runbook.toml``; every error names the file and the key."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_text(path)
+    except (OSError, ValueError) as error:
+        raise ConfigError(str(path), f"cannot read: {read_failure(error)}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(path), f"invalid TOML: {error}") from None
-    except OSError as error:
-        raise ConfigError(str(path), str(error)) from None
+    except RecursionError:
+        raise ConfigError(str(path), "invalid TOML: nested too deeply") from None
     repository = _table(data, "repository", path)
     review = _table(data, "review", path)
     store = _table(data, "store", path)

@@ -1,7 +1,8 @@
 """The one way Runbook reads YAML: safe tags, a byte cap, a nesting cap and an alias budget.
 
 Every YAML document Runbook reads goes through :func:`parse_yaml` (workflows, playbooks,
-inventory files, ``-f`` parameters files, ``-p`` values, the catalog). ``yaml.safe_load``
+inventory files, ``-f`` parameters files, ``-p`` values, the catalog), files read with
+:func:`runbook.model.files.read_text`. ``yaml.safe_load``
 alone refuses code-running tags but not a *billion laughs*: nine nested levels of nine
 aliases are 500 bytes that load in a blink (aliases share one object) and then expand to
 387 million values in the first code that walks them — validation, ``json.dumps`` into a
@@ -13,17 +14,18 @@ cheap as reading it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Final
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runbook.errors import SpecError
+from runbook.model.files import MAX_TEXT_BYTES
 
-#: Largest YAML file read, in bytes. A workflows file or playbook is a few kilobytes; an
-#: inventory file of ten thousand hosts is about one megabyte.
-MAX_YAML_BYTES: Final = 4 * 1024 * 1024
+#: Largest YAML document read, in bytes (as :func:`runbook.model.files.read_text` reads
+#: files). A workflows file or playbook is a few kilobytes; an inventory file of ten
+#: thousand hosts is about one megabyte.
+MAX_YAML_BYTES: Final = MAX_TEXT_BYTES
 
 #: Most nodes a document may gain by expanding its aliases. Merging a 10-key ``defaults``
 #: into two thousand hosts (``<<: *defaults``) adds about 42,000.
@@ -59,6 +61,41 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _construct_timestamp(loader: _Loader, node: Node) -> object:
+    # PyYAML's own crashes (AttributeError) on an explicit `!!timestamp` that is no date.
+    if not isinstance(node, ScalarNode) or not loader.timestamp_regexp.match(node.value):
+        raise yaml.constructor.ConstructorError(
+            None, None, "not a timestamp (expected e.g. 2026-01-31)", node.start_mark
+        )
+    return loader.construct_yaml_timestamp(node)
+
+
+def _construct_bool(loader: _Loader, node: Node) -> object:
+    # PyYAML's own raises KeyError on an explicit `!!bool` that is no boolean.
+    if not isinstance(node, ScalarNode) or node.value.lower() not in loader.bool_values:
+        raise yaml.constructor.ConstructorError(
+            None, None, "not a boolean (expected true or false)", node.start_mark
+        )
+    return loader.construct_yaml_bool(node)
+
+
+def _refuse_tag(loader: _Loader, node: Node) -> object:
+    # Bytes, sets and ordered pairs are not plain data: nothing downstream (validation,
+    # JSON for the store, the injected cell) expects them.
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted (plain data only)",
+        node.start_mark,
+    )
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 
 
 def parse_yaml(text: str, where: str) -> tuple[object, SpecError | None]:
@@ -112,7 +149,10 @@ def compose_yaml(text: str) -> Node | None:
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         return None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here already
+    except yaml.YAMLError:
+        return None
     try:
         return loader.get_single_node()
     except (yaml.YAMLError, ValueError, RecursionError):
@@ -187,24 +227,20 @@ def _check_text(node: ScalarNode) -> None:
         )
 
 
-def read_text(path: Path) -> str:
-    """The UTF-8 text of ``path``, at most :data:`MAX_YAML_BYTES` bytes.
+def too_deep(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether plain data nests collections deeper than ``limit`` (iteratively measured).
 
-    Raises OSError when it cannot be read, ValueError (with a readable reason) when it is
-    too large or not UTF-8; :func:`read_failure` turns either into one line.
+    For JSON read elsewhere (inventory files, commands and servers), held to the YAML cap:
+    ``json.loads`` accepts nearly a thousand levels, which code walking the value later
+    (templates, deep copies, the run record) cannot.
     """
-    with path.open("rb") as stream:
-        data = stream.read(MAX_YAML_BYTES + 1)
-    if len(data) > MAX_YAML_BYTES:
-        raise ValueError(f"larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text (invalid byte at offset {error.start})") from None
-
-
-def read_failure(error: OSError | ValueError) -> str:
-    """Why :func:`read_text` failed, as a short phrase."""
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    return str(error)
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        if children and depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -38,6 +38,7 @@ from runbook.errors import (
 )
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.ids import stored_path
+from runbook.model.parameters import check_text
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunMode, RunState
 from runbook.model.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
@@ -116,6 +117,7 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
         if name not in known:
             listed = ", ".join(known) or "none"
             raise ParameterError(name, f"not a parameter of workflow {spec.name} (known: {listed})")
+        check_text(name, given[name])
     values: dict[str, Any] = {}
     for name in known:
         if name in given:

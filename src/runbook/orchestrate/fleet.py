@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.egress import policy_from_config
 from runbook.errors import ConfigError, FailureError, ParameterError, SpecError, UsageError
 from runbook.model.audit import EventKind, playbook_subject
+from runbook.model.files import read_failure, read_text
+from runbook.model.parameters import check_text
 from runbook.model.playbook import (
     PlaybookSpec,
     Target,
@@ -42,7 +44,6 @@ from runbook.model.playbook_run import (
     new_playbook_run_id,
 )
 from runbook.model.repository import Repository
-from runbook.model.yaml_files import read_failure, read_text
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
@@ -152,6 +153,7 @@ def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) ->
         if name not in spec.parameters:
             known = ", ".join(spec.parameters) or "none"
             raise ParameterError(name, f"not a parameter of playbook {spec.name} (known: {known})")
+        check_text(name, given[name])
     values: dict[str, Any] = {}
     for name, default in spec.parameters.items():
         if name in given:

@@ -23,6 +23,7 @@ from typing import Any
 
 from runbook.egress import EgressPolicy
 from runbook.errors import ConfigError, EgressError, PathEscapeError, redact_url
+from runbook.model.files import read_failure, read_text
 from runbook.model.playbook import (
     CommandInventory,
     FileInventory,
@@ -33,7 +34,7 @@ from runbook.model.playbook import (
 )
 from runbook.model.playbook_validate import parse_targets
 from runbook.model.repository import resolve_inside
-from runbook.model.yaml_files import parse_yaml, read_failure, read_text
+from runbook.model.yaml_files import MAX_DEPTH, parse_yaml, too_deep
 from runbook.secrets import resolve_reference
 
 _SECRET_WORD = re.compile(r"^(env|file|secret):\S+$")
@@ -146,13 +147,17 @@ def _from_http(inventory: HttpInventory, policy: EgressPolicy, timeout: float) -
 
 
 def _json(text: str, where: str, who: str) -> Any:
+    too_deep_reason = f"{who} gave JSON nested deeper than {MAX_DEPTH} levels"
     try:
-        return json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         reason = f"{who} did not give valid JSON: {error.msg} (line {error.lineno})"
         raise ConfigError(where, reason) from None
     except RecursionError:
-        raise ConfigError(where, f"{who} gave JSON nested too deeply") from None
+        raise ConfigError(where, too_deep_reason) from None
+    if too_deep(document):
+        raise ConfigError(where, too_deep_reason)
+    return document
 
 
 def _targets(document: object, where: str) -> list[Target]:

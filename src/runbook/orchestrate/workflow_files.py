@@ -15,10 +15,10 @@ from pathlib import Path
 from runbook.config import WorkflowSettings, workflow_settings
 from runbook.egress import config_table
 from runbook.errors import ConfigError, RunbookError, SpecError, UnknownWorkflowError
+from runbook.model.files import read_failure, read_text
 from runbook.model.repository import Repository, resolve_inside
 from runbook.model.stencil import DateStencil, date_ranges_parameter
 from runbook.model.workflow import WorkflowFile, WorkflowSpec, declared_names, load_workflows
-from runbook.model.yaml_files import read_failure, read_text
 
 
 @dataclass(frozen=True)

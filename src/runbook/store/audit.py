@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from runbook.model.audit import (
@@ -34,16 +34,21 @@ _MAX_LENGTHS: Final = {"actor": 255, "kind": 64, "subject": 128}
 
 # Columns rather than entities: reads bypass the session's identity map, so they always
 # see what is in the database, and a long chain does not fill the session.
-_COLUMNS: Final = (
+_COLUMNS: Final[tuple[Any, ...]] = (
     AuditEventRow.id,
     AuditEventRow.at,
     AuditEventRow.actor,
     AuditEventRow.kind,
     AuditEventRow.subject,
-    AuditEventRow.payload,
+    # As text, decoded by _payload: a row whose payload was tampered into something that is
+    # not JSON would otherwise fail inside the driver, for `audit log` and `verify` alike.
+    cast(AuditEventRow.payload, Text).label("payload"),
     AuditEventRow.prev_hash,
     AuditEventRow.hash,
 )
+
+#: The key under which an event read back shows a payload that is not a JSON object.
+UNREADABLE_PAYLOAD: Final = "<not a JSON object>"
 
 
 def append_event(
@@ -202,7 +207,20 @@ def _to_event(row: Row[Any]) -> AuditEvent:
         actor=row.actor,
         kind=row.kind,
         subject=row.subject,
-        payload=row.payload,
+        payload=_payload(row.payload),
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
+
+
+def _payload(text: str | None) -> dict[str, Any]:
+    """A stored payload as written: a JSON object. Anything else was not written by Runbook
+    (append_event refuses it), so it is shown under :data:`UNREADABLE_PAYLOAD`, and its hash
+    no longer matches: ``verify`` names the event."""
+    try:
+        value = json.loads(text) if text is not None else None
+        # A "\ud800" escape decodes to a lone surrogate, which no terminal can print.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return {UNREADABLE_PAYLOAD: (text or "")[:200]}
+    return value if isinstance(value, dict) else {UNREADABLE_PAYLOAD: value}
