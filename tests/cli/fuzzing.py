@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Result
@@ -220,6 +220,7 @@ def assert_clear(result: Result) -> None:
     ``validate`` commands the errors listed on stdout and nothing on stderr.
     """
     shown = f"exit {result.code}\nstdout: {result.out[-2000:]}\nstderr: {result.err[-2000:]}"
+    event(f"exit {result.code}")  # --hypothesis-show-statistics: how deep examples get
     assert result.code in DOCUMENTED, shown
     assert "internal error" not in result.err, shown
     assert "Traceback" not in result.err and "Traceback" not in result.out, shown

@@ -6,6 +6,8 @@ Every example must end in exit 0 or one clear error line with a documented code
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -55,9 +57,30 @@ def typed_runbook(repo: Repository) -> None:
 
 # --- runbook.toml -------------------------------------------------------------------------
 
+#: Valid TOML values of every type, so that most examples get past the parser to the code
+#: that reads the settings.
+toml_literals = st.recursive(
+    st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+        st.floats(allow_nan=False, allow_infinity=False).map(repr),
+        st.sampled_from(["true", "false", "inf", "-inf", "nan", "1979-05-27", "07:32:00"]),
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=20).map(json.dumps),
+        st.sampled_from(['"90d"', '"-1d"', '"0s"', '"99999999999999999999d"', '"2w"', '"x"']),
+        st.sampled_from(['"all"', '"none"', '"tagged"', '"pdf"', '"md"', '"../.."', '"/"']),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: f"[{', '.join(items)}]"),
+        st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), inner, max_size=3).map(
+            lambda table: "{" + ", ".join(f"{k} = {v}" for k, v in table.items()) + "}"
+        ),
+    ),
+    max_leaves=6,
+)
+
 TOML_VALUES = st.one_of(
-    hostile.map(json_text),
-    deep().map(json_text),
+    *[toml_literals] * 6,
+    hostile.map(json_text),  # JSON: mostly not TOML
+    st.sampled_from([60, 65, 999, 1001, 5000]).map(lambda n: "[" * n + "1" + "]" * n),
     st.sampled_from(
         [
             '"\\ud800"',
@@ -81,31 +104,37 @@ TOML_VALUES = st.one_of(
 )
 
 
+_TOML_KEY = re.compile(r"^(?:# )?([a-z_]+) = ")
+
+
 @st.composite
 def toml_files(draw: st.DrawFn, original: str) -> bytes:
-    """runbook.toml as ``runbook init`` writes it, with values and lines replaced."""
+    """runbook.toml as ``runbook init`` writes it, with values (mostly valid TOML of any
+    type) replaced, commented-out keys set, a table added, or a line of garbage."""
     lines = original.splitlines()
+    keys = [i for i, line in enumerate(lines) if _TOML_KEY.match(line)]
     for _ in range(draw(st.integers(1, 3))):
-        index = draw(st.integers(0, len(lines) - 1))
-        key, sep, _ = lines[index].partition(" = ")
-        choice = draw(st.integers(0, 5))
-        if sep and choice < 4:
-            lines[index] = f"{key} = {draw(TOML_VALUES)}"
-        elif choice == 4:
-            table = draw(st.sampled_from(["retention", "kernel", "workflows", "review", "x"]))
-            name = draw(st.sampled_from(["runs", "user", "max_parallel", "require", "a"]))
+        choice = draw(st.integers(0, 9))
+        if choice < 8:
+            index = draw(st.sampled_from(keys))
+            key = _TOML_KEY.match(lines[index])
+            if key is not None:  # not replaced by garbage already
+                lines[index] = f"{key.group(1)} = {draw(TOML_VALUES)}"
+        elif choice == 8:
+            table = draw(st.sampled_from(["kernel", "catalog", "x"]))
+            name = draw(st.sampled_from(["user", "a", "max_parallel"]))
             lines.append(f"[{table}]\n{name} = {draw(TOML_VALUES)}")
         else:
-            lines[index] = draw(any_text)
+            lines[draw(st.integers(0, len(lines) - 1))] = draw(any_text)
     text = "\n".join(lines) + "\n"
     encoded = text.encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 9)) == 0:
+    if draw(st.integers(0, 19)) == 0:
         encoded = encoded.replace(b"tagged", b"tagg\xe9d")  # not UTF-8
     return encoded
 
 
 @FUZZ
-@given(content=toml_files(CONFIG_TEXT.format(name='"ops"')))
+@given(content=toml_files(CONFIG_TEXT.format(name="ops")))
 @example(content=b'[review]\nrequire = "tagg\xe9d"\n')  # not UTF-8
 @example(content=b"[review]\ntags = " + b"[" * 5000 + b"]" * 5000 + b"\n")  # RecursionError
 def test_fuzz_runbook_toml(run_cli: Cli, repo: Repository, content: bytes) -> None:
