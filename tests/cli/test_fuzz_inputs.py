@@ -137,6 +137,8 @@ def toml_files(draw: st.DrawFn, original: str) -> bytes:
 @given(content=toml_files(CONFIG_TEXT.format(name="ops")))
 @example(content=b'[review]\nrequire = "tagg\xe9d"\n')  # not UTF-8
 @example(content=b"[review]\ntags = " + b"[" * 5000 + b"]" * 5000 + b"\n")  # RecursionError
+@example(content=b'[retention]\nruns = "99999999999999999999d"\n')  # OverflowError
+@example(content=b'[retention]\nruns = "999999999d"\n')  # now - ttl: no date
 def test_fuzz_runbook_toml(run_cli: Cli, repo: Repository, content: bytes) -> None:
     config = repo.root / "runbook.toml"
     original = config.read_bytes()

@@ -24,6 +24,7 @@ from runbook.errors import ConfigError
 RETENTION_KINDS: Final = ("runs", "workflow_runs", "playbook_runs")
 _TTL = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MAX_TTL: Final = timedelta(days=36_525)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,16 @@ def parse_ttl(raw: object, where: str) -> timedelta:
     match = _TTL.fullmatch(raw) if isinstance(raw, str) else None
     if match is None:
         raise ConfigError(where, f'{raw!r} is not a duration such as "90d", "36h" or "2w"')
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        ttl = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        ttl = _MAX_TTL + timedelta(days=1)
+    # gc subtracts the TTL from now: past a few thousand years that is no date at all.
+    if ttl > _MAX_TTL:
+        raise ConfigError(
+            where, f"{raw!r} is longer than 100 years; leave it unset to keep records forever"
+        )
+    return ttl
 
 
 def parse_retention(table: dict[str, object], where: str) -> RetentionPolicy:
