@@ -19,7 +19,7 @@ import pytest
 
 from runbook.model.repository import Repository
 from tests.builders import write_runbook
-from tests.cli.process import RUNBOOK
+from tests.cli.process import RUNBOOK, runbook
 from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kernel]
@@ -55,19 +55,6 @@ def gated_runbook(repo: Repository) -> None:
     )
 
 
-def runbook(repo: Repository, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RUNBOOK, *args],
-        cwd=repo.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-
-
 def start(
     repo: Repository, proxy: TcpProxy, database: str, **extra: str
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -78,9 +65,9 @@ def start(
         "RUNBOOK_LEASE_SECONDS": "600",
         **extra,
     }
-    assert runbook(repo, env, "db", "upgrade").returncode == 0
+    assert runbook(repo, "db", "upgrade", **env).returncode == 0
     gated_runbook(repo)
-    planned = runbook(repo, env, "plan", "gated", "--as", "alice", "--json")
+    planned = runbook(repo, "plan", "gated", "--as", "alice", "--json", **env)
     assert planned.returncode == 0, planned.stderr
     plan_id = json.loads(planned.stdout)["id"]
     process = subprocess.Popen(
@@ -127,7 +114,7 @@ def test_dropped_store_connections_are_retried_and_the_run_succeeds(
     assert process.returncode == 0, err
     assert "Traceback" not in err and err == ""
     run_id = out.split("log: runbook log ")[1].split()[0]
-    log = json.loads(runbook(repo, env, "log", run_id, "--json").stdout)
+    log = json.loads(runbook(repo, "log", run_id, "--json", **env).stdout)
     assert log["state"] == "succeeded"
     assert [cell["status"] for cell in log["cells"]] == ["succeeded"] * 3
 
@@ -149,5 +136,5 @@ def test_a_store_that_stays_unreachable_ends_the_run_interrupted_with_exit_3(
     run_id = err.split("runbook: error: run ")[1].split()[0]
     assert (repo.root / "runs" / run_id).is_dir()
     proxy.restore()
-    (listed,) = json.loads(runbook(repo, env, "runs", "--json").stdout)
+    (listed,) = json.loads(runbook(repo, "runs", "--json", **env).stdout)
     assert (listed["id"], listed["state"]) == (run_id, "interrupted")

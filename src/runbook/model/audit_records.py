@@ -35,7 +35,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from runbook.model.audit import AuditEvent, EventKind
+from runbook.model.audit import (
+    AuditEvent,
+    EventKind,
+    plan_subject,
+    playbook_subject,
+    run_subject,
+    workflow_subject,
+)
 
 
 class RecordKind(StrEnum):
@@ -304,7 +311,7 @@ def plan_facts(
     return RecordFacts(
         kind=RecordKind.PLAN,
         id=plan_id,
-        subject=f"plan:{plan_id}",
+        subject=plan_subject(plan_id),
         actor=planned_by,
         at=planned_at,
         payload={
@@ -331,7 +338,7 @@ def review_facts(
     return RecordFacts(
         kind=RecordKind.REVIEW,
         id=str(review_id),
-        subject=f"plan:{plan_id}",
+        subject=plan_subject(plan_id),
         actor=reviewer,
         at=reviewed_at,
         payload={"verdict": verdict, "plan_sha256": plan_sha256, "comment": comment},
@@ -352,7 +359,7 @@ def run_facts(
     return RecordFacts(
         kind=RecordKind.RUN,
         id=run_id,
-        subject=f"run:{run_id}",
+        subject=run_subject(run_id),
         actor=executor,
         payload={
             "plan": plan_id,
@@ -364,29 +371,21 @@ def run_facts(
     )
 
 
-def workflow_run_facts(
-    *, run_id: str, started_by: str, state: str, payload: dict[str, Any]
+def started_run_facts(
+    kind: RecordKind, *, run_id: str, started_by: str, state: str, payload: dict[str, Any]
 ) -> RecordFacts:
-    """What a workflow run's ``workflow.started`` and ``workflow.finished`` say."""
+    """What a workflow or playbook run's ``*.started`` and ``*.finished`` events say."""
     return RecordFacts(
-        kind=RecordKind.WORKFLOW_RUN,
+        kind=kind,
         id=run_id,
-        subject=f"workflow:{run_id}",
+        subject=_STARTED_RUN_SUBJECTS[kind](run_id),
         actor=started_by,
         payload=payload,
         state=state,
     )
 
 
-def playbook_run_facts(
-    *, run_id: str, started_by: str, state: str, payload: dict[str, Any]
-) -> RecordFacts:
-    """What a playbook run's ``playbook.started`` and ``playbook.finished`` say."""
-    return RecordFacts(
-        kind=RecordKind.PLAYBOOK_RUN,
-        id=run_id,
-        subject=f"playbook:{run_id}",
-        actor=started_by,
-        payload=payload,
-        state=state,
-    )
+_STARTED_RUN_SUBJECTS: Final = {
+    RecordKind.WORKFLOW_RUN: workflow_subject,
+    RecordKind.PLAYBOOK_RUN: playbook_subject,
+}

@@ -15,79 +15,52 @@ from sqlalchemy.orm import Session
 
 from runbook.model.audit_records import (
     RecordFacts,
+    RecordKind,
     plan_facts,
-    playbook_run_facts,
     review_facts,
     run_facts,
-    workflow_run_facts,
+    started_run_facts,
 )
 from runbook.store.tables import PlanRow, PlaybookRunRow, ReviewRow, RunRow, WorkflowRunRow
 
 
 def record_facts(session: Session) -> Iterator[RecordFacts]:
     """The facts of every plan, review (in id order), run, workflow run and playbook run."""
-    for plan in session.execute(
-        select(
-            PlanRow.id,
-            PlanRow.runbook_path,
-            PlanRow.sha256,
-            PlanRow.parameters,
-            PlanRow.planned_by,
-            PlanRow.planned_at,
-            PlanRow.review_required,
-            PlanRow.state,
-        ).order_by(PlanRow.id)
-    ):
-        yield plan_facts(
-            plan_id=plan.id,
-            runbook_path=plan.runbook_path,
-            sha256=plan.sha256,
-            parameters=plan.parameters,
-            planned_by=plan.planned_by,
-            planned_at=plan.planned_at,
-            review_required=plan.review_required,
-            state=plan.state,
-        )
-    for review in session.execute(
-        select(
-            ReviewRow.id,
-            ReviewRow.plan_id,
-            ReviewRow.verdict,
-            ReviewRow.reviewer,
-            ReviewRow.plan_sha256,
-            ReviewRow.comment,
-            ReviewRow.reviewed_at,
-        ).order_by(ReviewRow.id)
-    ):
-        yield review_facts(
-            review_id=review.id,
-            plan_id=review.plan_id,
-            verdict=review.verdict,
-            reviewer=review.reviewer,
-            plan_sha256=review.plan_sha256,
-            comment=review.comment,
-            reviewed_at=review.reviewed_at,
-        )
-    for run in session.execute(
-        select(
-            RunRow.id,
-            RunRow.plan_id,
-            RunRow.executor,
-            RunRow.mode,
-            RunRow.start_cell,
-            RunRow.resumed_from,
-            RunRow.state,
-        ).order_by(RunRow.id)
-    ):
-        yield run_facts(
-            run_id=run.id,
-            plan_id=run.plan_id,
-            executor=run.executor,
-            mode=run.mode,
-            start_cell=run.start_cell,
-            resumed_from=run.resumed_from,
-            state=run.state,
-        )
+    # Columns are labelled with the facts functions' keyword names.
+    plans = select(
+        PlanRow.id.label("plan_id"),
+        PlanRow.runbook_path,
+        PlanRow.sha256,
+        PlanRow.parameters,
+        PlanRow.planned_by,
+        PlanRow.planned_at,
+        PlanRow.review_required,
+        PlanRow.state,
+    ).order_by(PlanRow.id)
+    for row in session.execute(plans):
+        yield plan_facts(**row._mapping)
+    reviews = select(
+        ReviewRow.id.label("review_id"),
+        ReviewRow.plan_id,
+        ReviewRow.verdict,
+        ReviewRow.reviewer,
+        ReviewRow.plan_sha256,
+        ReviewRow.comment,
+        ReviewRow.reviewed_at,
+    ).order_by(ReviewRow.id)
+    for row in session.execute(reviews):
+        yield review_facts(**row._mapping)
+    runs = select(
+        RunRow.id.label("run_id"),
+        RunRow.plan_id,
+        RunRow.executor,
+        RunRow.mode,
+        RunRow.start_cell,
+        RunRow.resumed_from,
+        RunRow.state,
+    ).order_by(RunRow.id)
+    for row in session.execute(runs):
+        yield run_facts(**row._mapping)
     yield from _workflow_runs(session)
     yield from _playbook_runs(session)
 
@@ -106,7 +79,8 @@ def _workflow_runs(session: Session) -> Iterator[RecordFacts]:
             WorkflowRunRow.state,
         ).order_by(WorkflowRunRow.id)
     ):
-        yield workflow_run_facts(
+        yield started_run_facts(
+            RecordKind.WORKFLOW_RUN,
             run_id=run.id,
             started_by=run.started_by,
             state=run.state,
@@ -134,7 +108,8 @@ def _playbook_runs(session: Session) -> Iterator[RecordFacts]:
             PlaybookRunRow.state,
         ).order_by(PlaybookRunRow.id)
     ):
-        yield playbook_run_facts(
+        yield started_run_facts(
+            RecordKind.PLAYBOOK_RUN,
             run_id=run.id,
             started_by=run.started_by,
             state=run.state,
