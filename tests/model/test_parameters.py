@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 
 from runbook.errors import MetadataError, ParameterError
+from runbook.model.parameter_inference import infer_specs
 from runbook.model.parameters import (
     ParameterSpec,
     check_name,
     check_secret_reference,
     coerce,
-    infer_specs,
     parse_specs,
 )
 

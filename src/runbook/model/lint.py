@@ -10,7 +10,7 @@ from typing import Final
 
 from runbook.model.injection import INJECTED_TAG, PARAMETERS_TAG, cell_tags
 from runbook.model.notebook import RUNBOOK_TAGS, Runbook
-from runbook.model.parameters import infer_specs
+from runbook.model.parameter_inference import infer_specs
 
 #: Shell commands and statements that change the world; a cell using one needs `confirm`.
 MUTATIVE_PATTERNS: Final = tuple(

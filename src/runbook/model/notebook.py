@@ -13,7 +13,8 @@ import nbformat
 from runbook.errors import MetadataError, NotebookFormatError
 from runbook.model.files import write_atomic
 from runbook.model.injection import PARAMETERS_TAG, cell_tags
-from runbook.model.parameters import ParameterSpec, infer_specs, parse_specs
+from runbook.model.parameter_inference import infer_specs
+from runbook.model.parameters import ParameterSpec, parse_specs
 
 #: Tags Runbook gives meaning to, with what they mean; no step ever drops a tag.
 RUNBOOK_TAGS: Final = {

@@ -1,4 +1,4 @@
-"""Declared parameters: their types, inference from a papermill cell, and value coercion.
+"""Declared parameters: their types and value coercion (inference: :mod:`parameter_inference`).
 
 Bound values are kept in JSON form (str, int, float, bool, None and lists of those; dates
 and datetimes as ISO strings) so a plan stores, hashes and injects exactly what was checked.
@@ -6,15 +6,12 @@ and datetimes as ISO strings) so a plan stores, hashes and injects exactly what 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime as dt
-import io
 import json
 import keyword
 import math
 import re
-import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +115,7 @@ def _parse_spec(name: str, entry: object, path: str) -> ParameterSpec:
     if not isinstance(help_text, str):
         raise MetadataError(f"{path}.help", "must be text")
     choices = entry.get("choices", [])
-    if not isinstance(choices, list) or not all(_is_scalar(c) for c in choices):
+    if not isinstance(choices, list) or not all(is_scalar(c) for c in choices):
         raise MetadataError(f"{path}.choices", "must be a list of plain values")
     if kind == "choice" and not choices:
         raise MetadataError(f"{path}.choices", "a 'choice' parameter needs a non-empty list")
@@ -139,104 +136,7 @@ def _parse_spec(name: str, entry: object, path: str) -> ParameterSpec:
     return dataclasses.replace(spec, default=default)
 
 
-def infer_specs(source: str) -> dict[str, ParameterSpec]:
-    """Infer parameter specs from a papermill ``parameters`` cell.
-
-    Each top-level ``name = literal`` or ``name: T = literal`` gives a parameter; the type
-    comes from the annotation or the literal, the default from the literal and the help
-    from a trailing ``# comment``. Assignments whose value is not a literal are kept with
-    no default, because the cell computes them.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    comments = _trailing_comments(source)
-    specs: dict[str, ParameterSpec] = {}
-    for node in tree.body:
-        target, annotation, value = _assignment_parts(node)
-        if target is None or keyword.iskeyword(target):
-            continue
-        default = _literal(value)
-        kind = _annotated_type(annotation) or _value_type(default)
-        if kind == "list" and default is not None and not isinstance(default, list):
-            default = None
-        specs[target] = ParameterSpec(
-            name=target, type=kind, default=_jsonable(default), help=comments.get(node.lineno, "")
-        )
-    return specs
-
-
-def _assignment_parts(node: ast.stmt) -> tuple[str | None, ast.expr | None, ast.expr | None]:
-    if isinstance(node, ast.Assign) and len(node.targets) == 1:
-        target = node.targets[0]
-        if isinstance(target, ast.Name):
-            return target.id, None, node.value
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        return node.target.id, node.annotation, node.value
-    return None, None, None
-
-
-def _trailing_comments(source: str) -> dict[int, str]:
-    comments: dict[int, str] = {}
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.COMMENT:
-                text = token.string.lstrip("#").strip()
-                comments[token.start[0]] = re.sub(r"^type:\s*\S+\s*", "", text)
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    return comments
-
-
-def _literal(value: ast.expr | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-
-
-def _annotated_type(annotation: ast.expr | None) -> str | None:
-    if annotation is None:
-        return None
-    name = ast.unparse(annotation).split("[")[0].rsplit(".", 1)[-1]
-    return {
-        "str": "str",
-        "int": "int",
-        "float": "float",
-        "bool": "bool",
-        "date": "date",
-        "datetime": "datetime",
-        "list": "list",
-        "List": "list",
-    }.get(name)
-
-
-def _value_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, list | tuple):
-        return "list"
-    return "str"
-
-
-def _jsonable(value: Any) -> JsonValue:
-    if isinstance(value, tuple):
-        value = list(value)
-    if isinstance(value, list):
-        return [item for item in value if _is_scalar(item)]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value if _is_scalar(value) else None
-
-
-def _is_scalar(value: object) -> bool:
+def is_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
@@ -350,7 +250,7 @@ def _to_list(spec: ParameterSpec, raw: object) -> list[JsonScalar]:
     for item in raw:
         if isinstance(item, dt.date):
             item = item.isoformat()
-        if not _is_scalar(item) or (isinstance(item, float) and not math.isfinite(item)):
+        if not is_scalar(item) or (isinstance(item, float) and not math.isfinite(item)):
             raise TypeError("list items must be plain text, numbers or booleans")
         items.append(item)
     return items
