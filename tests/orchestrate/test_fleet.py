@@ -31,14 +31,13 @@ from runbook.orchestrate.fleet import (
     PlaybookRequest,
     bind_playbook_parameters,
     cancel_playbook,
-    git_state,
-    import_playbook,
     playbook_status,
     retry_playbook,
     start_playbook,
     sweep_playbooks,
 )
 from runbook.orchestrate.fleet_runner import FleetListener
+from runbook.orchestrate.playbook_import import git_state, import_playbook
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.playbooks import (

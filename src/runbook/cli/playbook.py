@@ -99,7 +99,7 @@ def import_command(ctx: click.Context, as_user: str | None, as_json: bool, file:
     "unchanged". Runs always use the revision they started with. Exit 1 when FILE is
     invalid (the first error, with its place in the YAML), 2 when it cannot be read.
     """
-    from runbook.orchestrate.fleet import import_playbook
+    from runbook.orchestrate.playbook_import import import_playbook
 
     repo = repository(ctx)
     with store_session(repo) as session:

@@ -12,28 +12,22 @@ definition; ``cancel`` records a request the running process acts on.
 from __future__ import annotations
 
 import functools
-import subprocess
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.egress import policy_from_config
-from runbook.errors import ConfigError, FailureError, ParameterError, SpecError, UsageError
+from runbook.errors import ConfigError, FailureError, ParameterError, UsageError
 from runbook.model.audit import EventKind, playbook_subject
-from runbook.model.files import read_failure, read_text
 from runbook.model.parameters import check_text
 from runbook.model.playbook import (
     PlaybookSpec,
     Target,
     TargetState,
-    load_playbook,
-    playbook_to_json,
-    validate_playbook,
 )
 from runbook.model.playbook_run import (
     CancelMode,
@@ -61,7 +55,6 @@ from runbook.store.playbooks import (
     finish_playbook_run,
     get_playbook_run,
     heartbeat_playbook_run,
-    import_definition,
     list_targets,
     request_cancel,
     sweep_playbook_runs,
@@ -70,77 +63,6 @@ from runbook.store.playbooks import (
 
 #: The longest target name the store keeps (playbook_targets.name).
 MAX_TARGET_NAME = 255
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """The revision an import stored, or the identical newest one (``created`` False)."""
-
-    definition: PlaybookDefinition
-    created: bool
-
-
-def import_playbook(
-    session: Session,
-    repository: Repository,
-    file: str,
-    *,
-    imported_by: str,
-    base: Path | None = None,
-) -> ImportResult:
-    """Validate playbook ``file`` (inside the repository) and store it as a new revision.
-
-    Raises UsageError when the file is outside the repository or unreadable, and the first
-    SpecError (with its YAML path, and how many more there are) when it is invalid.
-    """
-    path = repository.resolve(file, base=base)
-    where = repository.relative(path)
-    try:
-        text = read_text(path)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{where}: cannot read the playbook: {read_failure(error)}") from None
-    errors = validate_playbook(text, where)
-    if len(errors) > 1:
-        first = errors[0]
-        inside = first.where == where or first.where.startswith(f"{where}:")
-        more = f" (and {len(errors) - 1} more; see `runbook playbook validate {where}`)"
-        raise SpecError(first.where if inside else f"{where}: {first.where}", first.reason + more)
-    spec = load_playbook(text, where)
-    commit, dirty = git_state(repository.root, path)
-    definition, created = import_definition(
-        session,
-        definition=playbook_to_json(spec),
-        source=where,
-        git_commit=commit,
-        dirty=dirty,
-        imported_by=imported_by,
-    )
-    return ImportResult(definition, created)
-
-
-def git_state(root: Path, path: Path) -> tuple[str | None, bool | None]:
-    """``(HEAD commit, file differs from it)`` of the git repository at ``root``.
-
-    ``(None, None)`` outside git; ``(None, True)`` in a repository without commits. An
-    untracked or ignored file is dirty: the commit does not hold it.
-    """
-
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
-    inside = git("rev-parse", "--is-inside-work-tree")
-    if inside is None or inside.returncode != 0 or inside.stdout.strip() != "true":
-        return None, None
-    head = git("rev-parse", "--verify", "--quiet", "HEAD")
-    commit = head.stdout.strip() if head is not None and head.returncode == 0 else None
-    status = git("status", "--porcelain", "--ignored", "--", str(path))
-    dirty = status is None or status.returncode != 0 or bool(status.stdout.strip())
-    return commit or None, dirty or commit is None
 
 
 def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) -> dict[str, Any]:
