@@ -91,7 +91,10 @@ def check_identity(identity: str, where: str = "identity") -> str:
             code = f"U+{ord(char):04X}"
             name = unicodedata.name(char, "unnamed character")
             raise IdentityError(where, identity, f"holds the unprintable {code} ({name})")
-    if not identity_key(trimmed):
+    # _fold, not identity_key: the confusables table costs ~0.1 s to build, and checking who
+    # is acting must not pay it on every command (the table maps only spaces to nothing, and
+    # _fold already drops those).
+    if not _fold(trimmed):
         raise IdentityError(where, identity, "has no visible character")
     return trimmed
 
