@@ -29,6 +29,7 @@ The tree::
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanCodeChangedError repository code the plan can import changed since planning
+        │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
         │   ├── NotAPlanError       a runbook was given where only a plan may run
         │   ├── PlanRunningError    the plan is already running
         │   └── TargetLockedError   a target is in use by another playbook run
@@ -311,6 +312,18 @@ class PlanCodeChangedError(PolicyError):
         )
         self.plan_id = plan_id
         self.changes = changes
+
+
+class PlanFolderError(PolicyError):
+    """The working directory a plan recorded is gone, or is no longer one it may run in."""
+
+    def __init__(self, plan_id: str, cwd: str, reason: str) -> None:
+        super().__init__(
+            f"plan {plan_id}: its working directory {cwd!r} {reason}; plan the runbook again"
+        )
+        self.plan_id = plan_id
+        self.cwd = cwd
+        self.reason = reason
 
 
 class NotAPlanError(PolicyError):

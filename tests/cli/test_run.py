@@ -33,8 +33,8 @@ def test_yes_runs_to_the_end_and_records_everything(repo: Repository) -> None:
     plan_id = plan(repo, "restart", "-p", "host", "db1")
     code, outcome, _ = run_json(repo, plan_id, "--yes", "--as", "carol")
     assert code == 0 and outcome["state"] == "succeeded"
-    assert (repo.root / "restarted").read_text() == "db1"
-    assert not (repo.root / "rolled-back").exists()
+    assert (repo.runbooks_dir / "restarted").read_text() == "db1"
+    assert not (repo.runbooks_dir / "rolled-back").exists()
     executed = nbformat.read(repo.root / str(outcome["notebook"]), as_version=4)
     confirm = executed.cells[4]
     assert confirm.outputs[0]["text"] == "restarted db1\n"
@@ -59,8 +59,8 @@ def test_without_yes_and_without_a_terminal_a_confirm_cell_stops_the_run(
     code, outcome, _ = run_json(repo, plan_id)
     assert code == 3 and outcome["state"] == "aborted"
     assert "cell 4 is tagged confirm and needs an explicit yes" in str(outcome["message"])
-    assert (repo.root / "precheck.done").exists()
-    assert not (repo.root / "restarted").exists()
+    assert (repo.runbooks_dir / "precheck.done").exists()
+    assert not (repo.runbooks_dir / "restarted").exists()
 
 
 def _kernels() -> set[str]:
@@ -88,7 +88,7 @@ def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
     plan_file.write_text(plan_file.read_text().replace("localhost", "prod"))
     modified = runbook(repo, "run", ordinary, "--yes")
     assert modified.returncode == 4 and "was modified after planning" in modified.stderr
-    assert not (repo.root / "restarted").exists()
+    assert not (repo.runbooks_dir / "restarted").exists()
 
 
 @pytest.mark.parametrize("name", ["nope-123", "restart-a1b2c3", "../../etc/passwd", "a\tb"])
@@ -130,12 +130,12 @@ def test_a_failure_fails_the_run_and_from_resumes_it(repo: Repository) -> None:
     code, outcome, _ = run_json(repo, plan_id, "--yes")
     assert code == 1 and outcome["state"] == "failed"
     assert "AssertionError: not fixed yet" in str(outcome["message"])
-    (repo.root / "fixed").write_text("")
-    (repo.root / "mutated").unlink()
+    (repo.runbooks_dir / "fixed").write_text("")
+    (repo.runbooks_dir / "mutated").unlink()
     code, resumed, _ = run_json(repo, plan_id, "--yes", "--from", "2")
     assert code == 0, resumed
-    assert (repo.root / "counter").read_text() == "2"  # cell 0 re-ran to rebuild state
-    assert not (repo.root / "mutated").exists()  # the confirm cell before --from did not
+    assert (repo.runbooks_dir / "counter").read_text() == "2"  # cell 0 re-ran to rebuild state
+    assert not (repo.runbooks_dir / "mutated").exists()  # the confirm cell before --from did not
     runs = json.loads(runbook(repo, "runs", "--json").stdout)
     assert runs[0]["resumed_from"] == runs[1]["id"] and runs[0]["start_cell"] == 2
     log = json.loads(runbook(repo, "log", str(resumed["run"]), "--json").stdout)
@@ -161,8 +161,8 @@ def test_dry_run_never_executes_confirm_cells_and_sh_only_prints(repo: Repositor
     )
     code, outcome, _ = run_json(repo, plan(repo, "dry"), "--dry-run", "--yes")
     assert code == 0 and outcome["state"] == "succeeded"
-    assert not (repo.root / "created-by-sh").exists()
-    assert not (repo.root / "created-by-confirm").exists()
+    assert not (repo.runbooks_dir / "created-by-sh").exists()
+    assert not (repo.runbooks_dir / "created-by-confirm").exists()
     executed = nbformat.read(repo.root / str(outcome["notebook"]), as_version=4)
     assert "would run" in executed.cells[0].outputs[0]["text"]
     runs = json.loads(runbook(repo, "runs", "--json").stdout)
@@ -307,7 +307,7 @@ def test_a_plan_already_running_is_refused(repo: Repository) -> None:
     refused = runbook(repo, "run", plan_id, "--yes")
     assert refused.returncode == 4
     assert f"plan {plan_id} is already running (run held by frank" in refused.stderr
-    assert not (repo.root / "restarted").exists()
+    assert not (repo.runbooks_dir / "restarted").exists()
 
 
 def test_a_yes_run_records_the_abort_after_a_failure_as_automatic_not_as_the_user(

@@ -74,7 +74,7 @@ def test_a_cell_finds_no_credential_in_any_environment_it_can_read(
     runs = json.loads(runbook(repo, "runs", "--json", **env).stdout)
     assert [r["id"] for r in runs] == [outcome["run"]]
     assert not (repo.state_dir / "runbook.db").exists()
-    probe = json.loads(Path(repo.root / "probe.json").read_text())
+    probe = json.loads(Path(repo.runbooks_dir / "probe.json").read_text())
     assert probe["found"] == []
     # The runbook process itself (the kernel's parent) was read: the probe was not blind.
     assert len(probe["read"]) >= 1

@@ -58,8 +58,8 @@ def test_the_sweep_removes_the_kernel_folder_of_a_killed_run(repo: Repository) -
     )
     kernel_pid = 0
     try:
-        _wait_for(repo.root / "reached", process)
-        kernel_pid = int((repo.root / "reached").read_text())
+        _wait_for(repo.runbooks_dir / "reached", process)
+        kernel_pid = int((repo.runbooks_dir / "reached").read_text())
         (folder,) = (repo.state_dir / "kernels").iterdir()
         assert (folder / "connection.json").is_file()
         assert any(p.is_socket() for p in folder.iterdir())

@@ -61,7 +61,7 @@ def test_a_module_swapped_after_approval_is_refused_and_the_genuine_one_runs(
     code, _, err = _run(repo, plan_id)
     assert code == 4 and err.count("\n") == 1
     assert "runbooks/rbhelper.py changed" in err and "plan the runbook again" in err
-    assert not (repo.root / "pwned").exists()
+    assert not (repo.runbooks_dir / "pwned").exists()
     verified = runbook(repo, "verify", plan_id)
     assert verified.returncode == 1 and "runbooks/rbhelper.py changed" in verified.stderr
     listed = json.loads(runbook(repo, "plans", "--json").stdout)
@@ -70,7 +70,7 @@ def test_a_module_swapped_after_approval_is_refused_and_the_genuine_one_runs(
     helper.write_text(GENUINE)
     code, out, err = _run(repo, plan_id)
     assert code == 0, err
-    assert "genuine helper" in out and not (repo.root / "pwned").exists()
+    assert "genuine helper" in out and not (repo.runbooks_dir / "pwned").exists()
 
 
 def test_an_added_or_removed_module_is_refused_naming_it(repo: Repository) -> None:
@@ -106,7 +106,7 @@ def test_a_planted_bytecode_file_never_runs_in_place_of_the_reviewed_source(
     cache.write_bytes(header + marshal.dumps(code))
     exit_code, out, err = _run(repo, plan_id)
     assert exit_code == 0, err
-    assert "genuine helper" in out and not (repo.root / "pwned").exists()
+    assert "genuine helper" in out and not (repo.runbooks_dir / "pwned").exists()
     assert cache.read_bytes() == header + marshal.dumps(code)  # nothing rewrote it either
 
 

@@ -102,12 +102,12 @@ def test_dropped_store_connections_are_retried_and_the_run_succeeds(
     repo: Repository, proxy: TcpProxy, database: str
 ) -> None:
     process, env = start(repo, proxy, database)
-    reached(repo.root / "at-0", process)
+    reached(repo.runbooks_dir / "at-0", process)
     assert terminate_backends(database) >= 1  # the server ends the run's connections
-    (repo.root / "go-0").touch()
-    reached(repo.root / "at-1", process)
+    (repo.runbooks_dir / "go-0").touch()
+    reached(repo.runbooks_dir / "at-1", process)
     proxy.cut()  # the network drops them, and refuses to connect again for a while
-    (repo.root / "go-1").touch()
+    (repo.runbooks_dir / "go-1").touch()
     assert proxy.refused.wait(120), "the run never tried to reconnect"
     proxy.restore()
     out, err = process.communicate(timeout=120)
@@ -123,16 +123,16 @@ def test_a_store_that_stays_unreachable_ends_the_run_interrupted_with_exit_3(
     repo: Repository, proxy: TcpProxy, database: str
 ) -> None:
     process, env = start(repo, proxy, database, RUNBOOK_STORE_RETRY_SECONDS="1")
-    reached(repo.root / "at-0", process)
+    reached(repo.runbooks_dir / "at-0", process)
     proxy.cut()
-    (repo.root / "go-0").touch()
+    (repo.runbooks_dir / "go-0").touch()
     _, err = process.communicate(timeout=120)
     assert process.returncode == 3, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("runbook: error: run ")
     assert "interrupted: stopped after cell 0: the store cannot record it: cannot connect" in err
     assert "still failing after 1 s of retries" in err
-    assert not (repo.root / "at-1").exists()  # nothing more ran
+    assert not (repo.runbooks_dir / "at-1").exists()  # nothing more ran
     run_id = err.split("runbook: error: run ")[1].split()[0]
     assert (repo.root / "runs" / run_id).is_dir()
     proxy.restore()

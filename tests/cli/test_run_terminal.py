@@ -62,8 +62,8 @@ def test_confirm_gate_answers(
         child.expect(r"\[r\]etry / \[s\]kip / \[a\]bort / roll\[b\]ack")
         child.sendline("a")
     assert finish(child) == code
-    assert (repo.root / "restarted").exists() is restarted
-    assert (repo.root / "rolled-back").exists() is rolled_back
+    assert (repo.runbooks_dir / "restarted").exists() is restarted
+    assert (repo.runbooks_dir / "rolled-back").exists() is rolled_back
     run = last_run(repo)
     assert run["state"] == state and run["mode"] == "interactive" and run["executor"] == "dave"
 
@@ -83,7 +83,7 @@ def test_failure_retry_and_manual_acknowledgement(repo: Repository) -> None:
     child.sendline("y")
     child.expect("AssertionError: not ready")
     child.expect(r"\[r\]etry / \[s\]kip")
-    (repo.root / "ready").write_text("")
+    (repo.runbooks_dir / "ready").write_text("")
     child.sendline("r")
     child.expect("after retry")
     assert finish(child) == 0
@@ -170,7 +170,7 @@ def test_log_follow_streams_a_run_in_progress_from_another_process(repo: Reposit
     )
     follower: subprocess.Popen[str] | None = None
     try:
-        while not (repo.root / "ticked").exists():
+        while not (repo.runbooks_dir / "ticked").exists():
             assert running.poll() is None, "the run ended before its first cell waited"
             time.sleep(0.02)  # until the kernel has touched it: an event, not a deadline
         (run,) = json.loads(runbook(repo, "runs", "--json", "--state", "running").stdout)
@@ -189,10 +189,10 @@ def test_log_follow_streams_a_run_in_progress_from_another_process(repo: Reposit
             if "tick 0" in line:
                 break
         assert any("tick 0" in line for line in seen), seen
-        (repo.root / "go").touch()  # only now may the run go on
+        (repo.runbooks_dir / "go").touch()  # only now may the run go on
         rest, errors = follower.communicate(timeout=120)
     finally:
-        (repo.root / "go").touch()
+        (repo.runbooks_dir / "go").touch()
         running.wait(timeout=120)
         if follower is not None and follower.poll() is None:
             follower.kill()

@@ -232,7 +232,7 @@ def test_retries_upstream_failed_and_resume_reusing_what_succeeded(
     assert second["flaky"].run_id == first["flaky"].run_id
     assert second["independent"].state is TaskState.REUSED
     assert {second[k].state for k in ("broken", "after_broken", "last")} == {TaskState.SUCCEEDED}
-    assert (repo.root / "flaky.count").read_text() == "3"  # not run again
+    assert (repo.root / "workflows" / "flaky.count").read_text() == "3"  # not run again
     with pytest.raises(UsageError, match="nothing to resume"):
         resume_workflow(sessions, repo, settings, resumed.id, "ci")
 
@@ -327,4 +327,4 @@ def test_resume_never_reuses_a_task_whose_record_points_outside_runs(
     # Not reused from the record pointing elsewhere: run again, from its own notebook.
     assert second["flaky"].state is TaskState.SUCCEEDED
     assert (second["flaky"].notebook_path or "").startswith(f"runs/{second['flaky'].run_id}/")
-    assert (repo.root / "flaky.count").read_text() == "2"
+    assert (repo.root / "workflows" / "flaky.count").read_text() == "2"

@@ -638,22 +638,22 @@ def test_runbook_steps_plan_and_run_per_target(
     sessions: sessionmaker[Session], repo: Repository
 ) -> None:
     touch_runbook(repo)
-    (repo.root / "go").touch()
+    (repo.runbooks_dir / "go").touch()
     definition = imported(sessions, repo, runbook_playbook(on_failure="rollback"))
     # Without --yes the confirm cell stops each target's run: both fail, nothing confirmed.
     run = start_playbook(sessions, repo, PlaybookRequest(definition, "alice", {}))
     found = records(sessions, run.id)
     assert states(found) == {"web1": "FAILED", "web2": "FAILED"}
     assert "needs an explicit yes" in (found["web1"].message or "")
-    assert (repo.root / "10.0.0.1.touched").read_text() == "2"
-    assert not list(repo.root.glob("*.confirmed"))
+    assert (repo.runbooks_dir / "10.0.0.1.touched").read_text() == "2"
+    assert not list(repo.runbooks_dir.glob("*.confirmed"))
     # With --yes: web1 succeeds; web2's failing cell makes the engine run its rollback cells.
     run = start_playbook(sessions, repo, PlaybookRequest(definition, "alice", {}, yes=True))
     found = records(sessions, run.id)
     assert states(found) == {"web1": "SUCCEEDED", "web2": "FAILED"}
-    confirmed = {p.name for p in repo.root.glob("*.confirmed")}
+    confirmed = {p.name for p in repo.runbooks_dir.glob("*.confirmed")}
     assert confirmed == {"10.0.0.1.confirmed", "10.0.0.2.confirmed"}
-    assert [p.name for p in repo.root.glob("*.rolled-back")] == ["10.0.0.2.rolled-back"]
+    assert [p.name for p in repo.runbooks_dir.glob("*.rolled-back")] == ["10.0.0.2.rolled-back"]
     step, undo = found["web2"].results
     assert (step["status"], step["state"], undo["phase"], undo["status"]) == (
         "failed",
@@ -677,7 +677,9 @@ def test_cancel_interrupt_stops_a_runbook_step(
     waiting = threading.Event()
 
     def watch(record: TargetRecord) -> None:
-        if (repo.root / "10.0.0.1.confirmed").exists() and record.state is TargetState.RUNNING:
+        if (
+            repo.runbooks_dir / "10.0.0.1.confirmed"
+        ).exists() and record.state is TargetState.RUNNING:
             waiting.set()
 
     events = Events(watch)
@@ -687,7 +689,7 @@ def test_cancel_interrupt_stops_a_runbook_step(
     thread = threading.Thread(target=lambda: done.append(start_playbook(sessions, repo, request)))
     thread.start()
     # The last cell waits for a file that never comes: only the interrupt can end it.
-    while not (repo.root / "10.0.0.1.confirmed").exists():
+    while not (repo.runbooks_dir / "10.0.0.1.confirmed").exists():
         assert thread.is_alive()
         threading.Event().wait(0.05)
     with sessions.begin() as session:

@@ -11,6 +11,7 @@ from runbook.cli.context import json_option, repository
 from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunbookName
+from runbook.model.cells import cell_label
 from runbook.model.lint import Severity, check_runbook
 from runbook.model.notebook import load_runbook
 
@@ -53,7 +54,7 @@ def check_command(ctx: click.Context, as_json: bool, runbooks: tuple[str, ...]) 
         return EXIT_FAILURE if errors else EXIT_OK
     for entry in report:
         for finding in entry["findings"]:
-            place = f"cell {finding['cell']}" if finding["cell"] is not None else "notebook"
+            place = cell_label(finding["cell"]) if finding["cell"] is not None else "notebook"
             style = "red" if finding["severity"] == "error" else "yellow"
             console.print(
                 f"{escape(entry['runbook'])}: {place}: [{style}]{finding['severity']}"

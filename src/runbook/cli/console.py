@@ -11,6 +11,7 @@ from rich.text import Text
 
 from runbook.cli.terminal_text import ansi_text, safe_markup, visible_controls
 from runbook.engine.hooks import RunContext, RunObserver, output_text
+from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 
@@ -24,27 +25,32 @@ _STATUS_STYLE = {
 
 
 class ConsoleObserver(RunObserver):
-    """Prints the run as it happens. ``full`` renders markdown and code (interactive mode)."""
+    """Prints the run as it happens. ``full`` renders markdown and code (interactive mode).
+
+    Cells are named as everywhere else (``model.cells``): ``cell 3 of 7`` is the cell that
+    ``runbook log`` calls cell 3 and ``--from 3`` starts at.
+    """
 
     def __init__(self, console: Console, *, full: bool) -> None:
         self.console = console
         self.full = full
         self._started = time.monotonic()
-        self._total = 0
+        #: The number of cells of the notebook being run (known once it started).
+        self.total: int | None = None
 
     def run_started(self, ctx: RunContext) -> None:
         self._started = time.monotonic()
-        self._total = len(ctx.notebook.cells)
+        self.total = len(ctx.notebook.cells)
         mode = "dry run" if ctx.dry_run else ctx.run.mode.value
         self.console.rule(f"run {ctx.run.id} of plan {ctx.run.plan_id} ({mode})")
 
     def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
         if self.full:
-            self.console.print(_code_panel(index, self._total, cell))
+            self.console.print(_code_panel(index, self.total, cell))
         else:
             tags = ", ".join(cell_tags(cell))
             self.console.print(
-                f"[bold]▶ cell {index + 1}/{self._total}[/bold]"
+                f"[bold]▶ {cell_label(index, self.total)}[/bold]"
                 + (" " + safe_markup(f"[{tags}]") if tags else "")
             )
 
@@ -71,7 +77,7 @@ class ConsoleObserver(RunObserver):
         style = _STATUS_STYLE[event.status]
         elapsed = time.monotonic() - self._started
         self.console.print(
-            f"[{style}]  cell {index + 1}/{self._total} {event.status.value}"
+            f"[{style}]  {cell_label(index, self.total)} {event.status.value}"
             f"{duration}[/{style}] [dim](elapsed {elapsed:.1f} s)[/dim]"
         )
 
@@ -82,13 +88,13 @@ class ConsoleObserver(RunObserver):
         self.console.rule(f"[{style}]{state.value}[/{style}] in {elapsed:.1f} s{detail}")
 
 
-def _code_panel(index: int, total: int, cell: Any) -> Any:
+def _code_panel(index: int, total: int | None, cell: Any) -> Any:
     # Imported here: only interactive runs render code, and pygments is slow to import.
     from rich.panel import Panel
     from rich.syntax import Syntax
 
     tags = cell_tags(cell)
-    title = Text(f"cell {index + 1}/{total}")
+    title = Text(cell_label(index, total))
     for tag in tags:
         title.append(
             f" [{visible_controls(tag)}]", style="bold red" if tag == "confirm" else "cyan"
@@ -102,11 +108,18 @@ def _code_panel(index: int, total: int, cell: Any) -> Any:
 
 
 class TerminalOperator:
-    """A person at a terminal answering at each gate; Ctrl-C at a prompt aborts."""
+    """A person at a terminal answering at each gate; Ctrl-C at a prompt aborts.
 
-    def __init__(self, console: Console, user: str) -> None:
+    ``screen`` is the run's console observer: the gates name cells as it does.
+    """
+
+    def __init__(self, console: Console, user: str, screen: ConsoleObserver | None = None) -> None:
         self.console = console
         self._user = user
+        self._screen = screen
+
+    def _label(self, index: int) -> str:
+        return cell_label(index, self._screen.total if self._screen else None)
 
     @property
     def name(self) -> str:
@@ -120,7 +133,7 @@ class TerminalOperator:
 
     def confirm(self, index: int, cell: Any) -> Decision:
         """Ask before a mutative (confirm) cell."""
-        self.console.print(_code_panel(index, index + 1, cell))
+        self.console.print(_code_panel(index, self._screen.total if self._screen else None, cell))
         return self._ask(
             "Run this mutative step? [y]es / [s]kip / [a]bort / [r]ollback",
             {"y": Decision.YES, "s": Decision.SKIP, "a": Decision.ABORT, "r": Decision.ROLLBACK},
@@ -134,7 +147,7 @@ class TerminalOperator:
         self.console.print(
             Panel(
                 Markdown(visible_controls(cell.source)),
-                title=f"manual step (cell {index + 1})",
+                title=f"manual step ({self._label(index)})",
                 border_style="yellow",
             )
         )
@@ -150,12 +163,12 @@ class TerminalOperator:
 
     def on_failure(self, index: int, cell: Any, error: str) -> Decision:
         """Ask what to do after a failing cell."""
-        self.console.print(f"[red]cell {index + 1} failed: {safe_markup(error)}[/red]")
+        self.console.print(f"[red]{self._label(index)} failed: {safe_markup(error)}[/red]")
         return self._recovery()
 
     def on_interrupt(self, index: int, cell: Any) -> Decision:
         """Ask what to do after Ctrl-C interrupted a cell."""
-        self.console.print(f"[yellow]cell {index + 1} interrupted[/yellow]")
+        self.console.print(f"[yellow]{self._label(index)} interrupted[/yellow]")
         return self._recovery()
 
     def _recovery(self) -> Decision:

@@ -167,6 +167,7 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
         "title",
         "notebook",
         "sha256",
+        "cwd",
         "planned_by",
         "planned_at",
         "state",

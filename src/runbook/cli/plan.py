@@ -16,6 +16,7 @@ from runbook.cli.types import RunbookName
 from runbook.errors import ParameterError
 from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
+from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.planning import plan_runbook
 
 
@@ -37,6 +38,13 @@ from runbook.orchestrate.planning import plan_runbook
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML or JSON mapping of parameter names to values.",
 )
+@click.option(
+    "--cwd",
+    "cwd",
+    metavar="DIR",
+    help="The kernel's working directory, inside the repository "
+    "(default: the runbook's own folder, as in Jupyter).",
+)
 @as_option
 @json_option
 @click.argument("runbook", type=RunbookName())
@@ -45,6 +53,7 @@ def plan_command(
     ctx: click.Context,
     parameters: tuple[tuple[str, str], ...],
     parameters_file: Path | None,
+    cwd: str | None,
     as_user: str | None,
     as_json: bool,
     runbook: str,
@@ -55,7 +64,8 @@ def plan_command(
     list, choice) and written as a papermill `injected-parameters` cell right after the
     `parameters` cell; every other cell is kept unchanged. Missing required values are asked
     for on a terminal. Secret parameters take a reference (env:VAR, file:PATH, secret:NAME),
-    never a value. The plan is recorded with the sha256 of its content.
+    never a value. The plan is recorded with the sha256 of its content, which includes
+    the kernel's working directory (--cwd; the runbook's folder by default).
     """
     repo = repository(ctx)
     path = repo.find_runbook(runbook, base=Path.cwd())
@@ -64,7 +74,14 @@ def plan_command(
     prompt = _ask if sys.stdin.isatty() and not as_json else None
     with store_session(repo) as session:
         plan = plan_runbook(
-            session, repo, path, given, planner=acting_user(as_user, repo), prompt=prompt
+            session,
+            repo,
+            path,
+            given,
+            planner=acting_user(as_user, repo),
+            prompt=prompt,
+            cwd=cwd,
+            cwd_base=Path.cwd(),
         )
     if as_json:
         print_json(plan_summary(plan))
@@ -74,6 +91,7 @@ def plan_command(
     for name, value in plan.parameters.items():
         table.add_row(name, escape(repr(value)))
     console.print(table)
+    console.print(f"working directory: {escape(plan_cwd(plan))}")
     if plan.review_required:
         console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
     else:
@@ -89,6 +107,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "notebook": plan.notebook_path,
         "sha256": plan.sha256,
         "parameters": plan.parameters,
+        "cwd": plan_cwd(plan),
         "planned_by": plan.planned_by,
         "planned_at": plan.planned_at.isoformat(),
         "state": plan.state.value,

@@ -16,6 +16,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from runbook.cli.terminal_text import visible_controls
+from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
 
 _TAG_STYLES = {
@@ -33,7 +34,7 @@ def render_notebook(console: Console, notebook: Any) -> None:
     language = notebook.metadata.get("kernelspec", {}).get("language", "python")
     for index, cell in enumerate(notebook.cells):
         tags = cell_tags(cell)
-        title = Text(f"cell {index}")
+        title = Text(cell_label(index))
         for tag in tags:
             title.append(f" [{visible_controls(tag)}]", style=_TAG_STYLES.get(tag, "dim"))
         if cell.cell_type == "markdown":

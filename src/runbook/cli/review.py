@@ -19,6 +19,7 @@ from runbook.model.notebook import read_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Review, Verdict
+from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness, review_plan
 from runbook.store.plans import get_plan
@@ -97,6 +98,7 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
     for name, value in plan.parameters.items():
         table.add_row(name, escape(repr(value)))
     console.print(table)
+    console.print(f"working directory of the kernel: {escape(plan_cwd(plan))}")
     confirms = [
         str(i) for i, c in enumerate(notebook.cells) if "confirm" in c.metadata.get("tags", [])
     ]
@@ -162,7 +164,8 @@ def verify_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
     with store_session(repo) as session:
         plan = ensure_runnable(session, repo, plan_id)
         readiness = plan_readiness(session, repo, plan)
+    cwd = plan_cwd(plan)
     if as_json:
-        print_json({"plan": plan.id, "ready": True, "status": readiness.status})
+        print_json({"plan": plan.id, "ready": True, "status": readiness.status, "cwd": cwd})
         return
-    console.print(f"plan {plan.id} is ready to run ({readiness.status})")
+    console.print(f"plan {plan.id} is ready to run ({readiness.status}) in {escape(cwd)}")

@@ -51,7 +51,8 @@ EXIT_BY_STATE: Final = {
     "--from",
     "start_cell",
     metavar="CELL",
-    help="Start at CELL (number or id), e.g. to resume a failed or interrupted run.",
+    help="Start at CELL: its number as the run shows it (from 0), or its id; e.g. to "
+    "resume a failed or interrupted run.",
 )
 @click.option(
     "--skip-done",
@@ -111,8 +112,11 @@ def run_command(
     if interactive is None:
         interactive = not yes and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     shown = err_console if as_json else console
+    screen = ConsoleObserver(shown, full=interactive)
     operator: Operator = (
-        TerminalOperator(shown, executor) if interactive else AutomaticOperator(executor, yes=yes)
+        TerminalOperator(shown, executor, screen)
+        if interactive
+        else AutomaticOperator(executor, yes=yes)
     )
     mode = (
         RunMode.DRY_RUN if dry_run else (RunMode.INTERACTIVE if interactive else RunMode.AUTOMATIC)
@@ -122,7 +126,7 @@ def run_command(
         executor=executor,
         operator=operator,
         mode=mode,
-        observers=[ConsoleObserver(shown, full=interactive)],
+        observers=[screen],
         start_cell=start_cell,
         rebuild=not skip_done,
         cell_timeout=cell_timeout,
@@ -166,20 +170,10 @@ def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | 
     """
     if not is_id(IdKind.PLAN, plan_id):
         return None, None
-    from runbook.engine.launch import (
-        kernel_environment,
-        kernel_folder,
-        launch_kernel,
-        planned_kernel_name,
-    )
+    from runbook.engine.launch import launch_for_plan
 
-    name = planned_kernel_name(plan_file(repo, plan_id))
-    if name is None:
-        return None, None
     run_id = new_run_id()
-    env = kernel_environment(run_id=run_id, plan_id=plan_id, repo_root=repo.root, dry_run=dry_run)
-    try:
-        folder = kernel_folder(repo.state_dir, run_id)
-        return run_id, launch_kernel(name, env=env, cwd=repo.root, folder=folder)
-    except Exception:  # e.g. no such kernelspec: the engine reports it with the run
-        return None, None
+    kernel = launch_for_plan(
+        repo, plan_file(repo, plan_id), run_id=run_id, plan_id=plan_id, dry_run=dry_run
+    )
+    return (run_id, kernel) if kernel is not None else (None, None)

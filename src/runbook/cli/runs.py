@@ -15,6 +15,7 @@ from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.terminal_text import ansi_text, safe_markup
 from runbook.cli.types import PlanId, RunId
+from runbook.model.cells import cell_label
 from runbook.model.ids import run_folder
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
@@ -138,17 +139,17 @@ def _render(record: dict[str, Any]) -> str | Text:
         return ansi_text(str(record.get("text", "")).rstrip("\n"))
     if kind == "cell.started":
         tags = ", ".join(record.get("tags", []))
-        return f"[dim]{at}[/dim] [bold]▶ cell {record['cell']}[/bold]" + (
+        return f"[dim]{at}[/dim] [bold]▶ {cell_label(record['cell'])}[/bold]" + (
             " " + safe_markup(f"[{tags}]") if tags else ""
         )
     if kind == "cell.finished":
         duration = record.get("duration")
         took = f" in {duration:.2f} s" if duration is not None else ""
         error = f": {safe_markup(record['error'])}" if record.get("error") else ""
-        return f"[dim]{at}[/dim]   cell {record['cell']} {record['status']}{took}{error}"
+        return f"[dim]{at}[/dim]   {cell_label(record['cell'])} {record['status']}{took}{error}"
     if kind == "cell.decided":
         return (
-            f"[dim]{at}[/dim]   cell {record['cell']}: {record['decision']} by "
+            f"[dim]{at}[/dim]   {cell_label(record['cell'])}: {record['decision']} by "
             f"{safe_markup(record['by'])}"
         )
     if kind == "run.started":

@@ -29,6 +29,7 @@ from runbook.engine.launch import (
     kernel_name,
     remove_sockets,
 )
+from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.repository import STATE_FOLDER
@@ -75,7 +76,7 @@ async def async_execute_run(
             kernel_manager = await async_launch_kernel(
                 kernel_name(ctx.notebook),
                 env=env,
-                cwd=ctx.repo_root,
+                cwd=ctx.working_dir,
                 folder=kernel_folder(ctx.repo_root / STATE_FOLDER, ctx.run.id),
             )
         except Exception as error:  # no such kernelspec, or it cannot be executed
@@ -90,7 +91,7 @@ async def async_execute_run(
         timeout=cell_timeout,
         record_timing=True,
         allow_errors=False,
-        resources={"metadata": {"path": str(ctx.repo_root)}},
+        resources={"metadata": {"path": str(ctx.working_dir)}},
         km=kernel_manager,
     )
     loop.client = client
@@ -193,7 +194,9 @@ class _CellLoop:
         decision = ask(index, cell)
         self._decide(index, cell, decision, self.operator.name)
         if decision is Decision.ABORT:
-            raise StopRun(RunState.ABORTED, f"aborted by {self.operator.name} at cell {index}")
+            raise StopRun(
+                RunState.ABORTED, f"aborted by {self.operator.name} at {cell_label(index)}"
+            )
         if decision is Decision.ROLLBACK:
             await self._rollback(index)
         return decision
@@ -235,7 +238,7 @@ class _CellLoop:
             if choice is not Decision.RETRY:
                 state = RunState.ABORTED if interrupted else RunState.FAILED
                 what = "interrupted" if interrupted else f"failed: {error}"
-                raise StopRun(state, f"cell {index} {what}")
+                raise StopRun(state, f"{cell_label(index)} {what}")
 
     async def _execute(self, index: int, cell: Any) -> str | None:
         """Run one code cell; its error as ``Name: value``, or None when it succeeded."""
@@ -261,7 +264,7 @@ class _CellLoop:
         status = CellStatus.SUCCEEDED if error is None else CellStatus.FAILED
         self._finish(index, cell, status, by=by, started=started, error=error)
         if error is not None:
-            raise StopRun(RunState.FAILED, f"cell {index} failed while {by}: {error}")
+            raise StopRun(RunState.FAILED, f"{cell_label(index)} failed while {by}: {error}")
 
     def _interrupt(self) -> None:
         self.interrupted = True
@@ -275,7 +278,7 @@ class _CellLoop:
         for index, cell in enumerate(self.ctx.notebook.cells):
             if cell.cell_type == "code" and "rollback" in cell_tags(cell):
                 await self._execute_or_fail(index, cell, by="rollback")
-        raise StopRun(RunState.ROLLED_BACK, f"rolled back after cell {after}")
+        raise StopRun(RunState.ROLLED_BACK, f"rolled back after {cell_label(after)}")
 
     def _finish(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.errors import StoreError
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
+from runbook.model.cells import cell_label
 from runbook.model.files import notebook_json, write_atomic
 from runbook.model.run import CellEvent, Decision, Run, RunState
 from runbook.store.audit import append_event
@@ -84,11 +85,18 @@ class RunContext:
     repo_root: Path
     masker: SecretMasker = field(default_factory=SecretMasker)
     dry_run: bool = False
+    #: The kernel's working directory (the plan's, see ``model.working_dir``); the root if None.
+    cwd: Path | None = None
 
     @property
     def notebook_file(self) -> Path:
         """Where the executed notebook is saved."""
         return self.repo_root / self.run.notebook_path
+
+    @property
+    def working_dir(self) -> Path:
+        """Where the kernel runs."""
+        return self.cwd if self.cwd is not None else self.repo_root
 
 
 class RunObserver:
@@ -164,7 +172,7 @@ class RecordObserver(RunObserver):
                 payload=payload,
             )
 
-        self._record(ctx, write, f"at the gate of cell {index}")
+        self._record(ctx, write, f"at the gate of {cell_label(index)}")
 
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
         def write(session: Session) -> None:
@@ -182,7 +190,7 @@ class RecordObserver(RunObserver):
                 },
             )
 
-        self._record(ctx, write, f"after cell {index}")
+        self._record(ctx, write, f"after {cell_label(index)}")
 
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
         if self.lost is not None:

@@ -14,17 +14,23 @@ import socket
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
 
+if TYPE_CHECKING:
+    from runbook.model.repository import Repository
+
 #: Kernel folders live in ``<repository>/.runbook/kernels/<run id>/``.
 KERNELS_FOLDER: Final = "kernels"
 #: The file of a kernel folder naming the process that owns it (``host:pid``).
 OWNER_FILE: Final = "owner"
+#: What nbclient passes to an IPython kernel: its history in memory, never a
+#: ``history.sqlite`` written (and locked) by every run.
+IPYTHON_ARGUMENTS: Final = ("--HistoryManager.hist_file=:memory:",)
 
 
 def kernel_environment(
@@ -35,8 +41,17 @@ def kernel_environment(
     dry_run: bool,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The kernel's environment: ours, minus every credential, plus run context."""
+    """The kernel's environment: ours, minus every credential, plus run context.
+
+    A relative ``PYTHONPATH`` entry is made absolute from the repository's root, wherever
+    the kernel runs: it names the folder the plan's module manifest bound.
+    """
     env = scrubbed(os.environ if base is None else base)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(repo_root / entry) if entry and not os.path.isabs(entry) else entry
+            for entry in env["PYTHONPATH"].split(os.pathsep)
+        )
     env.update(
         {
             "RUNBOOK_RUN_ID": run_id,
@@ -55,19 +70,42 @@ def kernel_name(notebook: Any) -> str:
     return name if isinstance(name, str) and name else "python3"
 
 
-def planned_kernel_name(plan_file: Path) -> str | None:
-    """The kernelspec a plan file asks for, read cheaply; None if it is not a readable plan."""
+def launch_for_plan(
+    repository: Repository, plan_file: Path, *, run_id: str, plan_id: str, dry_run: bool
+) -> Any:
+    """Boot the kernel a plan file asks for, in the working directory it records.
+
+    The file is read cheaply, before any check: None (nothing launched) when it cannot say
+    which kernel or folder, and the checks that follow say why. A kernel launched here runs
+    nothing until they pass; ``orchestrate.running`` starts another if the verified plan
+    asks for a different kernel or folder.
+    """
+    from runbook.errors import PathEscapeError
+    from runbook.model.working_dir import kernel_cwd, planned_cwd
+
     try:
-        return kernel_name(json.loads(plan_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, AttributeError):
+        planned = json.loads(plan_file.read_text(encoding="utf-8"))
+        name = kernel_name(planned)
+        cwd = kernel_cwd(repository, planned_cwd(planned))
+    except (OSError, ValueError, AttributeError, PathEscapeError):
+        return None
+    env = kernel_environment(
+        run_id=run_id, plan_id=plan_id, repo_root=repository.root, dry_run=dry_run
+    )
+    folder = kernel_folder(repository.state_dir, run_id)
+    try:
+        return launch_kernel(name, env=env, cwd=cwd, folder=folder)
+    except Exception:  # e.g. no such kernelspec: the engine reports it with the run
         return None
 
 
 class RunKernelManager(AsyncKernelManager):
-    """A kernel manager that knows its run's kernel folder and its descriptor of it."""
+    """A kernel manager that knows its run's kernel folder, its descriptor of it, and the
+    working directory the kernel was started in."""
 
     runbook_folder: Path | None = None
     runbook_handle: int | None = None
+    runbook_cwd: Path | None = None
 
 
 def kernel_folder(state_dir: Path, run_id: str) -> Path:
@@ -78,15 +116,17 @@ def kernel_folder(state_dir: Path, run_id: str) -> Path:
 async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, folder: Path) -> Any:
     """Start a kernel process and return its manager without waiting for it to be ready.
 
-    The kernel talks over Unix sockets in ``folder`` (see :func:`kernel_folder`; absolute
-    paths, since the kernel's working directory is the repository), so no TCP port is opened
+    The kernel starts in ``cwd`` (the plan's working directory, see
+    :mod:`runbook.model.working_dir`) and talks over Unix sockets in ``folder`` (see
+    :func:`kernel_folder`; absolute paths, whatever its working directory), so no TCP port is opened
     and nothing on the network can reach it. The folder is inside the repository's state, not
     the system's temporary folder, and names its owner process, so that the sweep of
     interrupted runs removes it when a ``kill -9`` left it behind.
 
     The kernel keeps its bytecode in that folder too (``PYTHONPYCACHEPREFIX``), never reading
     a ``__pycache__`` inside the repository: a planted ``.pyc`` whose header matches a
-    reviewed module's source would otherwise run instead of it.
+    reviewed module's source would otherwise run instead of it. An IPython kernel keeps its
+    history in memory (:data:`IPYTHON_ARGUMENTS`), as under nbclient and papermill.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(mode=0o700)
@@ -102,6 +142,7 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
         connection_file=str(folder / "connection.json"),
     )
     manager.runbook_folder, manager.runbook_handle = folder, handle
+    manager.runbook_cwd = cwd
     env = {**env, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
     try:
         # Piped: what the kernel's children write to its descriptors is masked before it is
@@ -109,6 +150,7 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
         await manager.start_kernel(
             env=env,
             cwd=str(cwd),
+            extra_arguments=list(IPYTHON_ARGUMENTS) if manager.ipykernel else [],
             pass_fds=(handle,),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.engine.executor import StopRun
+from runbook.model.cells import cell_label
 from runbook.model.run import AUTOMATIC_DECIDER, Decision, RunState
 
 
@@ -35,7 +36,7 @@ class AutomaticOperator:
             return Decision.YES
         raise StopRun(
             RunState.ABORTED,
-            f"cell {index} is tagged confirm and needs an explicit "
+            f"{cell_label(index)} is tagged confirm and needs an explicit "
             f"yes: run interactively or with --yes (resume with --from {index})",
         )
 
@@ -45,7 +46,7 @@ class AutomaticOperator:
             return Decision.ACKNOWLEDGED
         raise StopRun(
             RunState.ABORTED,
-            f"cell {index} is a manual step that a person must "
+            f"{cell_label(index)} is a manual step that a person must "
             f"acknowledge: run interactively or with --yes (resume with --from {index})",
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
 
 
@@ -14,7 +15,7 @@ def notebook_lines(notebook: Any) -> list[str]:
     for index, cell in enumerate(notebook.get("cells", [])):
         tags = cell_tags(cell)
         label = f" [{', '.join(tags)}]" if tags else ""
-        lines.append(f"# --- cell {index}: {cell.get('cell_type', '?')}{label}")
+        lines.append(f"# --- {cell_label(index)}: {cell.get('cell_type', '?')}{label}")
         source = cell.get("source", "")
         lines.extend(("".join(source) if isinstance(source, list) else source).splitlines())
     return lines

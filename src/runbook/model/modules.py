@@ -9,8 +9,10 @@ whose modules changed, appeared or disappeared since planning does not run.
 What counts as importable, deliberately broad: every file with an import suffix (``.py``,
 sourceless ``.pyc``, extension modules) under each *import root*, recursively, since any
 folder is a namespace package and a cell may put any folder on ``sys.path``. The import
-roots are the repository's root (the kernel's working directory, ``''`` on its path) and
-every ``PYTHONPATH`` entry inside the repository. Skipped: ``__pycache__`` (kernels keep
+roots are the repository's root (which holds the kernel's working directory, first on its
+path; see :mod:`runbook.model.working_dir`) and every ``PYTHONPATH`` entry inside the
+repository, a relative one read from the root (the kernel's environment gets them so,
+see ``runbook.engine.launch``). Skipped: ``__pycache__`` (kernels keep
 their bytecode elsewhere, see ``runbook.engine.launch``), version-control folders, the
 repository's ``.runbook/`` state and ``runs/`` outputs, and virtualenvs (installed packages
 are the environment's, not the repository's). Symlinked folders are not followed; a
@@ -46,7 +48,7 @@ def import_roots(root: Path, pythonpath: str | None = None) -> list[Path]:
     for entry in (pythonpath or "").split(os.pathsep):
         if not entry:
             continue
-        candidate = (base / entry).resolve()  # a relative entry is relative to the kernel's cwd
+        candidate = (base / entry).resolve()  # a relative entry is read from the root
         if candidate.is_relative_to(base) and candidate not in roots and candidate.exists():
             roots.append(candidate)
     return roots
@@ -67,6 +69,27 @@ def module_manifest(
         for path in _importable_files(start, skipped - {start}):
             manifest[path.relative_to(base).as_posix()] = file_sha256(path)
     return dict(sorted(manifest.items()))
+
+
+def unwalked(root: Path, folder: Path, skip: tuple[Path, ...] = ()) -> str | None:
+    """Why the walk of ``root`` never reaches the files of ``folder``, or None when it does.
+
+    A kernel's working directory must be reached: it is first on the kernel's path.
+    """
+    base = root.resolve()
+    here = folder.resolve()
+    for skipped in skip:
+        if here.is_relative_to(skipped.resolve()):
+            return f"is inside {skipped.resolve().relative_to(base).as_posix()}/"
+    for part in here.relative_to(base).parts:
+        if part in _SKIPPED_FOLDERS:
+            return f"is inside a {part} folder"
+    for above in (here, *here.parents):
+        if above == base:
+            break
+        if (above / "pyvenv.cfg").exists():
+            return "is inside a virtualenv"
+    return None
 
 
 def manifest_changes(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:

@@ -269,12 +269,7 @@ def runbook_step(
     """
     # Imported here: the engine (nbclient, jupyter_client) is not needed by shell steps.
     from runbook.engine.hooks import RunContext, RunObserver
-    from runbook.engine.launch import (
-        kernel_environment,
-        kernel_folder,
-        launch_kernel,
-        planned_kernel_name,
-    )
+    from runbook.engine.launch import launch_for_plan
     from runbook.engine.operators import AutomaticOperator
     from runbook.model.ids import plan_notebook
     from runbook.model.run import RunMode, new_run_id
@@ -314,16 +309,10 @@ def runbook_step(
                 raise StopRun(RunState.ABORTED, "cancelled by cancel --interrupt")
 
     run_id = new_run_id()
-    kernel = None
-    name = planned_kernel_name(plan_notebook(repository, plan))
-    if name is not None:
-        env = kernel_environment(
-            run_id=run_id, plan_id=plan.id, repo_root=repository.root, dry_run=False
-        )
-        # Launched here rather than by the engine so that a cancel can interrupt it.
-        with contextlib.suppress(Exception):  # the engine reports a kernel that cannot start
-            folder = kernel_folder(repository.state_dir, run_id)
-            kernel = launch_kernel(name, env=env, cwd=repository.root, folder=folder)
+    # Launched here rather than by the engine so that a cancel can interrupt it.
+    kernel = launch_for_plan(
+        repository, plan_notebook(repository, plan), run_id=run_id, plan_id=plan.id, dry_run=False
+    )
     control.attach(kernel)
     request = RunRequest(
         plan_id=plan.id,

@@ -13,6 +13,7 @@ from typing import Any
 
 from runbook.engine.hooks import RunContext, RunObserver
 from runbook.errors import RunbookError
+from runbook.model.cells import cell_label
 from runbook.model.run import Decision, RunState
 
 _LEVELS = {
@@ -47,7 +48,7 @@ class NotifyObserver(RunObserver):
         self._send(
             ctx,
             "cell.decided",
-            f"run {ctx.run.id}: {by} answered {decision.value} at cell {index}",
+            f"run {ctx.run.id}: {by} answered {decision.value} at {cell_label(index)}",
             "info",
         )
 

@@ -23,6 +23,7 @@ from runbook.errors import (
     ParameterError,
     PathEscapeError,
     PlanCodeChangedError,
+    PlanFolderError,
     PlanModifiedError,
     ReviewRequiredError,
     SelfReviewError,
@@ -45,6 +46,7 @@ from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
 from runbook.model.templates import slugify
+from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, plan_cwd, planned_cwd
 from runbook.orchestrate.plan_code import local_modules, plan_modules
 from runbook.orchestrate.plan_files import (
     pending_plan_file,
@@ -119,16 +121,21 @@ def plan_runbook(
     prompt: Prompt | None = None,
     now: datetime | None = None,
     as_given: bool = False,
+    cwd: str | None = None,
+    cwd_base: Path | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
     With ``as_given`` the values are injected as they are, whatever the parameters cell
     declares, as papermill does: a workflow task's values come from its definition, not
-    from an operator's typing (they are still rendered as literals only).
+    from an operator's typing (they are still rendered as literals only). The kernel will
+    run in ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the
+    plan records it (see :mod:`runbook.model.working_dir`).
     """
     check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
+    working_dir = choose_cwd(repository, runbook_path, cwd, base=cwd_base)
     if as_given:
         values = {check_name(k, where): cast(JsonValue, v) for k, v in given.items()}
         secret_refs: dict[str, str] = {}
@@ -148,6 +155,7 @@ def plan_runbook(
         "planned_by": planner,
         "planned_at": planned_at.isoformat(),
         "parameters": {**values, **secret_refs},
+        PLAN_CWD_KEY: working_dir,
         # Inside the hashed content, so an approval covers the code the cells can import.
         "modules": local_modules(repository),
     }
@@ -193,6 +201,7 @@ def _record_plan(session: Session, plan: Plan) -> None:
             "runbook": plan.runbook_path,
             "sha256": plan.sha256,
             "parameters": plan.parameters,  # secrets are references here, never values
+            "cwd": plan_cwd(plan),
             "review_required": plan.review_required,
         },
         at=plan.planned_at,
@@ -254,7 +263,20 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
+    plan_folder(repository, plan.id, notebook)
     return plan, notebook
+
+
+def plan_folder(repository: Repository, plan_id: str, notebook: Any) -> Path:
+    """The kernel's working directory the (verified) plan notebook records, checked again.
+
+    Raises PlanFolderError when it is no longer a folder the plan may run in.
+    """
+    recorded = planned_cwd(notebook)
+    try:
+        return kernel_cwd(repository, recorded)
+    except PathEscapeError as error:
+        raise PlanFolderError(plan_id, recorded, error.reason) from None
 
 
 def review_plan(

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -41,6 +42,7 @@ from runbook.errors import (
 )
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
+from runbook.model.cells import find_cell
 from runbook.model.ids import IdKind, id_path, run_folder
 from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
@@ -48,7 +50,7 @@ from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.notifications import NotifyObserver
-from runbook.orchestrate.planning import load_runnable
+from runbook.orchestrate.planning import load_runnable, plan_folder
 from runbook.orchestrate.reporting import ReportWriter
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
@@ -195,7 +197,7 @@ def start_run(
 ) -> RunResult:
     """Check, lock, execute and record one run of a plan, then write its reports."""
     try:
-        notebook, start, run = _admit(sessions, repository, request)
+        notebook, start, run, cwd = _admit(sessions, repository, request)
     except BaseException:
         if request.kernel is not None:
             discard_kernel(request.kernel)  # launched early, but the run may not start
@@ -206,6 +208,7 @@ def start_run(
         repo_root=repository.root,
         masker=_masker_for(notebook),
         dry_run=run.mode is RunMode.DRY_RUN,
+        cwd=cwd,
     )
     config = repository.config
     notifier = (
@@ -255,14 +258,15 @@ def start_run(
 
 def _admit(
     sessions: sessionmaker[Session], repository: Repository, request: RunRequest
-) -> tuple[Any, int, Run]:
+) -> tuple[Any, int, Run, Path]:
     """The policy checks, then the run record that takes the plan's run lock."""
     with sessions.begin() as session:
         sweep(session, repository)
         plan_id = resolve_plan_id(session, repository, request.plan_id)
         plan, notebook = load_runnable(session, repository, plan_id)
         previous = list_runs(session, plan_id=plan.id, limit=1)
-    start = _cell_index(notebook, request.start_cell)
+    cwd = plan_folder(repository, plan.id, notebook)
+    start = 0 if request.start_cell is None else find_cell(notebook, request.start_cell)
     run = _new_run(repository, plan, request, start, previous[0].id if previous and start else None)
     with sessions.begin() as session:
         create_run(session, run)
@@ -282,10 +286,14 @@ def _admit(
         )
         if request.on_record is not None:
             request.on_record(session, run)
-    if request.kernel is not None and request.kernel.kernel_name != kernel_name(notebook):
-        discard_kernel(request.kernel)  # launched for another kernelspec: start the right one
+    if request.kernel is not None and (
+        request.kernel.kernel_name != kernel_name(notebook)
+        or getattr(request.kernel, "runbook_cwd", None) != cwd
+    ):
+        # Launched for another kernelspec or folder than the verified plan's: start the right one.
+        discard_kernel(request.kernel)
         request.kernel = None
-    return notebook, start, run
+    return notebook, start, run, cwd
 
 
 def _new_run(
@@ -308,21 +316,6 @@ def _new_run(
         resumed_from=resumed_from,
         start_cell=start,
     )
-
-
-def _cell_index(notebook: Any, cell: str | None) -> int:
-    """The index named by ``--from``: a cell number or a cell id."""
-    if cell is None:
-        return 0
-    count = len(notebook.cells)
-    if cell.isdigit():
-        if int(cell) < count:
-            return int(cell)
-        raise UsageError(f"--from {cell}: the plan has cells 0 to {count - 1}")
-    for index, candidate in enumerate(notebook.cells):
-        if candidate.get("id") == cell:
-            return index
-    raise UsageError(f"--from {cell}: no cell has that number or id")
 
 
 def _renew_lease(session: Session, *, run_id: str, epoch: int) -> None:
