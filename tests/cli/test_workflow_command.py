@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from runbook.model.repository import Repository
@@ -16,8 +18,16 @@ BROKEN = AUTOFLOW_EXAMPLE.replace(
 ).replace('schedule: "0 0 * * *"', 'schedule: "every day"')
 
 
+def notebooks(folder: Path, *names: str) -> None:
+    """Empty notebooks for the files a workflows file names: AutoFlow wants them to exist."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names or ("run_flows.ipynb", "flows_report.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(), folder / name)
+
+
 def test_validate_a_valid_file(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "workflows.yml").write_text(AUTOFLOW_EXAMPLE)
+    notebooks(repo.root)
     result = run_cli("workflow", "validate", "workflows.yml")
     assert result.code == 0, result.err
     assert result.out == "workflows.yml: 1 workflow, valid\n"
@@ -25,25 +35,28 @@ def test_validate_a_valid_file(run_cli: Cli, repo: Repository) -> None:
 
 def test_validate_lists_every_error_and_exits_1(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "broken.yml").write_text(BROKEN)
+    notebooks(repo.root)
     result = run_cli("workflow", "validate", "broken.yml")
     assert result.code == 1
     lines = result.out.splitlines()
     assert lines == [
-        "broken.yml: workflows[0].notebooks.flows_report.parameters.x: unknown reference 'foo'",
         "broken.yml: available_dates_sensor.schedule: not a cron expression: expected 5 fields, "
         "got 2 (or null to run once)",
+        "broken.yml: available_dates_sensor.workflows[0].parameters: missing 'foo', needed by "
+        "workflow 'flows'",
     ]
 
 
 def test_validate_json(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "broken.yml").write_text(BROKEN)
+    notebooks(repo.root)
     result = run_cli("workflow", "validate", "broken.yml", "--json")
     assert result.code == 1
     report = json.loads(result.out)
     assert report["ok"] is False
     assert [e["where"] for e in report["errors"]] == [
-        "workflows[0].notebooks.flows_report.parameters.x",
         "available_dates_sensor.schedule",
+        "available_dates_sensor.workflows[0].parameters",
     ]
     (repo.root / "good.yml").write_text(AUTOFLOW_EXAMPLE)
     good = run_cli("workflow", "validate", "good.yml", "--json")
@@ -68,6 +81,7 @@ def test_missing_file_is_a_usage_error(run_cli: Cli, repo: Repository) -> None:
 def test_list_workflows_of_the_repository(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "workflows").mkdir(exist_ok=True)
     (repo.root / "workflows" / "flows.yml").write_text(AUTOFLOW_EXAMPLE)
+    notebooks(repo.root / "workflows", "run_flows.ipynb", "flows_report.ipynb", "only.ipynb")
     (repo.root / "workflows" / "nightly.yml").write_text(
         "workflows:\n"
         "  - name: nightly\n"
@@ -91,9 +105,10 @@ def test_list_workflows_of_the_repository(run_cli: Cli, repo: Repository) -> Non
 
 def test_list_fails_on_an_invalid_file(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "workflows.yml").write_text(BROKEN)
+    notebooks(repo.root)
     result = run_cli("workflow", "list")
     assert result.code == 1
-    assert "workflows.yml: workflows[0].notebooks.flows_report.parameters.x" in result.err
+    assert "workflows.yml: available_dates_sensor.schedule" in result.err
 
 
 TWO_STEP = """
@@ -161,6 +176,7 @@ def test_run_runs_show_and_resume_from_the_command_line(run_cli: Cli, repo: Repo
 
 def test_bad_requests_are_one_line_usage_errors(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "workflows" / "pair.yml").write_text(TWO_STEP)
+    notebooks(repo.root / "workflows", "first.ipynb", "second.ipynb")
     unknown = run_cli("workflow", "run", "nope")
     assert unknown.code == 2
     assert unknown.err == "runbook: error: nope: no such workflow (known: pair)\n"

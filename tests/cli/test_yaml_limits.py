@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import nbformat
 import pytest
 
 from runbook.model.repository import Repository
@@ -68,6 +69,7 @@ def test_workflow_validate_and_run_refuse_a_billion_laughs(run_cli: Cli, repo: R
 
 def test_a_workflow_parameter_typed_as_a_bomb_is_refused(run_cli: Cli, repo: Repository) -> None:
     (repo.root / "workflows" / "good.yml").write_text(GOOD_WORKFLOW)
+    nbformat.write(nbformat.v4.new_notebook(), repo.root / "workflows" / "first.ipynb")
     ran = run_cli("workflow", "run", "good", "-p", "greeting", alias_bomb())
     assert ran.code == 2
     assert ran.err == (

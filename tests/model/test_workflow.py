@@ -171,10 +171,10 @@ ENTRY = ["available_dates_sensor", "workflows", 0]
             "workflows[0].notebooks.flows_report.filename",
             "'..'",
         ),
-        (
+        (  # as in AutoFlow, a name the tasks refer to is one the sensor must pass
             _set([*REPORT, "parameters", "x"], "foo"),
-            "workflows[0].notebooks.flows_report.parameters.x",
-            "unknown reference 'foo'",
+            "available_dates_sensor.workflows[0].parameters",
+            "missing 'foo', needed by workflow 'flows'",
         ),
         (
             _set([*REPORT, "parameters", "me"], "flows_report"),

@@ -36,14 +36,21 @@ def workflow_group() -> None:
 def validate_command(as_json: bool, file: str) -> int:
     """Check FILE and report every error with its path in the YAML.
 
-    Exit 1 when FILE has errors (all are listed, one per line), 2 when it cannot be read.
+    As AutoFlow does, the notebooks and templates it names must exist, relative to FILE's
+    folder (and inside the repository, when FILE is in one). AutoFlow's earlier list form
+    (kind: date_triggered_notebooks) is read too. Exit 1 when FILE has errors (all are
+    listed, one per line), 2 when it cannot be read.
     """
     try:
         text = read_text(Path(file))
     except (OSError, ValueError) as error:
         raise UsageError(f"{file}: cannot read the workflows file: {read_failure(error)}") from None
-    errors = validate_workflows(text, file)
-    count = 0 if errors else len(load_workflows(text, file).workflows)
+    from runbook.orchestrate.workflow_files import file_check
+
+    folder = Path(file).resolve().parent
+    files = file_check(folder, _repository_root(folder))
+    errors = validate_workflows(text, file, files)
+    count = 0 if errors else len(load_workflows(text, file, files).workflows)
     if as_json:
         print_json(
             {
@@ -110,3 +117,14 @@ def _describe(trigger: Trigger) -> str:
 
 
 register(workflow_group)
+
+
+def _repository_root(folder: Path) -> Path | None:
+    """The repository ``folder`` is in, if any: the files FILE names must stay inside it."""
+    from runbook.errors import RunbookError
+    from runbook.model.repository import find_repository
+
+    try:
+        return find_repository(folder).root
+    except (RunbookError, OSError):
+        return None

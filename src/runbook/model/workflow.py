@@ -1,13 +1,15 @@
 """Workflow definitions: DAGs of notebook tasks, read from ``workflows/*.yml``.
 
-Two shapes are accepted in the same file:
+Three shapes are accepted:
 
 * AutoFlow's ``workflows.yml`` as is: ``workflows: [{name, notebooks: {KEY: {filename,
   parameters, output}}}]`` plus ``available_dates_sensor: {schedule, cdr_types, workflows:
   [{workflow_name, parameters, earliest_date, date_stencil}]}``;
 * the native form, where a workflow also declares ``parameters`` (a list of names or a
   mapping name → default), ``triggers`` (``{schedule, timezone}``, ``{sensor, config}`` or
-  ``manual``) and each task may set ``retries`` and ``retry_delay``.
+  ``manual``) and each task may set ``retries`` and ``retry_delay``;
+* AutoFlow's earlier form, a list of ``kind: date_triggered_notebooks`` workflows (see
+  :mod:`runbook.model.workflow_legacy`).
 
 A task's ``parameters`` map notebook parameter names to *references*: a workflow parameter,
 another task's key (the value is that executed notebook's path, and the reference orders
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
@@ -257,31 +260,43 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
     return cycles
 
 
-def _build(text: str, where: str) -> tuple[WorkflowFile | None, list[SpecError]]:
+#: Why a file a workflows file names (relative to its folder) cannot be used, or None.
+FileCheck = Callable[[str], "str | None"]
+
+
+def _build(
+    text: str, where: str, files: FileCheck | None
+) -> tuple[WorkflowFile | None, list[SpecError]]:
     from runbook.model.workflow_validate import build_document
 
     document, error = parse_yaml(text, where)
     if error is not None:
         return None, [error]
     errors: list[SpecError] = []
-    result = build_document(document, where, errors)
+    result = build_document(document, where, errors, files)
     return result, errors
 
 
-def validate_workflows(text: str, where: str = "workflows.yml") -> list[SpecError]:
+def validate_workflows(
+    text: str, where: str = "workflows.yml", files: FileCheck | None = None
+) -> list[SpecError]:
     """Every error of a workflows file, in document order (empty when it is valid).
 
     Each error's ``where`` is its path inside the document (e.g.
     ``workflows[0].notebooks.report.parameters.x``); errors about the document as a whole
     (invalid YAML, not a mapping) are placed at ``where`` itself, with ``:line:column`` for
-    syntax errors. Never raises anything else.
+    syntax errors. ``files`` answers for the notebooks and templates it names (see
+    :mod:`runbook.model.workflow_checks`); without it they are not looked for. Never
+    raises anything else.
     """
-    return _build(text, where)[1]
+    return _build(text, where, files)[1]
 
 
-def load_workflows(text: str, where: str = "workflows.yml") -> WorkflowFile:
+def load_workflows(
+    text: str, where: str = "workflows.yml", files: FileCheck | None = None
+) -> WorkflowFile:
     """The workflows defined by ``text``; raises the first SpecError (prefixed by ``where``)."""
-    result, errors = _build(text, where)
+    result, errors = _build(text, where, files)
     if errors:
         first = errors[0]
         if first.where == where or first.where.startswith(f"{where}:"):
@@ -298,7 +313,7 @@ def declared_names(text: str) -> list[str]:
     workflow". Read from the node graph, never built: the file may be an alias bomb.
     """
     root = compose_yaml(text)
-    listed = _value_of(root, "workflows")
+    listed = root if isinstance(root, SequenceNode) else _value_of(root, "workflows")
     items = listed.value if isinstance(listed, SequenceNode) else []
     names = (_value_of(item, "name") for item in items)
     return [name.value for name in names if isinstance(name, ScalarNode)]

@@ -124,8 +124,23 @@ def new_workflow_run_id(now: datetime | None = None) -> str:
 
 
 def spec_to_json(spec: WorkflowSpec) -> dict[str, Any]:
-    """The workflow definition as JSON, to freeze it in the run record."""
-    return asdict(spec)
+    """The workflow definition as JSON, to freeze it in the run record.
+
+    Dates a YAML file holds unquoted (a default, a sensor's ``earliest_date``, a stencil)
+    become ISO text: every reader of them takes either.
+    """
+    plain: dict[str, Any] = _plain(asdict(spec))
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dt.date):  # a datetime too
+        return value.isoformat()
+    return value
 
 
 def spec_from_json(data: dict[str, Any]) -> WorkflowSpec:

@@ -14,11 +14,23 @@ from pathlib import Path
 
 from runbook.config import WorkflowSettings, workflow_settings
 from runbook.egress import config_table
-from runbook.errors import ConfigError, RunbookError, SpecError, UnknownWorkflowError
+from runbook.errors import (
+    ConfigError,
+    PathEscapeError,
+    RunbookError,
+    SpecError,
+    UnknownWorkflowError,
+)
 from runbook.model.files import read_failure, read_text
 from runbook.model.repository import Repository, resolve_inside
-from runbook.model.stencil import DateStencil, date_ranges_parameter
-from runbook.model.workflow import WorkflowFile, WorkflowSpec, declared_names, load_workflows
+from runbook.model.stencil import DateStencil, date_ranges_parameter, parse_stencil
+from runbook.model.workflow import (
+    FileCheck,
+    WorkflowFile,
+    WorkflowSpec,
+    declared_names,
+    load_workflows,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ def load_defined(repository: Repository, settings: WorkflowSettings) -> LoadedWo
             )
             continue
         try:
-            defined = load_workflows(text, where)
+            defined = load_workflows(text, where, file_check(path.parent, repository.root))
         except SpecError as error:
             invalid.append(InvalidFile(where, error, tuple(declared_names(text))))
             continue
@@ -109,14 +121,25 @@ def manual_dates(workflow: DefinedWorkflow, reference_date: dt.date) -> list[lis
     """``date_ranges`` for a run started by hand for ``reference_date``.
 
     The stencil is the one the file's available-dates sensor uses for this workflow (its
-    first entry), else ``[0]``: the date itself.
+    first entry), else that of the workflow's first sensor trigger which has one (as
+    AutoFlow's earlier list form gives each parameter set), else ``[0]``: the date itself.
     """
     sensor = workflow.defined_in.sensor
     entry = next(
         (e for e in (sensor.workflows if sensor else []) if e.workflow_name == workflow.spec.name),
         None,
     )
-    stencil = entry.date_stencil if entry is not None and entry.date_stencil else DateStencil()
+    if entry is not None and entry.date_stencil:
+        return date_ranges_parameter(entry.date_stencil, reference_date)
+    raw = next(
+        (
+            t.config["date_stencil"]
+            for t in workflow.spec.triggers
+            if t.kind == "sensor" and t.config.get("date_stencil")
+        ),
+        None,
+    )
+    stencil = parse_stencil(raw, "date_stencil") if raw else DateStencil()
     return date_ranges_parameter(stencil, reference_date)
 
 
@@ -124,3 +147,25 @@ def task_path(repository: Repository, source: str, filename: str) -> Path:
     """A task's file (notebook or template), relative to its workflows file, contained."""
     folder = (repository.root / source).parent
     return resolve_inside(repository.root, filename, base=folder)
+
+
+def file_check(folder: Path, root: Path | None = None) -> FileCheck:
+    """What a workflows file in ``folder`` may name: an existing file there (or below).
+
+    With ``root`` (the repository), the file must also resolve inside it, through the
+    repository's resolver: a link out of the repository is refused as a path outside.
+    The answer is the problem, as the end of a sentence (``not found in workflows/``).
+    """
+    shown = folder.relative_to(root).as_posix() if root and folder.is_relative_to(root) else None
+    place = f"{shown}/" if shown not in (None, ".") else "the folder of the workflows file"
+
+    def check(name: str) -> str | None:
+        try:
+            path = resolve_inside(root, name, base=folder) if root else folder / name
+        except PathEscapeError as error:
+            return error.reason
+        if not path.is_file():
+            return f"not found in {place}" if not path.exists() else f"is not a file in {place}"
+        return None
+
+    return check
