@@ -135,3 +135,19 @@ def test_a_working_directory_gone_since_planning_refuses_the_run(repo: Repositor
     assert result.stderr.count("\n") == 1
     assert "working directory 'scratch' is not a folder" in result.stderr
     assert json.loads(runbook(repo, "runs", "--json").stdout) == []
+
+
+def test_a_workflow_task_runs_in_its_notebooks_folder(repo: Repository) -> None:
+    folder = copy_corpus("relative", repo.root / "workflows" / "relative")
+    (repo.root / "workflows" / "hosts.yml").write_text(
+        "workflows:\n"
+        "  - name: hosts\n"
+        "    notebooks:\n"
+        "      report: {filename: relative/hosts_report.ipynb}\n"
+    )
+    ran = runbook(repo, "workflow", "run", "hosts", "--json")
+    assert ran.returncode == 0, ran.stderr
+    task = json.loads(ran.stdout)["tasks"][0]
+    texts = stream_texts(nbformat.read(repo.root / task["notebook"], as_version=4))
+    assert texts == EXPECTED
+    assert (folder / "report.txt").read_text() == "db1\ndb2"

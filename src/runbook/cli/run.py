@@ -96,7 +96,7 @@ def run_command(
     \b
     Exit codes: 0 succeeded; 1 failed; 2 usage (e.g. no such plan); 3 aborted, rolled
     back or interrupted; 4 refused by policy (a runbook that is not a plan, review missing
-    or voided, plan changed, already running).
+    or voided, plan changed, its working directory gone, already running).
     """
     if skip_done and start_cell is None:
         raise click.UsageError("--skip-done only makes sense with --from CELL")
