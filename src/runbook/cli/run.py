@@ -180,6 +180,8 @@ def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | 
     env = kernel_environment(run_id=run_id, plan_id=plan_id, repo_root=repo.root, dry_run=dry_run)
     try:
         folder = kernel_folder(repo.state_dir, run_id)
-        return run_id, launch_kernel(name, env=env, cwd=repo.root, folder=folder)
+        return run_id, launch_kernel(
+            name, env=env, cwd=repo.root, folder=folder, user=repo.config.kernel_user
+        )
     except Exception:  # e.g. no such kernelspec: the engine reports it with the run
         return None, None

@@ -77,6 +77,7 @@ async def async_execute_run(
                 env=env,
                 cwd=ctx.repo_root,
                 folder=kernel_folder(ctx.repo_root / STATE_FOLDER, ctx.run.id),
+                user=ctx.kernel_user,
             )
         except Exception as error:  # no such kernelspec, or it cannot be executed
             outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")

@@ -84,6 +84,8 @@ class RunContext:
     repo_root: Path
     masker: SecretMasker = field(default_factory=SecretMasker)
     dry_run: bool = False
+    #: The OS user the kernel runs as (``[kernel] user``); empty for ours.
+    kernel_user: str = ""
 
     @property
     def notebook_file(self) -> Path:

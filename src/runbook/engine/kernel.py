@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Final
 
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_output
 
@@ -72,6 +73,14 @@ class StreamingClient(NotebookClient):
             same = [i for i, o in enumerate(outputs) if o.get("name") == name]
             outputs.insert(same[-1] + 1 if same else len(outputs), out)
             self._on_output(cell_index, out)
+
+    async def _async_cleanup_kernel(self) -> None:
+        # nbclient leaves its exit-time cleanup registered when a kernel dies while starting,
+        # after cleaning up once (km is None then): it would fail with a traceback at exit.
+        if self.km is not None:
+            await super()._async_cleanup_kernel()
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
     def _learn_secret(self, payload: Any) -> None:
         reference = payload.get("reference") if isinstance(payload, dict) else None

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,11 +21,14 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
+from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
 
 #: Kernel folders live in ``<repository>/.runbook/kernels/<run id>/``.
 KERNELS_FOLDER: Final = "kernels"
 #: The file of a kernel folder naming the process that owns it (``host:pid``).
 OWNER_FILE: Final = "owner"
+#: The kernel's connection file, in its kernel folder.
+CONNECTION_FILE: Final = "connection.json"
 
 
 def kernel_environment(
@@ -68,6 +72,23 @@ class RunKernelManager(AsyncKernelManager):
 
     runbook_folder: Path | None = None
     runbook_handle: int | None = None
+    runbook_user: KernelUser | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command, naming the connection file through the folder's descriptor.
+
+        jupyter_client resolves the path to the real one, which leads through folders a
+        kernel of another user may not enter.
+        """
+        real = os.path.realpath(self.connection_file)
+        command = super().format_kernel_cmd(extra_arguments)
+        return [part.replace(real, self.connection_file) for part in command]
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        """Write the connection file, readable by the kernel's own user when it has one."""
+        super().write_connection_file(**kwargs)
+        if self.runbook_user is not None and self.runbook_folder is not None:
+            self.runbook_user.hand_over(self.runbook_folder / CONNECTION_FILE)
 
 
 def kernel_folder(state_dir: Path, run_id: str) -> Path:
@@ -75,34 +96,49 @@ def kernel_folder(state_dir: Path, run_id: str) -> Path:
     return state_dir / KERNELS_FOLDER / run_id
 
 
-async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, folder: Path) -> Any:
+async def async_launch_kernel(
+    name: str, *, env: Mapping[str, str], cwd: Path, folder: Path, user: str = ""
+) -> Any:
     """Start a kernel process and return its manager without waiting for it to be ready.
 
-    The kernel talks over Unix sockets in ``folder`` (see :func:`kernel_folder`; absolute
-    paths, since the kernel's working directory is the repository), so no TCP port is opened
-    and nothing on the network can reach it. The folder is inside the repository's state, not
-    the system's temporary folder, and names its owner process, so that the sweep of
-    interrupted runs removes it when a ``kill -9`` left it behind.
+    The kernel talks over Unix sockets in ``folder`` (see :func:`kernel_folder`), so no TCP
+    port is opened and nothing on the network can reach it. The folder is inside the
+    repository's state, not the system's temporary folder, and names its owner process, so
+    that the sweep of interrupted runs removes it when a ``kill -9`` left it behind.
 
     The kernel keeps its bytecode in that folder too (``PYTHONPYCACHEPREFIX``), never reading
     a ``__pycache__`` inside the repository: a planted ``.pyc`` whose header matches a
     reviewed module's source would otherwise run instead of it.
+
+    With ``user`` (``[kernel] user``) the kernel runs as that OS user (see
+    :mod:`runbook.engine.kernel_user`): the folder becomes its own, and the rest of the
+    repository's state is closed to others.
     """
+    account = kernel_user(user)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    if account is not None:
+        _close_to_others(folder.parent.parent)
     folder.mkdir(mode=0o700)
     (folder / OWNER_FILE).write_text(f"{socket.gethostname()}:{os.getpid()}", encoding="utf-8")
     # A socket's path is limited to 107 bytes, which a repository's path alone may exceed:
     # both ends reach the folder through a descriptor of it, open in each process at the
-    # same number, so the socket paths are short wherever the repository is.
+    # same number, so the paths are short wherever the repository is, and the kernel needs
+    # no access to the folders above its own.
     handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     manager = RunKernelManager(
         kernel_name=name,
         transport="ipc",
         ip=f"/proc/self/fd/{handle}/k",
-        connection_file=str(folder / "connection.json"),
+        connection_file=f"/proc/self/fd/{handle}/{CONNECTION_FILE}",
     )
     manager.runbook_folder, manager.runbook_handle = folder, handle
     env = {**env, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
+    as_user: dict[str, Any] = {}
+    if account is not None:
+        account.hand_over(folder)
+        manager.runbook_user = account
+        env.update(account.environment(folder))
+        as_user = account.process_arguments()
     try:
         # Piped: what the kernel's children write to its descriptors is masked before it is
         # shown (engine.kernel_output), never inherited raw from our terminal.
@@ -112,11 +148,24 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
             pass_fds=(handle,),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            **as_user,
         )
+    except PermissionError as error:
+        remove_sockets(manager)
+        if account is None:
+            raise
+        raise launch_failure(account, error) from None
     except BaseException:
         remove_sockets(manager)
         raise
     return manager
+
+
+def _close_to_others(state_dir: Path) -> None:
+    """Take others' access to the repository's state away (the store, plans, anchors)."""
+    mode = stat.S_IMODE(state_dir.stat().st_mode)
+    if mode & 0o007:
+        state_dir.chmod(mode & ~0o007)
 
 
 async def async_discard_kernel(manager: Any) -> None:

@@ -323,7 +323,13 @@ def runbook_step(
         # Launched here rather than by the engine so that a cancel can interrupt it.
         with contextlib.suppress(Exception):  # the engine reports a kernel that cannot start
             folder = kernel_folder(repository.state_dir, run_id)
-            kernel = launch_kernel(name, env=env, cwd=repository.root, folder=folder)
+            kernel = launch_kernel(
+                name,
+                env=env,
+                cwd=repository.root,
+                folder=folder,
+                user=repository.config.kernel_user,
+            )
     control.attach(kernel)
     request = RunRequest(
         plan_id=plan.id,

@@ -206,6 +206,7 @@ def start_run(
         repo_root=repository.root,
         masker=_masker_for(notebook),
         dry_run=run.mode is RunMode.DRY_RUN,
+        kernel_user=repository.config.kernel_user,
     )
     config = repository.config
     notifier = (
