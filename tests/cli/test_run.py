@@ -285,7 +285,7 @@ def test_a_plan_already_running_is_refused(repo: Repository) -> None:
 
     from runbook.config import database_url
     from runbook.model.run import Run, RunMode, RunState
-    from runbook.orchestrate.running import lease_owner
+    from runbook.orchestrate.leases import lease_owner
     from runbook.store.db import make_engine, session_scope
     from runbook.store.runs import create_run
 

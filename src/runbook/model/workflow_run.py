@@ -114,6 +114,7 @@ class WorkflowRun:
     claim: str | None = None
     message: str | None = None
     lease_owner: str = ""
+    lease_epoch: int = 1
     heartbeat_at: datetime | None = None
 
 

@@ -41,13 +41,8 @@ from runbook.model.workflow_run import (
     new_workflow_run_id,
 )
 from runbook.orchestrate.dag_execution import TaskListener, WorkflowExecution
-from runbook.orchestrate.running import (
-    audit_swept,
-    lease_owner,
-    lease_seconds,
-    owner_gone,
-    sweep,
-)
+from runbook.orchestrate.leases import lease_owner, lease_seconds, owner_gone
+from runbook.orchestrate.running import audit_swept, sweep
 from runbook.store.audit import append_event
 from runbook.store.workflows import (
     create_workflow_run,
