@@ -11,6 +11,7 @@ written before this revision hold the first epoch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,7 +27,9 @@ _TABLES = ("workflow_runs", "playbook_runs")
 def upgrade() -> None:
     """Add ``lease_epoch`` (1 for every existing record)."""
     # Recreated on SQLite, so the stored CREATE statement is the one the tables declare.
-    recreate = "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+    recreate: Literal["always", "auto"] = (
+        "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+    )
     for table in _TABLES:
         with op.batch_alter_table(table, recreate=recreate) as batch:
             batch.add_column(
