@@ -13,7 +13,7 @@ import shutil
 import socket
 import stat
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,12 +21,10 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
+from runbook.engine.kernel_folders import OWNER_FILE
+from runbook.engine.kernel_folders import kernel_folder as kernel_folder
 from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
 
-#: Kernel folders live in ``<repository>/.runbook/kernels/<run id>/``.
-KERNELS_FOLDER: Final = "kernels"
-#: The file of a kernel folder naming the process that owns it (``host:pid``).
-OWNER_FILE: Final = "owner"
 #: The kernel's connection file, in its kernel folder.
 CONNECTION_FILE: Final = "connection.json"
 
@@ -89,11 +87,6 @@ class RunKernelManager(AsyncKernelManager):
         super().write_connection_file(**kwargs)
         if self.runbook_user is not None and self.runbook_folder is not None:
             self.runbook_user.hand_over(self.runbook_folder / CONNECTION_FILE)
-
-
-def kernel_folder(state_dir: Path, run_id: str) -> Path:
-    """The private folder of a run's kernel: sockets, connection file, bytecode, owner."""
-    return state_dir / KERNELS_FOLDER / run_id
 
 
 async def async_launch_kernel(
@@ -183,24 +176,6 @@ def remove_sockets(manager: Any) -> None:
         os.close(handle)
     if isinstance(folder, Path):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def sweep_kernel_folders(state_dir: Path, owner_gone: Callable[[str], bool]) -> list[str]:
-    """Remove the kernel folders whose owner process is gone; returns their run ids.
-
-    A folder without an owner file is being created right now (or is not ours): left alone.
-    """
-    removed = []
-    root = state_dir / KERNELS_FOLDER
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        try:
-            owner = (folder / OWNER_FILE).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if owner_gone(owner):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
 
 
 launch_kernel = run_sync(async_launch_kernel)

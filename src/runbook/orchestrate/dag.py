@@ -42,7 +42,7 @@ from runbook.model.workflow_run import (
 )
 from runbook.orchestrate.dag_execution import TaskListener, WorkflowExecution
 from runbook.orchestrate.leases import lease_owner, lease_seconds, owner_gone
-from runbook.orchestrate.running import audit_swept, sweep
+from runbook.orchestrate.sweeping import audit_swept, sweep
 from runbook.store.audit import append_event
 from runbook.store.workflows import (
     create_workflow_run,

@@ -42,7 +42,7 @@ from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
 from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds, owner_gone
-from runbook.orchestrate.running import audit_swept
+from runbook.orchestrate.sweeping import audit_swept
 from runbook.store.audit import append_event
 from runbook.store.leases import PLAYBOOK_RUN_LEASE
 from runbook.store.playbooks import (

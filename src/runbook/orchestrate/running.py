@@ -9,7 +9,7 @@ command that looks marks it ``interrupted``: outcome unknown, never silently ``f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,7 @@ from runbook.engine.hooks import (
     RunContext,
     RunObserver,
 )
-from runbook.engine.launch import discard_kernel, kernel_name, sweep_kernel_folders
+from runbook.engine.launch import discard_kernel, kernel_name
 from runbook.errors import (
     ConfigError,
     NotAPlanError,
@@ -43,10 +43,11 @@ from runbook.model.plan import Plan
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.audit_anchor import anchor_quietly
-from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds, owner_gone
+from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable
 from runbook.orchestrate.reporting import ReportWriter
+from runbook.orchestrate.sweeping import sweep
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
 from runbook.store.leases import RUN_LEASE
@@ -57,7 +58,6 @@ from runbook.store.runs import (
     get_run,
     list_cell_events,
     list_runs,
-    sweep_interrupted,
 )
 
 
@@ -94,42 +94,6 @@ def store_retry_seconds() -> float:
     if not seconds >= 0:
         raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not zero or more")
     return seconds
-
-
-def sweep(session: Session, repository: Repository | None = None) -> list[str]:
-    """Mark runs whose process died ``interrupted``; called by every command that looks.
-
-    With the ``repository``, also remove the kernel folders such processes left behind.
-    """
-    marked = sweep_interrupted(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    if repository is not None:
-        sweep_kernel_folders(repository.state_dir, owner_gone)
-    return audit_swept(session, marked, EventKind.RUN_STATE, run_subject)
-
-
-def audit_swept(
-    session: Session,
-    marked: list[str],
-    kind: EventKind,
-    subject: Callable[[str], str],
-    details: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[str]:
-    """Append the audit event saying each swept record (run, workflow or playbook run)
-    became ``interrupted`` because its lease expired (with ``details[id]``, if any);
-    returns ``marked``."""
-    for record_id in marked:
-        append_event(
-            session,
-            kind=kind,
-            actor="runbook",
-            subject=subject(record_id),
-            payload={
-                "state": "interrupted",
-                "reason": "lease expired",
-                **(details or {}).get(record_id, {}),
-            },
-        )
-    return marked
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
