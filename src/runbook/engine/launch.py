@@ -20,6 +20,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
+from runbook.model.notebook_format import DEFAULT_KERNEL
 
 #: Kernel folders live in ``<repository>/.runbook/kernels/<run id>/``.
 KERNELS_FOLDER: Final = "kernels"
@@ -52,7 +53,7 @@ def kernel_name(notebook: Any) -> str:
     """The notebook's own kernelspec name, python3 when it names none."""
     spec = notebook.get("metadata", {}).get("kernelspec", {})
     name = spec.get("name") if isinstance(spec, dict) else None
-    return name if isinstance(name, str) and name else "python3"
+    return name if isinstance(name, str) and name else DEFAULT_KERNEL
 
 
 def planned_kernel_name(plan_file: Path) -> str | None:
