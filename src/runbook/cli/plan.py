@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
-from runbook.cli.output import console, print_json
+from runbook.cli.output import console, print_json, say
 from runbook.cli.types import RunbookName
 from runbook.errors import ParameterError
 from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
@@ -64,7 +64,13 @@ def plan_command(
     prompt = _ask if sys.stdin.isatty() and not as_json else None
     with store_session(repo) as session:
         plan = plan_runbook(
-            session, repo, path, given, planner=acting_user(as_user, repo), prompt=prompt
+            session,
+            repo,
+            path,
+            given,
+            planner=acting_user(as_user, repo),
+            prompt=prompt,
+            warn=lambda line: say(f"warning: {escape(line)}"),
         )
     if as_json:
         print_json(plan_summary(plan))

@@ -24,6 +24,7 @@ from runbook.credentials import scrubbed
 from runbook.engine.kernel_folders import OWNER_FILE
 from runbook.engine.kernel_folders import kernel_folder as kernel_folder
 from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
+from runbook.model.notebook_format import DEFAULT_KERNEL
 
 #: The kernel's connection file, in its kernel folder.
 CONNECTION_FILE: Final = "connection.json"
@@ -54,7 +55,7 @@ def kernel_name(notebook: Any) -> str:
     """The notebook's own kernelspec name, python3 when it names none."""
     spec = notebook.get("metadata", {}).get("kernelspec", {})
     name = spec.get("name") if isinstance(spec, dict) else None
-    return name if isinstance(name, str) and name else "python3"
+    return name if isinstance(name, str) and name else DEFAULT_KERNEL
 
 
 def planned_kernel_name(plan_file: Path) -> str | None:

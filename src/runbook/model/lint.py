@@ -64,6 +64,8 @@ def check_runbook(runbook: Runbook) -> list[Finding]:
         *_check_mutations(runbook),
         *_check_tags(runbook),
         *_check_parameters(runbook),
+        # What nbformat's validator rejects and Runbook reads leniently (as nbclient does).
+        *(Finding(Severity.WARNING, "nbformat", line) for line in runbook.warnings),
     ]
     return sorted(findings, key=lambda f: (-1 if f.cell is None else f.cell, f.code))
 

@@ -39,7 +39,7 @@ from runbook.model.workflow import (
 
 _TOP_KEYS: Final = ("workflows", "available_dates_sensor")
 _WORKFLOW_KEYS: Final = ("name", "notebooks", "parameters", "triggers")
-_TASK_KEYS: Final = ("filename", "parameters", "output", "retries", "retry_delay")
+_TASK_KEYS: Final = ("filename", "parameters", "output", "retries", "retry_delay", "timeout")
 _OUTPUT_KEYS: Final = ("format", "template")
 _SENSOR_KEYS: Final = ("schedule", "cdr_types", "workflows")
 _ENTRY_KEYS: Final = ("workflow_name", "parameters", "earliest_date", "date_stencil")
@@ -217,9 +217,19 @@ class _Builder(SpecBuilder):
         ):
             self.fail(f"{where}.retry_delay", f"expected seconds ≥ 0, not {describe(delay)}")
             delay = 0.0
+        timeout = item.get("timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            self.fail(f"{where}.timeout", f"expected seconds > 0, not {describe(timeout)}")
+            timeout = None
         # Built even when invalid (only a file without errors loads) so cycles still show.
         name = filename if isinstance(filename, str) else ""
-        return TaskSpec(key, name, parameters, output, retries, float(delay))
+        seconds = float(timeout) if timeout is not None else None
+        return TaskSpec(key, name, parameters, output, retries, float(delay), seconds)
 
     def output(self, raw: object, where: str) -> OutputSpec | None:
         if raw is None:

@@ -202,6 +202,7 @@ class WorkflowExecution:
                 executor=user,
                 operator=AutomaticOperator(user, yes=False),
                 mode=RunMode.AUTOMATIC,
+                cell_timeout=task.timeout,
                 on_record=functools.partial(self._link_run, key),
             )
             try:

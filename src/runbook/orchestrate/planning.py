@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import secrets as random_source
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +25,7 @@ from runbook.errors import (
     PathEscapeError,
     PlanCodeChangedError,
     PlanModifiedError,
+    PlanUnreadableError,
     ReviewRequiredError,
     SelfReviewError,
 )
@@ -32,7 +34,7 @@ from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import Runbook, load_runbook, read_notebook
+from runbook.model.notebook import Runbook, load_runbook, parse_notebook, read_notebook
 from runbook.model.parameters import (
     JsonValue,
     ParameterSpec,
@@ -119,16 +121,25 @@ def plan_runbook(
     prompt: Prompt | None = None,
     now: datetime | None = None,
     as_given: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
     With ``as_given`` the values are injected as they are, whatever the parameters cell
     declares, as papermill does: a workflow task's values come from its definition, not
-    from an operator's typing (they are still rendered as literals only).
+    from an operator's typing (they are still rendered as literals only). ``warn`` hears
+    what reading the runbook as nbclient does changed (``model.notebook_format``).
+
+    The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
+    was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
+    of the file as written and read back, so reading it again gives the same hash.
     """
     check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
+    if warn is not None:
+        for line in runbook.warnings:
+            warn(line)
     if as_given:
         values = {check_name(k, where): cast(JsonValue, v) for k, v in given.items()}
         secret_refs: dict[str, str] = {}
@@ -150,12 +161,15 @@ def plan_runbook(
         "parameters": {**values, **secret_refs},
         # Inside the hashed content, so an approval covers the code the cells can import.
         "modules": local_modules(repository),
+        "nbformat": runbook.saved_as,
     }
-    canonical = canonical_json(notebook)
     sweep_plan_files(session, repository)
     target = plan_file(repository, plan_id)
     if target.exists():
         raise AlreadyExistsError(repository.relative(target))
+    text = nbformat.writes(notebook) + "\n"
+    # Hashed as `run` will read it: what nbformat's writer drops or adds cannot void it.
+    canonical = canonical_json(parse_notebook(text, repository.relative(target)))
     plan = Plan(
         id=plan_id,
         runbook_path=where,
@@ -170,7 +184,7 @@ def plan_runbook(
         content=canonical,
     )
     with writing_plan_files(repository):
-        pending = pending_plan_file(repository, plan_id, nbformat.writes(notebook) + "\n")
+        pending = pending_plan_file(repository, plan_id, text)
         try:
             _record_plan(session, plan)
         except BaseException:
@@ -200,18 +214,24 @@ def _record_plan(session: Session, plan: Plan) -> None:
     session.commit()
 
 
-def read_plan_file(repository: Repository, plan: Plan) -> tuple[Any, str | None]:
-    """The plan's notebook as it is now and its sha256; (None, None) if gone or unreadable."""
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan's file as it is now: its notebook and sha256, or why it cannot be read."""
+
+    notebook: Any | None
+    sha256: str | None
+    problem: str | None = None
+
+
+def read_plan_file(repository: Repository, plan: Plan) -> PlanFile:
+    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none."""
     try:
         notebook = read_notebook(plan_notebook(repository, plan), plan.notebook_path)
-    except (NotebookFormatError, PathEscapeError):  # a record pointing elsewhere: unreadable
-        return None, None
-    return notebook, content_sha256(canonical_json(notebook))
-
-
-def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
-    """The sha256 of the plan file as it is now; None when the file is gone or unreadable."""
-    return read_plan_file(repository, plan)[1]
+    except NotebookFormatError as error:
+        return PlanFile(None, None, error.reason)
+    except PathEscapeError as error:  # a record pointing elsewhere: unreadable
+        return PlanFile(None, None, str(error))
+    return PlanFile(notebook, content_sha256(canonical_json(notebook)))
 
 
 def plan_readiness(
@@ -226,11 +246,16 @@ def plan_readiness(
     ``current_modules`` is the repository's module manifest when the caller has it already
     (a listing judges many plans against one walk of the repository).
     """
-    actual = actual_sha256 if actual_sha256 is not None else plan_file_sha256(repository, plan)
+    file = PlanFile(None, actual_sha256) if actual_sha256 else read_plan_file(repository, plan)
     current = local_modules(repository) if current_modules is None else current_modules
     changes = manifest_changes(plan_modules(plan), current)
     return assess(
-        plan.sha256, actual, plan.review_required, list_reviews(session, plan.id), changes
+        plan.sha256,
+        file.sha256,
+        plan.review_required,
+        list_reviews(session, plan.id),
+        changes,
+        unreadable=file.problem,
     )
 
 
@@ -246,15 +271,24 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
     swapped between the check and the run.
     """
     plan = get_plan(session, plan_id)
-    notebook, actual = read_plan_file(repository, plan)
-    readiness = plan_readiness(session, repository, plan, actual or "missing")
-    if not readiness.intact:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    file = _intact_plan_file(repository, plan)
+    readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
-    return plan, notebook
+    return plan, file.notebook
+
+
+def _intact_plan_file(repository: Repository, plan: Plan) -> PlanFile:
+    """The plan's file if it holds exactly what was planned; else the PolicyError saying
+    what is wrong: it cannot be read (which file, why), or its content changed."""
+    file = read_plan_file(repository, plan)
+    if file.sha256 is None:
+        raise PlanUnreadableError(plan.id, plan.notebook_path, file.problem or "unknown")
+    if file.sha256 != plan.sha256:
+        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, file.sha256)
+    return file
 
 
 def review_plan(
@@ -276,9 +310,7 @@ def review_plan(
     plan = get_plan(session, plan_id)
     if same_person(plan.planned_by, reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, reviewer)
-    actual = plan_file_sha256(repository, plan)
-    if actual != plan.sha256:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    _intact_plan_file(repository, plan)
     changes = manifest_changes(plan_modules(plan), local_modules(repository))
     if changes:
         raise PlanCodeChangedError(plan.id, changes)
