@@ -13,6 +13,7 @@ import nbformat
 from runbook.errors import MetadataError, NotebookFormatError
 from runbook.model.files import write_atomic
 from runbook.model.injection import PARAMETERS_TAG, cell_tags
+from runbook.model.languages import PYTHON, notebook_language
 from runbook.model.parameter_inference import infer_specs
 from runbook.model.parameters import ParameterSpec, parse_specs
 
@@ -59,13 +60,24 @@ class Runbook:
     """A notebook file read as a runbook.
 
     ``parameters`` are the declared ones when ``metadata.runbook.parameters`` exists, else
-    those inferred from the papermill ``parameters`` cell.
+    those inferred from the papermill ``parameters`` cell of a Python notebook. ``language``
+    is the kernel's (``python``, ``R``, ``julia``, ``bash``…).
     """
 
     path: Path
     notebook: Any = field(repr=False)
     meta: RunbookMeta
     parameters: dict[str, ParameterSpec]
+    language: str = PYTHON
+
+    @property
+    def infers_parameters(self) -> bool:
+        """Whether the parameters are inferred: none declared, a Python parameters cell."""
+        return (
+            self.meta.declared is None
+            and self.language == PYTHON
+            and self.parameters_cell is not None
+        )
 
     def cells_tagged(self, tag: str) -> Iterator[tuple[int, Any]]:
         """The (index, cell) pairs of the cells carrying ``tag``."""
@@ -142,12 +154,16 @@ def load_runbook(path: Path, where: str | None = None) -> Runbook:
     shown = where or str(path)
     notebook = read_notebook(path, shown)
     meta = parse_meta(notebook.metadata.get("runbook", {}), shown, default_title=path.stem)
+    language = notebook_language(notebook.metadata)
     if meta.declared is not None:
         parameters = meta.declared
     else:
         cell = next((c for c in notebook.cells if PARAMETERS_TAG in cell_tags(c)), None)
-        parameters = infer_specs(cell.source) if cell is not None else {}
-    return Runbook(path=path, notebook=notebook, meta=meta, parameters=parameters)
+        # Python's rules read only Python: other kernels' parameters are not inferred.
+        parameters = infer_specs(cell.source) if cell is not None and language == PYTHON else {}
+    return Runbook(
+        path=path, notebook=notebook, meta=meta, parameters=parameters, language=language
+    )
 
 
 def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:
