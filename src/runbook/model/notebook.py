@@ -14,6 +14,7 @@ import nbformat
 from runbook.errors import MetadataError, NotebookFormatError
 from runbook.model.files import write_atomic
 from runbook.model.injection import PARAMETERS_TAG, cell_tags
+from runbook.model.languages import PYTHON, notebook_language
 from runbook.model.notebook_format import (
     drop_invalid_language,
     repair,
@@ -66,17 +67,28 @@ class Runbook:
     """A notebook file read as a runbook.
 
     ``parameters`` are the declared ones when ``metadata.runbook.parameters`` exists, else
-    those inferred from the papermill ``parameters`` cell.
+    those inferred from the papermill ``parameters`` cell of a Python notebook. ``language``
+    is the kernel's (``python``, ``R``, ``julia``, ``bash``…).
     """
 
     path: Path
     notebook: Any = field(repr=False)
     meta: RunbookMeta
     parameters: dict[str, ParameterSpec]
+    language: str = PYTHON
     #: The nbformat version of the file (``notebook`` is always 4.5) and, in one line, what
     #: reading it as nbclient does changed (``notebook_format``).
     saved_as: str = "4.5"
     warnings: tuple[str, ...] = ()
+
+    @property
+    def infers_parameters(self) -> bool:
+        """Whether the parameters are inferred: none declared, a Python parameters cell."""
+        return (
+            self.meta.declared is None
+            and self.language == PYTHON
+            and self.parameters_cell is not None
+        )
 
     def cells_tagged(self, tag: str) -> Iterator[tuple[int, Any]]:
         """The (index, cell) pairs of the cells carrying ``tag``."""
@@ -224,16 +236,19 @@ def load_runbook(path: Path, where: str | None = None) -> Runbook:
     wild = read_wild_notebook(path, shown)
     notebook = wild.notebook
     meta = parse_meta(notebook.metadata.get("runbook", {}), shown, default_title=path.stem)
+    language = notebook_language(notebook.metadata)
     if meta.declared is not None:
         parameters = meta.declared
     else:
         cell = next((c for c in notebook.cells if PARAMETERS_TAG in cell_tags(c)), None)
-        parameters = infer_specs(cell.source) if cell is not None else {}
+        # Python's rules read only Python: other kernels' parameters are not inferred.
+        parameters = infer_specs(cell.source) if cell is not None and language == PYTHON else {}
     return Runbook(
         path=path,
         notebook=notebook,
         meta=meta,
         parameters=parameters,
+        language=language,
         saved_as=wild.saved_as,
         warnings=wild.warnings,
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.egress import policy_from_config
 from runbook.errors import ConfigError, FailureError, ParameterError, UsageError
 from runbook.model.audit import EventKind, playbook_subject
+from runbook.model.option_values import untyped_value
 from runbook.model.parameters import check_text
 from runbook.model.playbook import (
     PlaybookSpec,
@@ -73,9 +74,9 @@ def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) ->
     values: dict[str, Any] = {}
     for name, default in spec.parameters.items():
         if name in given:
-            values[name] = given[name]
+            values[name] = untyped_value(given[name])
         elif default is None:
-            raise ParameterError(name, f"is required by playbook {spec.name}; pass -p {name}=VALUE")
+            raise ParameterError(name, f"is required by playbook {spec.name}; pass -p {name} VALUE")
         else:
             values[name] = default
     return values

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import secrets as random_source
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from runbook.errors import (
     AlreadyExistsError,
     NotebookFormatError,
-    ParameterError,
     PathEscapeError,
     PlanCodeChangedError,
     PlanModifiedError,
@@ -34,15 +33,9 @@ from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import Runbook, load_runbook, parse_notebook, read_notebook
-from runbook.model.parameters import (
-    JsonValue,
-    ParameterSpec,
-    check_name,
-    check_secret_reference,
-    coerce,
-    default_secret_reference,
-)
+from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
+from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
+from runbook.model.parameters import JsonValue, check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
@@ -57,49 +50,6 @@ from runbook.orchestrate.plan_files import (
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
-
-#: Asks the operator for a missing required value; returns the raw answer.
-Prompt = Callable[[ParameterSpec], object]
-
-
-def bind_parameters(
-    runbook: Runbook, given: Mapping[str, object], *, prompt: Prompt | None = None, where: str = ""
-) -> tuple[dict[str, JsonValue], dict[str, str]]:
-    """Check and coerce values for a runbook's parameters.
-
-    Returns the plain values and, separately, the secret references. Unknown names,
-    invalid values and missing required values raise ParameterError; a missing required
-    value is asked for through ``prompt`` when one is given. Optional parameters take
-    their defaults, so the plan shows every value the run will use.
-    """
-    specs = runbook.parameters
-    for name in given:
-        if name not in specs:
-            known = ", ".join(specs) or "none"
-            raise ParameterError(name, f"not a parameter of this runbook (known: {known})", where)
-    values: dict[str, JsonValue] = {}
-    secret_refs: dict[str, str] = {}
-    for name, spec in specs.items():
-        raw = given.get(name)
-        if spec.secret:
-            secret_refs[name] = (
-                check_secret_reference(spec, raw, where)
-                if raw is not None
-                else default_secret_reference(spec)
-            )
-            continue
-        # A required parameter must be chosen by the planner: its default is a suggestion.
-        if raw is None and spec.required:
-            if prompt is None:
-                raise ParameterError(
-                    name, f"is required but has no value; pass -p {name} VALUE", where
-                )
-            raw = prompt(spec)
-        if raw is None:
-            raw = spec.default
-        if raw is not None:
-            values[name] = coerce(spec, raw, where)
-    return values, secret_refs
 
 
 def new_plan_id(title: str) -> str:
@@ -121,14 +71,15 @@ def plan_runbook(
     prompt: Prompt | None = None,
     now: datetime | None = None,
     as_given: bool = False,
-    warn: Callable[[str], None] | None = None,
+    warn: Warn | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
     With ``as_given`` the values are injected as they are, whatever the parameters cell
     declares, as papermill does: a workflow task's values come from its definition, not
     from an operator's typing (they are still rendered as literals only). ``warn`` hears
-    what reading the runbook as nbclient does changed (``model.notebook_format``).
+    what reading the runbook as nbclient does changed (``model.notebook_format``) and each
+    value taken more loosely than a declared parameter would take it.
 
     The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
     was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
@@ -144,12 +95,16 @@ def plan_runbook(
         values = {check_name(k, where): cast(JsonValue, v) for k, v in given.items()}
         secret_refs: dict[str, str] = {}
     else:
-        values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
+        values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
     notebook = (
-        inject_parameters(runbook.notebook, render_parameters(values, secret_refs))
+        inject_parameters(
+            runbook.notebook,
+            render_parameters(values, secret_refs, runbook.language),
+            runbook.language,
+        )
         if values or secret_refs
         else copy.deepcopy(runbook.notebook)
     )
