@@ -19,12 +19,12 @@ pytestmark = pytest.mark.kernel
 
 LENIENT = {
     "kernelspec-without-name": (
-        "warning: runbooks/kernelspec-without-name.ipynb: nbformat's validator rejects it "
+        "runbook: warning: runbooks/kernelspec-without-name.ipynb: nbformat's validator rejects it "
         "('name' is a required property at metadata.kernelspec); read as nbclient runs it: "
         "metadata.kernelspec names no kernel: the default kernel, python3\n"
     ),
     "unknown-keys": (
-        "warning: runbooks/unknown-keys.ipynb: nbformat's validator rejects it (Additional "
+        "runbook: warning: runbooks/unknown-keys.ipynb: nbformat's validator rejects it (Additional "
         "properties are not allowed ('worksheets' was unexpected)); read as nbclient runs it: "
         "unknown keys dropped (worksheets, cells[0].collapsed, cells[1].outputs[0].metadata)\n"
     ),
