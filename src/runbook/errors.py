@@ -28,6 +28,7 @@ The tree::
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
+        │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
         │   ├── PlanCodeChangedError repository code the plan can import changed since planning
         │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
         │   ├── NotAPlanError       a runbook was given where only a plan may run
@@ -297,6 +298,19 @@ class PlanModifiedError(PolicyError):
         self.path = path
         self.expected = expected
         self.actual = actual
+
+
+class PlanUnreadableError(PolicyError):
+    """The plan's file cannot be read or is not a valid notebook: its content is unknown."""
+
+    def __init__(self, plan_id: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"plan {plan_id}: {path} cannot be read as the plan: {reason}; "
+            "any review of it is void; plan the runbook again"
+        )
+        self.plan_id = plan_id
+        self.path = path
+        self.reason = reason
 
 
 class PlanCodeChangedError(PolicyError):

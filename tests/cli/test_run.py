@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -63,12 +63,18 @@ def test_without_yes_and_without_a_terminal_a_confirm_cell_stops_the_run(
     assert not (repo.runbooks_dir / "restarted").exists()
 
 
-def _kernels() -> set[str]:
-    """Pids of running ipykernel processes."""
-    listing = subprocess.run(
-        ["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True
-    ).stdout
-    return {line.split()[0] for line in listing.splitlines() if "ipykernel_launcher" in line}
+def _kernels(repo: Repository) -> set[int]:
+    """Pids of the kernels running for this repository (other tests may run kernels too)."""
+    pids = set()
+    marker = f"RUNBOOK_REPO={repo.root}".encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            ours = marker in (entry / "environ").read_bytes().split(b"\0")
+            if ours and b"ipykernel" in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except (OSError, ValueError):
+            continue  # not a process, or one that ended meanwhile
+    return pids
 
 
 def test_refusals_exit_4_with_one_line(repo: Repository) -> None:
@@ -104,10 +110,9 @@ def test_a_plan_that_does_not_exist_is_a_usage_error_exit_2(repo: Repository, na
 def test_a_refused_run_leaves_no_kernel_behind(repo: Repository) -> None:
     """`runbook run` boots the kernel before its checks; a refusal must stop it."""
     write_runbook(repo.runbooks_dir / "critical.ipynb", [("code", "x = 1", [])], tags=["critical"])
-    before = _kernels()
     refused = runbook(repo, "run", plan(repo, "critical"), "--yes")
     assert refused.returncode == 4
-    assert _kernels() - before == set()
+    assert _kernels(repo) == set()
 
 
 def test_a_failure_fails_the_run_and_from_resumes_it(repo: Repository) -> None:
@@ -280,7 +285,7 @@ def test_a_plan_already_running_is_refused(repo: Repository) -> None:
 
     from runbook.config import database_url
     from runbook.model.run import Run, RunMode, RunState
-    from runbook.orchestrate.running import lease_owner
+    from runbook.orchestrate.leases import lease_owner
     from runbook.store.db import make_engine, session_scope
     from runbook.store.runs import create_run
 

@@ -76,3 +76,26 @@ def test_the_sweep_removes_the_kernel_folder_of_a_killed_run(repo: Repository) -
         if kernel_pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(kernel_pid, signal.SIGKILL)
+
+
+def test_a_kernel_that_dies_while_starting_fails_the_run_cleanly(
+    repo: Repository, tmp_path: Path
+) -> None:
+    spec = tmp_path / "jupyter" / "kernels" / "dies"
+    spec.mkdir(parents=True)
+    command = ["/bin/sh", "-c", "echo dying >&2; exit 3", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": command, "display_name": "Dies", "language": "python"})
+    )
+    path = write_runbook(repo.runbooks_dir / "dies.ipynb", [("code", "print('hi')", [])])
+    notebook = json.loads(path.read_text())
+    notebook["metadata"]["kernelspec"]["name"] = "dies"
+    path.write_text(json.dumps(notebook))
+    code, outcome, err = run_json(
+        repo, plan(repo, "dies"), "--yes", JUPYTER_PATH=str(tmp_path / "jupyter")
+    )
+    assert (code, outcome["state"]) == (1, "failed"), err
+    assert str(outcome["message"]).startswith("the kernel could not start: Kernel died")
+    assert "Exception ignored" not in err  # nbclient's exit-time cleanup of a dead kernel
+    kernels = repo.state_dir / "kernels"
+    assert not kernels.exists() or list(kernels.iterdir()) == []

@@ -128,8 +128,8 @@ def test_infer_specs_reads_papermill_style_cells() -> None:
     assert specs["computed"].default is None
 
 
-def test_infer_specs_of_unparsable_cell_is_empty() -> None:
-    assert infer_specs("x = (") == {}
+def test_infer_specs_of_unparsable_cell_reads_its_lines_as_papermill_does() -> None:
+    assert infer_specs("x = (") == {"x": ParameterSpec(name="x", type="any")}
 
 
 @pytest.mark.parametrize("reference", ["env:DB_PASSWORD", "file:/run/secrets/db", "secret:db"])

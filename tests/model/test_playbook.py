@@ -228,7 +228,7 @@ def test_any_valid_playbook_round_trips(
         ("steps.0.runbook", "/etc/x.ipynb", "steps[0].runbook", "is absolute"),
         ("steps.0.runbook", "runbooks/../../x.ipynb", "steps[0].runbook", "contains '..'"),
         ("steps.0.runbook", "runbooks/drain.py", "steps[0].runbook", "ending in .ipynb"),
-        ("steps.0.timeout", 3, "steps[0].timeout", "unknown key"),
+        ("steps.0.timeout", 0, "steps[0].timeout", "seconds > 0"),
         ("steps.0.parameters.not-a-name", 1, "steps[0].parameters.not-a-name", "valid name"),
         ("steps.1.name", "drain", "steps[1].name", "duplicate step name 'drain'"),
         ("steps.1.name", "a b", "steps[1].name", "step name"),

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.orchestrate.running import LeaseHeartbeat
+from runbook.orchestrate.leases import LeaseHeartbeat
 from runbook.store.db import make_engine
 from tests.tcpproxy import TcpProxy
 

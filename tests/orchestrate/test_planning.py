@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from runbook.errors import (
     ParameterError,
     PlanModifiedError,
+    PlanUnreadableError,
     ReviewRequiredError,
     SelfReviewError,
 )
@@ -162,3 +163,53 @@ def test_reformatting_the_plan_file_is_not_a_change(repo: Repository, session: S
     plan_file = repo.root / plan.notebook_path
     plan_file.write_text(json.dumps(json.loads(plan_file.read_text()), indent=4))
     assert ensure_runnable(session, repo, plan.id).id == plan.id
+
+
+def test_a_runbook_saved_as_nbformat_4_2_gives_a_plan_that_may_run(
+    repo: Repository, session: Session
+) -> None:
+    # As Jupyter saved notebooks in 2017: no cell ids, which nbformat 4.2 does not allow.
+    saved = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {"tags": ["parameters"]},
+                "outputs": [],
+                "source": ["host = 'localhost'"],
+            },
+            {"cell_type": "markdown", "metadata": {}, "source": ["Done."]},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 2,
+    }
+    path = repo.runbooks_dir / "old.ipynb"
+    path.write_text(json.dumps(saved))
+    plan = plan_runbook(session, repo, path, {"host": "db1"}, planner="alice")
+    assert ensure_runnable(session, repo, plan.id).id == plan.id
+    planned = nbformat.read(repo.root / plan.notebook_path, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(planned)
+    assert planned.nbformat_minor == 5 and planned.metadata.runbook.plan.nbformat == "4.2"
+
+
+def test_a_plan_file_that_cannot_be_read_says_what_is_wrong(
+    repo: Repository, session: Session
+) -> None:
+    plan = plan_runbook(session, repo, make_runbook(repo), {"host": "db1"}, planner="alice")
+    plan_file = repo.root / plan.notebook_path
+    plan_file.write_text("{")
+    with pytest.raises(PlanUnreadableError) as unreadable:
+        ensure_runnable(session, repo, plan.id)
+    assert str(unreadable.value) == (
+        f"plan {plan.id}: {plan.notebook_path} cannot be read as the plan: invalid JSON at "
+        "line 1 column 2: Expecting property name enclosed in double quotes; any review of "
+        "it is void; plan the runbook again"
+    )
+    plan_file.write_text(json.dumps({**json.loads(plan.content), "nbformat_minor": 2}))
+    with pytest.raises(PlanUnreadableError, match=r"'id' was unexpected\) at cells\[0\]"):
+        review_plan(session, repo, plan.id, Verdict.APPROVED, reviewer="bob")
+    plan_file.unlink()
+    with pytest.raises(PlanUnreadableError, match="cannot be read as the plan: file not found"):
+        ensure_runnable(session, repo, plan.id)
+    assert planning.plan_readiness(session, repo, plan).status == "unreadable"

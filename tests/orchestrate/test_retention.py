@@ -122,6 +122,7 @@ def add_workflow_run(
         finish_workflow_run(
             session,
             run_id,
+            1,
             WorkflowState.FAILED,
             keep_claim=False,
             now=NOW - timedelta(days=ended_days_ago),
@@ -160,7 +161,11 @@ def add_playbook_run(sessions: sessionmaker[Session], run_id: str, ended_days_ag
             lock=False,
         )
         finish_playbook_run(
-            session, run_id, PlaybookRunState.SUCCEEDED, now=NOW - timedelta(days=ended_days_ago)
+            session,
+            run_id,
+            1,
+            PlaybookRunState.SUCCEEDED,
+            now=NOW - timedelta(days=ended_days_ago),
         )
 
 

@@ -59,6 +59,16 @@ def test_tables_match_migrations(engine: Engine) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
+def _unquoted(row: Any) -> tuple[Any, ...]:
+    """The row with its CREATE statement's table name unquoted, as create_all writes it.
+
+    A table a batch migration recreated was renamed into place, and SQLite stores a renamed
+    table's name quoted: the same statement.
+    """
+    kind, name, table, sql = row
+    return (kind, name, table, sql.replace(f'CREATE TABLE "{name}" (', f"CREATE TABLE {name} (", 1))
+
+
 def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
     # Stricter than compare_metadata, which overlooks e.g. constraint names and
     # AUTOINCREMENT: the stored CREATE statements must be the ones create_all would emit.
@@ -73,7 +83,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
         Base.metadata.create_all(declared)
         with migrated.connect() as one, declared.connect() as other:
             rows = one.exec_driver_sql(query).fetchall()
-            assert rows == other.exec_driver_sql(query).fetchall()
+            assert [_unquoted(r) for r in rows] == other.exec_driver_sql(query).fetchall()
         assert {row.name for row in rows} == {
             "plans",
             "reviews",

@@ -197,8 +197,10 @@ def test_finishing_frees_the_locks_and_stamps_every_target(engine: Engine) -> No
         create_playbook_run(session, make_run("pb-a"), records("pb-a", "web1", "web2"), lock=True)
         update_targets(session, "pb-a", {"web1": {"finish_ts": T0}})
         end = T0 + timedelta(minutes=5)
-        assert finish_playbook_run(session, "pb-a", PlaybookRunState.FAILED, message="m", now=end)
-        assert not finish_playbook_run(session, "pb-a", PlaybookRunState.SUCCEEDED)
+        assert finish_playbook_run(
+            session, "pb-a", 1, PlaybookRunState.FAILED, message="m", now=end
+        )
+        assert not finish_playbook_run(session, "pb-a", 1, PlaybookRunState.SUCCEEDED)
         run = get_playbook_run(session, "pb-a")
         assert (run.state, run.finish_ts, run.message) == (PlaybookRunState.FAILED, end, "m")
         assert [t.finish_ts for t in list_targets(session, "pb-a")] == [T0, end]
@@ -296,7 +298,7 @@ def test_cancel_requests(session: Session) -> None:
     request_cancel(session, "pb-a", CancelMode.FINISH, "dave")
     assert cancel_request(session, "pb-a") is CancelMode.INTERRUPT
     assert get_playbook_run(session, "pb-a").cancel_requested_by == "carol"
-    finish_playbook_run(session, "pb-a", PlaybookRunState.CANCELLED)
+    finish_playbook_run(session, "pb-a", 1, PlaybookRunState.CANCELLED)
     create_playbook_run(session, make_run("pb-b", state=PlaybookRunState.SUCCEEDED), [], lock=False)
     assert request_cancel(session, "pb-b", CancelMode.FINISH, "bob").cancel_mode is None
 

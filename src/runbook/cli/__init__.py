@@ -22,32 +22,33 @@ from runbook.cli.errors import (
 )
 from runbook.errors import RunbookError
 
-#: command name → "module:function" under runbook.cli, in the order --help lists them.
+#: command name → ("module:function" under runbook.cli, its one-line summary), in the order
+#: --help lists them. The summaries are here so that ``runbook --help`` imports no command.
 COMMANDS: Final = {
-    "init": "init:init_command",
-    "create": "create:create_command",
-    "templates": "create:templates_command",
-    "check": "check:check_command",
-    "plan": "plan:plan_command",
-    "review": "review:review_command",
-    "verify": "review:verify_command",
-    "list": "listing:list_command",
-    "show": "listing:show_command",
-    "plans": "listing:plans_command",
-    "show-plan": "listing:show_plan_command",
-    "run": "run:run_command",
-    "runs": "runs:runs_command",
-    "log": "runs:log_command",
-    "audit": "audit:audit_group",
-    "workflow": "workflow:workflow_group",
-    "playbook": "playbook:playbook_group",
-    "scheduler": "scheduler:scheduler_command",
-    "gc": "gc:gc_command",
-    "export": "export:export_command",
-    "edit": "edit:edit_command",
-    "db": "db:db_group",
-    "strip": "strip:strip_command",
-    "completion": "completion:completion_command",
+    "init": ("init:init_command", "Make a folder a runbook repository."),
+    "create": ("create:create_command", "Create a runbook from a template."),
+    "templates": ("create:templates_command", "List the templates `create` can start from."),
+    "check": ("check:check_command", "Lint runbooks without running them."),
+    "plan": ("plan:plan_command", "Bind a runbook to parameter values: a plan."),
+    "review": ("review:review_command", "Show a plan for review and record a verdict."),
+    "verify": ("review:verify_command", "Check that a plan may run."),
+    "list": ("listing:list_command", "List the runbooks under runbooks/."),
+    "show": ("listing:show_command", "Show a runbook: metadata, parameters, cells."),
+    "plans": ("listing:plans_command", "List plans, newest first, with their reviews."),
+    "show-plan": ("listing:show_plan_command", "Show a plan: values, hash, status, reviews."),
+    "run": ("run:run_command", "Execute a plan in a Jupyter kernel, gate by gate."),
+    "runs": ("runs:runs_command", "List runs, newest first."),
+    "log": ("runs:log_command", "Show what a run did, cell by cell (or follow it)."),
+    "audit": ("audit:audit_group", "Read, check and anchor the tamper-evident audit log."),
+    "workflow": ("workflow:workflow_group", "Workflows: DAGs of notebook tasks."),
+    "playbook": ("playbook:playbook_group", "Playbooks: steps run across a fleet of targets."),
+    "scheduler": ("scheduler:scheduler_command", "Run workflows on schedules and sensors."),
+    "gc": ("gc:gc_command", "Delete finished runs older than the retention."),
+    "export": ("export:export_command", "Export a run as a report."),
+    "edit": ("edit:edit_command", "Edit runbooks in JupyterLab on 127.0.0.1."),
+    "db": ("db:db_group", "Manage the store's schema."),
+    "strip": ("strip:strip_command", "Remove outputs and run metadata from notebooks."),
+    "completion": ("completion:completion_command", "Print a shell's completion script."),
 }
 
 EPILOG = """\b
@@ -68,13 +69,19 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return None
+        target, summary = COMMANDS[cmd_name]
         module_name, attribute = target.split(":")
         module = importlib.import_module(f"runbook.cli.{module_name}")
         command: click.Command = getattr(module, attribute)
+        command.short_help = summary
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from :data:`COMMANDS`, importing none of them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,6 +17,7 @@ from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 
 _STATUS_STYLE = {
     CellStatus.SUCCEEDED: "green",
+    CellStatus.EXITED: "green",
     CellStatus.FAILED: "red",
     CellStatus.INTERRUPTED: "red",
     CellStatus.SKIPPED: "yellow",

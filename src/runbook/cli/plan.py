@@ -11,25 +11,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
+from runbook.cli.errors import one_line
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunbookName
+from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.errors import ParameterError
+from runbook.model.option_values import read_option_values
 from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.planning import plan_runbook
 
 
-@click.command("plan")
-@click.option(
-    "-p",
-    "--parameter",
-    "parameters",
-    nargs=2,
-    multiple=True,
-    metavar="NAME VALUE",
-    help="Bind a parameter (repeatable; wins over -f).",
-)
+@click.command("plan", cls=ParameterCommand)
+@parameter_option("a parameter (wins over -f)")
 @click.option(
     "-f",
     "--parameters-file",
@@ -63,14 +58,16 @@ def plan_command(
     Values are checked against the declared types (str, int, float, bool, date, datetime,
     list, choice) and written as a papermill `injected-parameters` cell right after the
     `parameters` cell; every other cell is kept unchanged. Missing required values are asked
-    for on a terminal. Secret parameters take a reference (env:VAR, file:PATH, secret:NAME),
-    never a value. The plan is recorded with the sha256 of its content, which includes
-    the kernel's working directory (--cwd; the runbook's folder by default).
+    for on a terminal. Parameters inferred from the cell take what papermill takes: a value
+    that is not of the guessed type is passed as text, with a warning. Secret parameters
+    take a reference (env:VAR, file:PATH, secret:NAME), never a value. The plan is recorded
+    with the sha256 of its content, which includes the kernel's working directory (--cwd;
+    the runbook's folder by default).
     """
     repo = repository(ctx)
     path = repo.find_runbook(runbook, base=Path.cwd())
     given: dict[str, object] = read_parameters_file(parameters_file) if parameters_file else {}
-    given.update(dict(parameters))
+    given.update(read_option_values(parameters))
     prompt = _ask if sys.stdin.isatty() and not as_json else None
     with store_session(repo) as session:
         plan = plan_runbook(
@@ -80,6 +77,7 @@ def plan_command(
             given,
             planner=acting_user(as_user, repo),
             prompt=prompt,
+            warn=_warn,
             cwd=cwd,
             cwd_base=Path.cwd(),
         )
@@ -113,6 +111,10 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "state": plan.state.value,
         "review_required": plan.review_required,
     }
+
+
+def _warn(line: str) -> None:
+    click.echo(f"runbook: warning: {one_line(line)}", err=True)
 
 
 def _ask(spec: ParameterSpec) -> object:

@@ -32,8 +32,9 @@ from runbook.cli.playbook_view import (
 )
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import _complete_from_store
-from runbook.cli.values import typed_value
+from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.errors import PolicyError
+from runbook.model.option_values import read_option_values
 from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
 
 if TYPE_CHECKING:
@@ -95,19 +96,10 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-@click.command("run", epilog=_EXIT_HELP)
+@click.command("run", epilog=_EXIT_HELP, cls=ParameterCommand)
 @version_option
 @revision_option
-@click.option(
-    "-p",
-    "--parameter",
-    "parameters",
-    nargs=2,
-    multiple=True,
-    metavar="NAME VALUE",
-    help="A playbook parameter (repeatable). VALUE is read as YAML: 3 is a number, "
-    "'[a, b]' a list, anything else text.",
-)
+@parameter_option("a playbook parameter")
 @click.option(
     "-y",
     "--yes",
@@ -146,7 +138,7 @@ def run_command(
     from runbook.store.playbooks import get_definition
 
     repo = repository(ctx)
-    given = {key: typed_value(key, raw) for key, raw in parameters}
+    given = read_option_values(parameters)
     with store_session(repo) as session:
         found = get_definition(session, name, version=version, revision=revision)
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:

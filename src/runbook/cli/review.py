@@ -15,7 +15,7 @@ from runbook.cli.types import PlanId
 from runbook.errors import NotebookFormatError, PathEscapeError
 from runbook.model.diff import notebook_diff
 from runbook.model.ids import plan_notebook
-from runbook.model.notebook import read_notebook
+from runbook.model.notebook import read_notebook, read_wild_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Review, Verdict
@@ -107,7 +107,7 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
     render_notebook(console, notebook)
     console.rule("Changes against the source runbook")
     try:
-        source = read_notebook(repo.resolve(plan.runbook_path), plan.runbook_path)
+        source = read_wild_notebook(repo.resolve(plan.runbook_path), plan.runbook_path).notebook
     except (NotebookFormatError, PathEscapeError) as error:
         console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
         return

@@ -19,7 +19,7 @@ from runbook.model.cells import cell_label
 from runbook.model.ids import run_folder
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
-from runbook.orchestrate.running import sweep
+from runbook.orchestrate.sweeping import sweep
 from runbook.store.runs import get_run, list_cell_events, list_runs
 
 

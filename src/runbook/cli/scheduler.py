@@ -68,7 +68,7 @@ def scheduler_command(
     (AUTOFLOW_LOG_LEVEL).
     """
     from runbook.config import log_level_number
-    from runbook.orchestrate.running import lease_owner
+    from runbook.orchestrate.leases import lease_owner
     from runbook.orchestrate.scheduler import Scheduler, SchedulerOptions, run_scheduler
     from runbook.orchestrate.workflow_files import settings_for
 

@@ -24,7 +24,8 @@ from runbook.cli.context import (
 from runbook.cli.output import console, err_console, print_json, timestamp
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import WorkflowRunId
-from runbook.cli.values import typed_value
+from runbook.cli.values import ParameterCommand, parameter_option
+from runbook.model.option_values import read_option_values
 from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
 
 EXIT_BY_STATE: Final = {
@@ -54,17 +55,8 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-@click.command("run", epilog=_EXIT_HELP)
-@click.option(
-    "-p",
-    "--parameter",
-    "parameters",
-    nargs=2,
-    multiple=True,
-    metavar="NAME VALUE",
-    help="A workflow parameter (repeatable). VALUE is read as YAML: 3 is a number, "
-    "'[a, b]' a list, anything else text.",
-)
+@click.command("run", epilog=_EXIT_HELP, cls=ParameterCommand)
+@parameter_option("a workflow parameter")
 @click.option(
     "--date",
     "reference_date",
@@ -102,7 +94,7 @@ def run_command(
             spec=workflow.spec,
             source=workflow.source,
             started_by=acting_user(as_user, repo),
-            parameters={key: typed_value(key, value) for key, value in parameters},
+            parameters=read_option_values(parameters),
             reference_date=day,
             date_ranges=manual_dates(workflow, day),
             listener=listener,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from jupyter_core.utils import ensure_async, run_sync
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from runbook.engine.hooks import Operator, RunContext, RunObserver, RunSignal, StopRun
 from runbook.engine.kernel import StreamingClient
@@ -50,6 +50,31 @@ class Outcome:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """Why a code cell did not succeed. ``text`` is masked: ``Name: value`` of its error, or
+    ``timed out after S s``."""
+
+    text: str
+    #: SystemExit with code 0 or none: the run ends here, succeeded (papermill's rule).
+    exit: bool = False
+    timed_out: bool = False
+    #: Still busy after the interrupt that followed its timeout: no cell can run after it.
+    stuck: bool = False
+
+    def ending(self) -> str:
+        """How the cell ended, after ``cell N``, for the run's message."""
+        if self.timed_out:
+            return self.text + ("; the kernel did not stop when interrupted" if self.stuck else "")
+        return f"failed: {self.text}"
+
+
+def _clean_exit(ename: str, evalue: str) -> bool:
+    # Papermill's rule (execute.raise_for_execution_errors): sys.exit(), sys.exit(0) and a
+    # bare `raise SystemExit` succeed; any other code or message fails the run.
+    return ename == "SystemExit" and evalue in ("", "0")
+
+
 async def async_execute_run(
     ctx: RunContext,
     *,
@@ -78,6 +103,7 @@ async def async_execute_run(
                 env=env,
                 cwd=ctx.working_dir,
                 folder=kernel_folder(ctx.repo_root / STATE_FOLDER, ctx.run.id),
+                user=ctx.kernel_user,
             )
         except Exception as error:  # no such kernelspec, or it cannot be executed
             outcome = Outcome(RunState.FAILED, f"the kernel could not start: {error}")
@@ -88,7 +114,7 @@ async def async_execute_run(
         masker=ctx.masker,
         on_output=loop.output,
         kernel_name=kernel_name(ctx.notebook),
-        timeout=cell_timeout,
+        cell_timeout=cell_timeout,
         record_timing=True,
         allow_errors=False,
         resources={"metadata": {"path": str(ctx.working_dir)}},
@@ -158,7 +184,9 @@ class _CellLoop:
 
     async def _before_start(self, index: int, cell: Any, rebuild: bool) -> None:
         if rebuild and cell.cell_type == "code" and _rebuildable(cell):
-            await self._execute_or_fail(index, cell, by="rebuild (--from)")
+            await self._execute_or_fail(
+                index, cell, by="rebuild (--from)", on_exit=RunState.SUCCEEDED
+            )
         else:
             self._finish(index, cell, CellStatus.SKIPPED, by="before --from")
 
@@ -209,12 +237,17 @@ class _CellLoop:
     ) -> None:
         while True:
             started = datetime.now(UTC)
-            error = await self._execute(index, cell)
-            if error is None:
+            failure = await self._execute(index, cell)
+            if failure is None:
                 self._finish(
                     index, cell, CellStatus.SUCCEEDED, decision=decision, by=by, started=started
                 )
                 return
+            if failure.exit:
+                self._finish(
+                    index, cell, CellStatus.EXITED, decision=decision, by=by, started=started
+                )
+                raise StopRun(RunState.SUCCEEDED, _exit_message(index, failure))
             interrupted, self.interrupted = self.interrupted, False
             self._finish(
                 index,
@@ -223,12 +256,14 @@ class _CellLoop:
                 decision=decision,
                 by=by,
                 started=started,
-                error=error,
+                error=failure.text,
             )
+            if failure.stuck:  # nothing more can run in this kernel: no one to ask
+                raise StopRun(RunState.FAILED, f"{cell_label(index)} {failure.ending()}")
             if interrupted:
                 choice = self.operator.on_interrupt(index, cell)
             else:
-                choice = self.operator.on_failure(index, cell, error)
+                choice = self.operator.on_failure(index, cell, failure.text)
             # Recorded as made by whoever made it: a person, or a rule with nobody asked.
             self._decide(index, cell, choice, self.operator.recovery_by)
             if choice is Decision.SKIP:
@@ -237,34 +272,47 @@ class _CellLoop:
                 await self._rollback(index)
             if choice is not Decision.RETRY:
                 state = RunState.ABORTED if interrupted else RunState.FAILED
-                what = "interrupted" if interrupted else f"failed: {error}"
+                what = "interrupted" if interrupted else failure.ending()
                 raise StopRun(state, f"{cell_label(index)} {what}")
 
-    async def _execute(self, index: int, cell: Any) -> str | None:
-        """Run one code cell; its error as ``Name: value``, or None when it succeeded."""
-        if self.client is None:
+    async def _execute(self, index: int, cell: Any) -> _Failure | None:
+        """Run one code cell; how it failed, or None when it succeeded."""
+        client = self.client
+        if client is None:
             raise RuntimeError("the cell loop has no kernel client")
         self.tell(lambda o: o.cell_started(self.ctx, index, cell))
         loop = asyncio.get_running_loop()
         handled = _catch_sigint(loop, self._interrupt)
         try:
-            await self.client.async_execute_cell(cell, index, store_history=True)
-        except CellExecutionError as failure:
+            await client.async_execute_cell(cell, index, store_history=True)
+        except CellExecutionError as error:
+            if client.timed_out is not None:
+                return _timed_out(client.timed_out)
             # Masked here, once: every observer and the operator's prompt show this text.
-            return self.ctx.masker.mask(f"{failure.ename}: {failure.evalue}")
+            text = self.ctx.masker.mask(f"{error.ename}: {error.evalue}")
+            return _Failure(text, exit=_clean_exit(error.ename, error.evalue))
+        except CellTimeoutError:
+            return _timed_out(client.timed_out or 0, stuck=True)
         finally:
-            self.client.flush_streams(cell, index)
+            client.flush_streams(cell, index)
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
-        return None
+        # A cell that caught the interrupt its timeout sent still ran past its time.
+        return _timed_out(client.timed_out) if client.timed_out is not None else None
 
-    async def _execute_or_fail(self, index: int, cell: Any, by: str) -> None:
+    async def _execute_or_fail(self, index: int, cell: Any, by: str, on_exit: RunState) -> None:
         started = datetime.now(UTC)
-        error = await self._execute(index, cell)
-        status = CellStatus.SUCCEEDED if error is None else CellStatus.FAILED
+        failure = await self._execute(index, cell)
+        if failure is not None and failure.exit:
+            self._finish(index, cell, CellStatus.EXITED, by=by, started=started)
+            raise StopRun(on_exit, _exit_message(index, failure))
+        status = CellStatus.SUCCEEDED if failure is None else CellStatus.FAILED
+        error = failure.text if failure is not None else None
         self._finish(index, cell, status, by=by, started=started, error=error)
-        if error is not None:
-            raise StopRun(RunState.FAILED, f"{cell_label(index)} failed while {by}: {error}")
+        if failure is not None and failure.timed_out:
+            raise StopRun(RunState.FAILED, f"{cell_label(index)} {failure.ending()} while {by}")
+        if failure is not None:
+            raise StopRun(RunState.FAILED, f"{cell_label(index)} failed while {by}: {failure.text}")
 
     def _interrupt(self) -> None:
         self.interrupted = True
@@ -277,7 +325,9 @@ class _CellLoop:
         """Run every rollback cell in order, then end the run rolled back."""
         for index, cell in enumerate(self.ctx.notebook.cells):
             if cell.cell_type == "code" and "rollback" in cell_tags(cell):
-                await self._execute_or_fail(index, cell, by="rollback")
+                await self._execute_or_fail(
+                    index, cell, by="rollback", on_exit=RunState.ROLLED_BACK
+                )
         raise StopRun(RunState.ROLLED_BACK, f"rolled back after {cell_label(after)}")
 
     def _finish(
@@ -305,6 +355,16 @@ class _CellLoop:
             error=error,
         )
         self.tell(lambda o: o.cell_finished(self.ctx, index, cell, event))
+
+
+def _timed_out(seconds: float, *, stuck: bool = False) -> _Failure:
+    return _Failure(f"timed out after {seconds:g} s", timed_out=True, stuck=stuck)
+
+
+def _exit_message(index: int, failure: _Failure) -> str:
+    """Where and why a clean SystemExit ended the run, for its record and report."""
+    raised = failure.text.removesuffix(": ")
+    return f"{cell_label(index)} ended the run with {raised}; the cells after it were not run"
 
 
 def _write_stderr(text: str) -> None:

@@ -8,7 +8,9 @@ notebook after every cell, recording cell events and audit entries, and writing 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +87,8 @@ class RunContext:
     repo_root: Path
     masker: SecretMasker = field(default_factory=SecretMasker)
     dry_run: bool = False
+    #: The OS user the kernel runs as (``[kernel] user``); empty for ours.
+    kernel_user: str = ""
     #: The kernel's working directory (the plan's, see ``model.working_dir``); the root if None.
     cwd: Path | None = None
 
@@ -122,23 +126,46 @@ class RunObserver:
 
 
 class AutosaveObserver(RunObserver):
-    """Saves the masked executed notebook after every cell: a crash loses one cell at most."""
+    """Saves the masked executed notebook as the run goes, at a bounded cost.
+
+    Rewriting the whole notebook after every cell costs more the longer the notebook is (a
+    1,000-cell run spent most of its time saving), so a save after a cell is put off while
+    saving would take more than ``share`` of the time since the last one, for at most
+    ``most_stale`` seconds: a timer saves then, also while a cell runs on. The cell log
+    (``log.jsonl``) and the store are the durable record of every cell; the notebook is
+    saved at the start and, synced, at the end.
+    """
+
+    def __init__(self, share: float = 0.1, most_stale: float = 1.0) -> None:
+        self._share = share
+        self._most_stale = most_stale
+        self._next_save = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def run_started(self, ctx: RunContext) -> None:
         self._save(ctx, durable=False)
 
     def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
-        # Atomic but not synced: a killed run keeps every finished cell; only a power cut
-        # mid-run could lose the last few, and the final save below is synced.
-        self._save(ctx, durable=False)
+        if time.monotonic() >= self._next_save:
+            self._save(ctx, durable=False)
+        elif self._timer is None:
+            delay = self._next_save - time.monotonic()
+            self._timer = asyncio.get_running_loop().call_later(delay, self._save, ctx, False)
 
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
         self._save(ctx, durable=True)
 
-    @staticmethod
-    def _save(ctx: RunContext, *, durable: bool) -> None:
+    def _save(self, ctx: RunContext, durable: bool) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        started = time.monotonic()
         ctx.masker.mask_notebook(ctx.notebook)
+        # Atomic; synced only at the end: a killed run keeps what was saved, and only a
+        # power cut mid-run could lose more.
         write_atomic(ctx.notebook_file, notebook_json(ctx.notebook), durable=durable)
+        ended = time.monotonic()
+        self._next_save = ended + min((ended - started) / self._share, self._most_stale)
 
 
 class RecordObserver(RunObserver):

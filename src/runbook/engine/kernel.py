@@ -6,7 +6,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Final
 
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError
 from nbformat.v4 import new_output
 
 from runbook.errors import ConfigError
@@ -19,16 +21,50 @@ OutputCallback = Callable[[int, Any], None]
 
 
 class StreamingClient(NotebookClient):
-    """An nbclient client whose outputs are masked and handed to a callback as they arrive."""
+    """An nbclient client whose outputs are masked and handed to a callback as they arrive.
+
+    A cell past ``cell_timeout`` seconds is interrupted (a kernel interrupt, as Ctrl-C) and
+    ``timed_out`` holds the timeout until the next cell starts; a kernel that is still busy
+    one more timeout later raises nbclient's CellTimeoutError: it cannot run another cell.
+    """
 
     def __init__(
-        self, notebook: Any, *, masker: SecretMasker, on_output: OutputCallback, **traits: Any
+        self,
+        notebook: Any,
+        *,
+        masker: SecretMasker,
+        on_output: OutputCallback,
+        cell_timeout: float | None = None,
+        **traits: Any,
     ) -> None:
-        super().__init__(notebook, **traits)
+        # nbclient's `timeout` is an integer; its timeout_func may answer any seconds.
+        super().__init__(notebook, timeout_func=lambda _cell: cell_timeout, **traits)
         self._masker = masker
         self._on_output = on_output
         # Per (cell, stream name): text held back because it could begin a secret.
         self._held: dict[tuple[int, str], str] = {}
+        self.timed_out: float | None = None
+
+    async def async_execute_cell(
+        self,
+        cell: Any,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> Any:
+        """Execute one cell, with ``timed_out`` cleared first."""
+        self.timed_out = None
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    async def _async_handle_timeout(
+        self, timeout: int, cell: Any | None = None
+    ) -> dict[str, Any] | None:
+        if self.timed_out is not None or self.km is None:
+            # Interrupted one timeout ago and still busy: give up on this kernel.
+            raise CellTimeoutError(f"Cell execution timed out after {timeout} s")
+        self.timed_out = timeout
+        await ensure_async(self.km.interrupt_kernel())
+        return None  # nbclient waits on for the reply: the cell's KeyboardInterrupt
 
     def output(
         self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int
@@ -72,6 +108,14 @@ class StreamingClient(NotebookClient):
             same = [i for i, o in enumerate(outputs) if o.get("name") == name]
             outputs.insert(same[-1] + 1 if same else len(outputs), out)
             self._on_output(cell_index, out)
+
+    async def _async_cleanup_kernel(self) -> None:
+        # nbclient leaves its exit-time cleanup registered when a kernel dies while starting,
+        # after cleaning up once (km is None then): it would fail with a traceback at exit.
+        if self.km is not None:
+            await super()._async_cleanup_kernel()
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
     def _learn_secret(self, payload: Any) -> None:
         reference = payload.get("reference") if isinstance(payload, dict) else None

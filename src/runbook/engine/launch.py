@@ -11,8 +11,9 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -20,14 +21,16 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
+from runbook.engine.kernel_folders import OWNER_FILE
+from runbook.engine.kernel_folders import kernel_folder as kernel_folder
+from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
+from runbook.model.notebook_format import DEFAULT_KERNEL
 
 if TYPE_CHECKING:
     from runbook.model.repository import Repository
 
-#: Kernel folders live in ``<repository>/.runbook/kernels/<run id>/``.
-KERNELS_FOLDER: Final = "kernels"
-#: The file of a kernel folder naming the process that owns it (``host:pid``).
-OWNER_FILE: Final = "owner"
+#: The kernel's connection file, in its kernel folder.
+CONNECTION_FILE: Final = "connection.json"
 #: What nbclient passes to an IPython kernel: its history in memory, never a
 #: ``history.sqlite`` written (and locked) by every run.
 IPYTHON_ARGUMENTS: Final = ("--HistoryManager.hist_file=:memory:",)
@@ -67,7 +70,7 @@ def kernel_name(notebook: Any) -> str:
     """The notebook's own kernelspec name, python3 when it names none."""
     spec = notebook.get("metadata", {}).get("kernelspec", {})
     name = spec.get("name") if isinstance(spec, dict) else None
-    return name if isinstance(name, str) and name else "python3"
+    return name if isinstance(name, str) and name else DEFAULT_KERNEL
 
 
 def launch_for_plan(
@@ -94,56 +97,85 @@ def launch_for_plan(
     )
     folder = kernel_folder(repository.state_dir, run_id)
     try:
-        return launch_kernel(name, env=env, cwd=cwd, folder=folder)
+        return launch_kernel(
+            name, env=env, cwd=cwd, folder=folder, user=repository.config.kernel_user
+        )
     except Exception:  # e.g. no such kernelspec: the engine reports it with the run
         return None
 
 
 class RunKernelManager(AsyncKernelManager):
-    """A kernel manager that knows its run's kernel folder, its descriptor of it, and the
-    working directory the kernel was started in."""
+    """A kernel manager that knows its run's kernel folder and its descriptor of it."""
 
     runbook_folder: Path | None = None
     runbook_handle: int | None = None
+    runbook_user: KernelUser | None = None
     runbook_cwd: Path | None = None
 
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command, naming the connection file through the folder's descriptor.
 
-def kernel_folder(state_dir: Path, run_id: str) -> Path:
-    """The private folder of a run's kernel: sockets, connection file, bytecode, owner."""
-    return state_dir / KERNELS_FOLDER / run_id
+        jupyter_client resolves the path to the real one, which leads through folders a
+        kernel of another user may not enter.
+        """
+        real = os.path.realpath(self.connection_file)
+        command = super().format_kernel_cmd(extra_arguments)
+        return [part.replace(real, self.connection_file) for part in command]
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        """Write the connection file, readable by the kernel's own user when it has one."""
+        super().write_connection_file(**kwargs)
+        if self.runbook_user is not None and self.runbook_folder is not None:
+            self.runbook_user.hand_over(self.runbook_folder / CONNECTION_FILE)
 
 
-async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, folder: Path) -> Any:
+async def async_launch_kernel(
+    name: str, *, env: Mapping[str, str], cwd: Path, folder: Path, user: str = ""
+) -> Any:
     """Start a kernel process and return its manager without waiting for it to be ready.
 
     The kernel starts in ``cwd`` (the plan's working directory, see
     :mod:`runbook.model.working_dir`) and talks over Unix sockets in ``folder`` (see
-    :func:`kernel_folder`; absolute paths, whatever its working directory), so no TCP port is opened
-    and nothing on the network can reach it. The folder is inside the repository's state, not
-    the system's temporary folder, and names its owner process, so that the sweep of
-    interrupted runs removes it when a ``kill -9`` left it behind.
+    :func:`kernel_folder`), so no TCP port is opened and nothing on the network can reach
+    it. The folder is inside the repository's state, not the system's temporary folder, and
+    names its owner process, so that the sweep of interrupted runs removes it when a
+    ``kill -9`` left it behind.
 
     The kernel keeps its bytecode in that folder too (``PYTHONPYCACHEPREFIX``), never reading
     a ``__pycache__`` inside the repository: a planted ``.pyc`` whose header matches a
     reviewed module's source would otherwise run instead of it. An IPython kernel keeps its
     history in memory (:data:`IPYTHON_ARGUMENTS`), as under nbclient and papermill.
+
+    With ``user`` (``[kernel] user``) the kernel runs as that OS user (see
+    :mod:`runbook.engine.kernel_user`): the folder becomes its own, and the rest of the
+    repository's state is closed to others.
     """
+    account = kernel_user(user)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    if account is not None:
+        _close_to_others(folder.parent.parent)
     folder.mkdir(mode=0o700)
     (folder / OWNER_FILE).write_text(f"{socket.gethostname()}:{os.getpid()}", encoding="utf-8")
     # A socket's path is limited to 107 bytes, which a repository's path alone may exceed:
     # both ends reach the folder through a descriptor of it, open in each process at the
-    # same number, so the socket paths are short wherever the repository is.
+    # same number, so the paths are short wherever the repository is, and the kernel needs
+    # no access to the folders above its own.
     handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     manager = RunKernelManager(
         kernel_name=name,
         transport="ipc",
         ip=f"/proc/self/fd/{handle}/k",
-        connection_file=str(folder / "connection.json"),
+        connection_file=f"/proc/self/fd/{handle}/{CONNECTION_FILE}",
     )
     manager.runbook_folder, manager.runbook_handle = folder, handle
     manager.runbook_cwd = cwd
     env = {**env, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
+    as_user: dict[str, Any] = {}
+    if account is not None:
+        account.hand_over(folder)
+        manager.runbook_user = account
+        env.update(account.environment(folder))
+        as_user = account.process_arguments()
     try:
         # Piped: what the kernel's children write to its descriptors is masked before it is
         # shown (engine.kernel_output), never inherited raw from our terminal.
@@ -154,11 +186,24 @@ async def async_launch_kernel(name: str, *, env: Mapping[str, str], cwd: Path, f
             pass_fds=(handle,),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            **as_user,
         )
+    except PermissionError as error:
+        remove_sockets(manager)
+        if account is None:
+            raise
+        raise launch_failure(account, error) from None
     except BaseException:
         remove_sockets(manager)
         raise
     return manager
+
+
+def _close_to_others(state_dir: Path) -> None:
+    """Take others' access to the repository's state away (the store, plans, anchors)."""
+    mode = stat.S_IMODE(state_dir.stat().st_mode)
+    if mode & 0o007:
+        state_dir.chmod(mode & ~0o007)
 
 
 async def async_discard_kernel(manager: Any) -> None:
@@ -176,24 +221,6 @@ def remove_sockets(manager: Any) -> None:
         os.close(handle)
     if isinstance(folder, Path):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def sweep_kernel_folders(state_dir: Path, owner_gone: Callable[[str], bool]) -> list[str]:
-    """Remove the kernel folders whose owner process is gone; returns their run ids.
-
-    A folder without an owner file is being created right now (or is not ours): left alone.
-    """
-    removed = []
-    root = state_dir / KERNELS_FOLDER
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        try:
-            owner = (folder / OWNER_FILE).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if owner_gone(owner):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
 
 
 launch_kernel = run_sync(async_launch_kernel)

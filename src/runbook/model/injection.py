@@ -3,7 +3,8 @@
 Values are rendered with ``repr`` of JSON-form values, then the whole cell is parsed again
 with ``ast`` and refused unless every statement assigns a literal to a plain name. Secret
 parameters are the one exception: they are assigned from a call that resolves their
-reference inside the kernel, so their values never appear in the notebook.
+reference inside the kernel, so their values never appear in the notebook. Notebooks of
+other kernels get their language's literals (:mod:`runbook.model.languages`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, Final
 
 import nbformat
 
-from runbook.errors import InjectionError
+from runbook.errors import InjectionError, ParameterError
+from runbook.model.languages import PYTHON, check_cell, render_cell
 from runbook.model.parameters import JsonValue, check_name
 
 INJECTED_TAG: Final = "injected-parameters"
@@ -24,8 +26,19 @@ SECRET_RESOLVER: Final = "_runbook_secret"  # noqa: S105 - a function name
 _SECRET_IMPORT: Final = f"from runbook.helpers import secret as {SECRET_RESOLVER}"
 
 
-def render_parameters(values: Mapping[str, JsonValue], secrets: Mapping[str, str]) -> str:
-    """The source of an injected-parameters cell: plain values, then secret references."""
+def render_parameters(
+    values: Mapping[str, JsonValue], secrets: Mapping[str, str], language: str = PYTHON
+) -> str:
+    """The source of an injected-parameters cell: plain values, then secret references.
+
+    ``language`` is the notebook's (:func:`runbook.model.languages.notebook_language`).
+    Secrets are resolved by a Python helper, so only Python notebooks take them.
+    """
+    if language != PYTHON:
+        if secrets:
+            reason = f"is secret: only Python notebooks resolve secrets, this one is {language}"
+            raise ParameterError(next(iter(secrets)), reason)
+        return render_cell(language, values)
     lines = ["# Parameters"]
     for name, value in values.items():
         lines.append(f"{check_name(name)} = {_literal(value)}")
@@ -39,7 +52,10 @@ def render_parameters(values: Mapping[str, JsonValue], secrets: Mapping[str, str
 
 
 def _literal(value: JsonValue) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        raise InjectionError("a number too long to write as a literal") from None
     try:
         round_trip = ast.literal_eval(text)
     except (ValueError, SyntaxError) as error:
@@ -105,14 +121,18 @@ def _is_secret_lookup(value: ast.expr) -> bool:
     )
 
 
-def inject_parameters(notebook: Any, source: str) -> Any:
+def inject_parameters(notebook: Any, source: str, language: str = PYTHON) -> Any:
     """Return a copy of ``notebook`` with an injected-parameters cell holding ``source``.
 
     As papermill does: an existing injected cell is replaced in place; otherwise the new
     cell goes right after the first ``parameters`` cell, or first when there is none. Every
-    other cell, with its tags and metadata, is kept unchanged.
+    other cell, with its tags and metadata, is kept unchanged. ``source`` is checked again
+    in ``language`` first.
     """
-    check_inert(source)
+    if language == PYTHON:
+        check_inert(source)
+    else:
+        check_cell(language, source)
     planned = copy.deepcopy(notebook)
     cell = nbformat.v4.new_code_cell(source=source, metadata={"tags": [INJECTED_TAG]})
     cells = planned["cells"]

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 from runbook.model.injection import INJECTED_TAG, PARAMETERS_TAG, cell_tags
+from runbook.model.languages import PYTHON
 from runbook.model.notebook import RUNBOOK_TAGS, Runbook
 from runbook.model.parameter_inference import infer_specs
 
@@ -64,6 +65,8 @@ def check_runbook(runbook: Runbook) -> list[Finding]:
         *_check_mutations(runbook),
         *_check_tags(runbook),
         *_check_parameters(runbook),
+        # What nbformat's validator rejects and Runbook reads leniently (as nbclient does).
+        *(Finding(Severity.WARNING, "nbformat", line) for line in runbook.warnings),
     ]
     return sorted(findings, key=lambda f: (-1 if f.cell is None else f.cell, f.code))
 
@@ -184,6 +187,18 @@ def _check_parameters(runbook: Runbook) -> list[Finding]:
             )
         return findings
     index = runbook.notebook.cells.index(cell)
+    if runbook.language != PYTHON:  # Python's rules would read names out of R or bash code
+        if declared is None:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "parameters-not-inferred",
+                    f"parameters of {runbook.language} notebooks are not inferred: -p values "
+                    "are injected as given; declare them in metadata.runbook.parameters",
+                    index,
+                )
+            )
+        return findings
     in_cell = infer_specs(cell.source)
     if declared is None:
         if in_cell:

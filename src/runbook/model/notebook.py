@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,13 @@ import nbformat
 from runbook.errors import MetadataError, NotebookFormatError
 from runbook.model.files import write_atomic
 from runbook.model.injection import PARAMETERS_TAG, cell_tags
+from runbook.model.languages import PYTHON, notebook_language
+from runbook.model.notebook_format import (
+    drop_invalid_language,
+    repair,
+    saved_format,
+    upgrade,
+)
 from runbook.model.parameter_inference import infer_specs
 from runbook.model.parameters import ParameterSpec, parse_specs
 
@@ -59,13 +67,28 @@ class Runbook:
     """A notebook file read as a runbook.
 
     ``parameters`` are the declared ones when ``metadata.runbook.parameters`` exists, else
-    those inferred from the papermill ``parameters`` cell.
+    those inferred from the papermill ``parameters`` cell of a Python notebook. ``language``
+    is the kernel's (``python``, ``R``, ``julia``, ``bash``…).
     """
 
     path: Path
     notebook: Any = field(repr=False)
     meta: RunbookMeta
     parameters: dict[str, ParameterSpec]
+    language: str = PYTHON
+    #: The nbformat version of the file (``notebook`` is always 4.5) and, in one line, what
+    #: reading it as nbclient does changed (``notebook_format``).
+    saved_as: str = "4.5"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def infers_parameters(self) -> bool:
+        """Whether the parameters are inferred: none declared, a Python parameters cell."""
+        return (
+            self.meta.declared is None
+            and self.language == PYTHON
+            and self.parameters_cell is not None
+        )
 
     def cells_tagged(self, tag: str) -> Iterator[tuple[int, Any]]:
         """The (index, cell) pairs of the cells carrying ``tag``."""
@@ -78,19 +101,74 @@ class Runbook:
 
 
 def read_notebook(path: Path, where: str | None = None) -> Any:
-    """Read a notebook file as nbformat v4, or raise NotebookFormatError naming the file."""
+    """Read a notebook file Runbook wrote (a plan, a run) as valid nbformat v4, or raise
+    NotebookFormatError naming the file and what is wrong."""
     shown = where or str(path)
+    return parse_notebook(_read_text(path, shown), shown)
+
+
+def _read_text(path: Path, shown: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotebookFormatError(shown, "file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise NotebookFormatError(shown, str(error)) from None
-    return parse_notebook(text, shown)
 
 
 def parse_notebook(text: str, where: str) -> Any:
-    """Parse notebook JSON text as nbformat v4, or raise NotebookFormatError."""
+    """Parse notebook JSON text as nbformat v4, valid under nbformat's validator, or raise
+    NotebookFormatError: for what Runbook wrote, anything the validator rejects is a change."""
+    notebook = _parse(text, where)
+    problem = _problem(notebook)
+    if problem is not None:
+        raise NotebookFormatError(where, problem)
+    _check_kernelspec(notebook.metadata, where)
+    return notebook
+
+
+@dataclass(frozen=True)
+class WildNotebook:
+    """A notebook read as papermill and nbclient read it (see ``notebook_format``).
+
+    ``saved_as`` is the nbformat version of the file (``4.2``); ``notebook`` is nbformat 4.5,
+    valid, every cell with an id; ``warnings`` says, in one line, what was changed to get it.
+    """
+
+    notebook: Any
+    saved_as: str
+    warnings: tuple[str, ...] = ()
+
+
+def read_wild_notebook(path: Path, where: str | None = None) -> WildNotebook:
+    """Read a runbook file as papermill and nbclient read it (:func:`parse_wild_notebook`)."""
+    shown = where or str(path)
+    return parse_wild_notebook(_read_text(path, shown), shown)
+
+
+def parse_wild_notebook(text: str, where: str) -> WildNotebook:
+    """Parse a runbook as papermill and nbclient do: any nbformat 4 minor, metadata the
+    validator rejects but nbclient runs; NotebookFormatError for what cannot be executed."""
+    notebook = _parse(text, where)
+    saved_as = saved_format(notebook)
+    notes = upgrade(notebook)
+    problem = _problem(notebook)
+    if problem is not None:
+        notes += repair(notebook, where)
+        still = _problem(notebook)
+        if still is not None:
+            raise NotebookFormatError(where, still)
+    notes += drop_invalid_language(notebook)
+    if not notes:
+        return WildNotebook(notebook, saved_as)
+    shown = "; ".join(notes[:4]) + (f"; and {len(notes) - 4} more" if len(notes) > 4 else "")
+    rejected = f"nbformat's validator rejects it ({problem}); " if problem else ""
+    line = f"{where}: {rejected}read as nbclient runs it: {shown}"
+    return WildNotebook(notebook, saved_as, (line,))
+
+
+def _parse(text: str, where: str) -> Any:
+    """The notebook JSON as an nbformat v4 node, not yet validated."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
@@ -109,14 +187,29 @@ def parse_notebook(text: str, where: str) -> Any:
         reason = f"a string holds a lone surrogate ({error.object[error.start]!r}), not text"
         raise NotebookFormatError(where, reason) from None
     try:
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
-    except nbformat.ValidationError as error:
-        raise NotebookFormatError(where, _first_line(error.message)) from None
+        return nbformat.convert(nbformat.reader.reads(text), 4)
     except Exception as error:  # nbformat raises bare exceptions for odd versions
         raise NotebookFormatError(where, _first_line(str(error))) from None
-    _check_kernelspec(notebook.metadata, where)
-    return notebook
+
+
+def _problem(notebook: Any) -> str | None:
+    """What nbformat's validator rejects first, with where (``... at cells[1].metadata``)."""
+    # nbformat's validate also gives 4.5 cells without an id one, warning on stderr: a
+    # runbook was given its ids already (upgrade), a plan file without one is a change.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            nbformat.validate(notebook)
+        except nbformat.ValidationError as error:
+            path = "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}"
+                for part in getattr(error, "absolute_path", ())
+            ).lstrip(".")
+            message = _first_line(error.message)
+            return f"{message} at {path}" if path else message
+        except Exception as error:  # nbformat raises bare exceptions for odd versions
+            return _first_line(str(error))
+    return None
 
 
 def _check_kernelspec(metadata: Any, where: str) -> None:
@@ -138,16 +231,27 @@ def write_notebook(notebook: Any, path: Path) -> None:
 
 
 def load_runbook(path: Path, where: str | None = None) -> Runbook:
-    """Read and validate a runbook notebook."""
+    """Read and validate a runbook notebook, as papermill and nbclient read it."""
     shown = where or str(path)
-    notebook = read_notebook(path, shown)
+    wild = read_wild_notebook(path, shown)
+    notebook = wild.notebook
     meta = parse_meta(notebook.metadata.get("runbook", {}), shown, default_title=path.stem)
+    language = notebook_language(notebook.metadata)
     if meta.declared is not None:
         parameters = meta.declared
     else:
         cell = next((c for c in notebook.cells if PARAMETERS_TAG in cell_tags(c)), None)
-        parameters = infer_specs(cell.source) if cell is not None else {}
-    return Runbook(path=path, notebook=notebook, meta=meta, parameters=parameters)
+        # Python's rules read only Python: other kernels' parameters are not inferred.
+        parameters = infer_specs(cell.source) if cell is not None and language == PYTHON else {}
+    return Runbook(
+        path=path,
+        notebook=notebook,
+        meta=meta,
+        parameters=parameters,
+        language=language,
+        saved_as=wild.saved_as,
+        warnings=wild.warnings,
+    )
 
 
 def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:

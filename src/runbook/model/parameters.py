@@ -188,7 +188,7 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 def _to_str(spec: ParameterSpec, raw: object) -> str:
     if isinstance(raw, str):
-        return raw
+        return str(raw)  # a plain str, not a subclass such as CommandLineText
     if isinstance(raw, dt.date):
         return raw.isoformat()
     if isinstance(raw, bool | int | float):
@@ -264,7 +264,18 @@ def _to_choice(spec: ParameterSpec, raw: object) -> JsonScalar:
     raise ParameterError(spec.name, f"{_shorten(repr(raw))} is not one of: {allowed}")
 
 
+def _to_any(spec: ParameterSpec, raw: object) -> JsonValue:
+    # An inferred parameter with no type (its default is computed): the value as given,
+    # already in JSON form (see option_values.untyped_value).
+    if isinstance(raw, str):
+        return str(raw)
+    if is_scalar(raw) or isinstance(raw, list | dict):
+        return raw  # type: ignore[return-value]
+    raise TypeError("expected plain text, a number, a boolean, a list or a mapping")
+
+
 _COERCERS: Final[dict[str, Callable[[ParameterSpec, object], JsonValue]]] = {
+    "any": _to_any,
     "str": _to_str,
     "int": _to_int,
     "float": _to_float,
@@ -286,7 +297,7 @@ def check_secret_reference(spec: ParameterSpec, raw: object, where: str = "") ->
     if isinstance(raw, str):
         scheme, _, rest = raw.partition(":")
         if scheme in SECRET_SCHEMES and rest and "\x00" not in rest:
-            return raw
+            return str(raw)
     raise ParameterError(
         spec.name,
         "is secret: pass a reference (env:VAR, file:PATH or secret:NAME), never the value "

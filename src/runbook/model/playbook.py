@@ -149,11 +149,15 @@ InventorySpec = StaticInventory | FileInventory | CommandInventory | HttpInvento
 
 @dataclass(frozen=True)
 class RunbookStep:
-    """Run a runbook on the target, its ``parameters`` templated for each target."""
+    """Run a runbook on the target, its ``parameters`` templated for each target.
+
+    ``timeout``: seconds each cell may run (as ``runbook run --timeout``); None: no limit.
+    """
 
     name: str
     runbook: str
     parameters: dict[str, JsonValue] = field(default_factory=dict)
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -364,9 +368,9 @@ def render_value(value: JsonValue, target: Target, params: Mapping[str, Any]) ->
 class RenderedStep:
     """A step made concrete for one target.
 
-    A runbook step has ``runbook`` and ``parameters``; a shell step has ``argv`` (ready for
-    ``subprocess`` without a shell: a string command is ``["/bin/sh", "-c", text]``),
-    ``timeout`` and, when it declares one, ``rollback_argv``.
+    A runbook step has ``runbook``, ``parameters`` and ``timeout`` (per cell); a shell step
+    has ``argv`` (ready for ``subprocess`` without a shell: a string command is
+    ``["/bin/sh", "-c", text]``), ``timeout`` and, when it declares one, ``rollback_argv``.
     """
 
     name: str
@@ -403,7 +407,13 @@ def render_step(step: Step, target: Target, params: Mapping[str, Any]) -> Render
             parameters = {
                 name: render_value(value, target, params) for name, value in step.parameters.items()
             }
-            return RenderedStep(step.name, "runbook", runbook=step.runbook, parameters=parameters)
+            return RenderedStep(
+                step.name,
+                "runbook",
+                runbook=step.runbook,
+                parameters=parameters,
+                timeout=step.timeout,
+            )
         rollback = (
             render_command(step.rollback, target, params) if step.rollback is not None else None
         )
@@ -523,7 +533,9 @@ def _command_json(command: str | tuple[str, ...]) -> str | list[str]:
 
 def _step_json(step: Step) -> dict[str, Any]:
     if isinstance(step, RunbookStep):
-        return {"name": step.name, "runbook": step.runbook, "parameters": dict(step.parameters)}
+        frozen = {"name": step.name, "runbook": step.runbook, "parameters": dict(step.parameters)}
+        # Only when set: the frozen copy of a playbook without one stays as it was.
+        return frozen if step.timeout is None else {**frozen, "timeout": step.timeout}
     shell: dict[str, Any] = {
         "name": step.name,
         "shell": _command_json(step.command),

@@ -82,6 +82,7 @@ class PlaybookRun:
     cancel_mode: CancelMode | None = None
     cancel_requested_by: str | None = None
     lease_owner: str = ""
+    lease_epoch: int = 1
     heartbeat_at: datetime | None = None
     message: str | None = None
 

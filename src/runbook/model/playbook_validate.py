@@ -42,7 +42,7 @@ _TOP_KEYS: Final = (
 _INVENTORY_KEYS: Final = ("targets", "file", "command", "http")
 _TARGET_KEYS: Final = ("name", "address", "vars")
 _HTTP_KEYS: Final = ("url", "field", "headers")
-_RUNBOOK_STEP_KEYS: Final = ("name", "runbook", "parameters")
+_RUNBOOK_STEP_KEYS: Final = ("name", "runbook", "parameters", "timeout")
 _SHELL_STEP_KEYS: Final = ("name", "shell", "timeout", "rollback")
 _INVENTORY_SUFFIXES: Final = (".yml", ".yaml", ".json")
 _SLUG: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -357,9 +357,12 @@ class _Builder(SpecBuilder):
             templated = valid and self.templates(value, f"{where}.{key}", found)
             ok = ok and templated
             parameters[key] = value
+        timeout = item.get("timeout")
+        if timeout is not None and not self.seconds(timeout, f"{path}.timeout"):
+            return None
         if not ok or name is None:
             return None
-        return RunbookStep(name, runbook, parameters)
+        return RunbookStep(name, runbook, parameters, float(timeout) if timeout else None)
 
     def shell_step(
         self, raw: dict[Any, Any], path: str, index: int, found: _Found
@@ -374,17 +377,23 @@ class _Builder(SpecBuilder):
             rollback = self.command(item["rollback"], f"{path}.rollback", found)
             ok = rollback is not None
         timeout = item.get("timeout", DEFAULT_TIMEOUT)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            self.fail(f"{path}.timeout", f"expected seconds > 0, not {describe(timeout)}")
+        if not self.seconds(timeout, f"{path}.timeout"):
             return None
         if not ok or name is None or command is None:
             return None
         return ShellStep(name, command, float(timeout), rollback)
+
+    def seconds(self, value: object, where: str) -> bool:
+        """Whether ``value`` is a number of seconds > 0; fails at ``where`` when it is not."""
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            self.fail(where, f"expected seconds > 0, not {describe(value)}")
+            return False
+        return True
 
     def command(self, raw: object, where: str, found: _Found) -> str | tuple[str, ...] | None:
         if isinstance(raw, str) and raw.strip():

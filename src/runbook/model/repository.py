@@ -60,6 +60,8 @@ class RepositoryConfig:
     notify_events: tuple[str, ...] = NOTIFY_EVENTS
     #: How long finished runs are kept (``[retention]``); see ``runbook gc``.
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    #: The OS user kernels run as (``[kernel] user``); empty for the runbook's own user.
+    kernel_user: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ def read_config(path: Path) -> RepositoryConfig:
     store = _table(data, "store", path)
     report = _table(data, "report", path)
     notify = _table(data, "notify", path)
+    kernel = _table(data, "kernel", path)
     retention = parse_retention(_table(data, "retention", path), f"{path}: retention")
     require = review.get("require", "tagged")
     if require not in ("all", "none", "tagged"):
@@ -196,6 +199,9 @@ def read_config(path: Path) -> RepositoryConfig:
         raise ConfigError(f"{path}: review.tags", "must be a list of text")
     name = repository.get("name", path.parent.name)
     url = store.get("url", "")
+    kernel_user = kernel.get("user", "")
+    if not isinstance(kernel_user, str) or "\x00" in kernel_user:
+        raise ConfigError(f"{path}: kernel.user", "must be the name of a user")
     if not isinstance(name, str) or not isinstance(url, str):
         raise ConfigError(f"{path}", "repository.name and store.url must be text")
     formats = _texts(report.get("formats", ["html"]), f"{path}: report.formats", REPORT_FORMATS)
@@ -209,6 +215,7 @@ def read_config(path: Path) -> RepositoryConfig:
         notify_urls=urls,
         notify_events=events,
         retention=retention,
+        kernel_user=kernel_user.strip(),
     )
 
 

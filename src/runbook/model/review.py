@@ -46,6 +46,7 @@ class Readiness:
     rejection: Review | None
     reason: str
     code_changes: tuple[str, ...] = ()
+    unreadable: bool = False
 
     @property
     def ready(self) -> bool:
@@ -54,7 +55,10 @@ class Readiness:
 
     @property
     def status(self) -> str:
-        """One word for listings: modified, rejected, approved, ready or awaiting-review."""
+        """One word for listings: unreadable, modified, rejected, approved, ready or
+        awaiting-review."""
+        if self.unreadable:
+            return "unreadable"
         if not self.intact or self.code_changes:
             return "modified"
         if self.rejection is not None:
@@ -70,11 +74,14 @@ def assess(
     review_required: bool,
     reviews: list[Review],
     code_changes: Sequence[str] = (),
+    *,
+    unreadable: str | None = None,
 ) -> Readiness:
     """Judge a plan from its recorded hash, the hash of its file now, and its reviews.
 
-    Only the latest verdict on the current content counts, so a rejection can be answered by
-    a later approval and vice versa.
+    ``actual_sha256`` is None when the file cannot be read (``unreadable`` says why). Only
+    the latest verdict on the current content counts, so a rejection can be answered by a
+    later approval and vice versa.
     """
     intact = actual_sha256 == plan_sha256
     current = [r for r in reviews if r.plan_sha256 == plan_sha256]
@@ -82,11 +89,14 @@ def assess(
     approval = latest if latest and latest.verdict is Verdict.APPROVED else None
     rejection = latest if latest and latest.verdict is Verdict.REJECTED else None
     if not intact:
-        reason = (
-            "the plan file is missing"
-            if actual_sha256 is None
-            else "the plan was modified after planning; any review of it is void"
-        )
+        if actual_sha256 is None:
+            reason = (
+                f"the plan file cannot be read: {unreadable}"
+                if unreadable
+                else ("the plan file is missing")
+            )
+        else:
+            reason = "the plan was modified after planning; any review of it is void"
     elif code_changes:
         reason = (
             "repository code it can import changed since planning "
@@ -110,6 +120,7 @@ def assess(
         rejection=rejection,
         reason=reason,
         code_changes=tuple(code_changes),
+        unreadable=actual_sha256 is None,
     )
 
 

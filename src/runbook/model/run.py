@@ -39,9 +39,11 @@ class RunMode(StrEnum):
 
 
 class CellStatus(StrEnum):
-    """What became of one cell in a run."""
+    """What became of one cell in a run. ``exited``: it ended the run successfully with
+    ``sys.exit(0)``, ``sys.exit()`` or ``raise SystemExit`` (as papermill counts it)."""
 
     SUCCEEDED = "succeeded"
+    EXITED = "exited"
     FAILED = "failed"
     SKIPPED = "skipped"
     SHOWN = "shown"

@@ -51,7 +51,8 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One notebook task: ``parameters`` maps notebook parameter → reference."""
+    """One notebook task: ``parameters`` maps notebook parameter → reference; ``timeout``
+    is the seconds each cell may run (as ``runbook run --timeout``), None for no limit."""
 
     key: str
     filename: str
@@ -59,6 +60,7 @@ class TaskSpec:
     output: OutputSpec | None = None
     retries: int = 0
     retry_delay: float = 0.0
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

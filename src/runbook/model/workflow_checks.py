@@ -103,7 +103,8 @@ class WorkflowChecks(SpecBuilder):
             self.fail(where, f"notebook {name!r} {problem}")
 
     def task(self, key: str, raw: object, where: str, allowed: Iterable[str]) -> TaskSpec | None:
-        """One task's ``filename``, ``parameters``, ``output``, ``retries``, ``retry_delay``."""
+        """One task's ``filename``, ``parameters``, ``output``, ``retries``, ``retry_delay``,
+        ``timeout`` (those of them ``allowed``)."""
         item = self.mapping(raw, where, allowed)
         if item is None:
             return None
@@ -138,9 +139,19 @@ class WorkflowChecks(SpecBuilder):
         ):
             self.fail(f"{where}.retry_delay", f"expected seconds ≥ 0, not {describe(delay)}")
             delay = 0.0
+        timeout = item.get("timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            self.fail(f"{where}.timeout", f"expected seconds > 0, not {describe(timeout)}")
+            timeout = None
         # Built even when invalid (only a file without errors loads) so cycles still show.
         name = filename if isinstance(filename, str) else ""
-        return TaskSpec(key, name, parameters, output, retries, float(delay))
+        seconds = float(timeout) if timeout is not None else None
+        return TaskSpec(key, name, parameters, output, retries, float(delay), seconds)
 
     def output(
         self, raw: object, where: str, formats: tuple[str, ...] = OUTPUT_FORMATS

@@ -114,6 +114,7 @@ class WorkflowRun:
     claim: str | None = None
     message: str | None = None
     lease_owner: str = ""
+    lease_epoch: int = 1
     heartbeat_at: datetime | None = None
 
 
@@ -153,6 +154,7 @@ def spec_from_json(data: dict[str, Any]) -> WorkflowSpec:
             output=OutputSpec(**task["output"]) if task.get("output") else None,
             retries=int(task.get("retries", 0)),
             retry_delay=float(task.get("retry_delay", 0.0)),
+            timeout=float(task["timeout"]) if task.get("timeout") is not None else None,
         )
         for key, task in data["tasks"].items()
     }

@@ -27,7 +27,7 @@ from runbook.model.workflow_triggers import TriggerChecks, sensor_workflow_names
 
 _TOP_KEYS: Final = ("workflows", "available_dates_sensor")
 _WORKFLOW_KEYS: Final = ("name", "notebooks", "parameters", "triggers")
-_TASK_KEYS: Final = ("filename", "parameters", "output", "retries", "retry_delay")
+_TASK_KEYS: Final = ("filename", "parameters", "output", "retries", "retry_delay", "timeout")
 _WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 

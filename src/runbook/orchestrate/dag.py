@@ -31,6 +31,7 @@ from runbook.errors import (
 )
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.ids import stored_path
+from runbook.model.option_values import untyped_value
 from runbook.model.parameters import check_text
 from runbook.model.repository import Repository
 from runbook.model.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
@@ -41,13 +42,8 @@ from runbook.model.workflow_run import (
     new_workflow_run_id,
 )
 from runbook.orchestrate.dag_execution import TaskListener, WorkflowExecution
-from runbook.orchestrate.running import (
-    audit_swept,
-    lease_owner,
-    lease_seconds,
-    owner_gone,
-    sweep,
-)
+from runbook.orchestrate.leases import lease_owner, lease_seconds, owner_gone
+from runbook.orchestrate.sweeping import audit_swept, sweep
 from runbook.store.audit import append_event
 from runbook.store.workflows import (
     create_workflow_run,
@@ -95,11 +91,11 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
     values: dict[str, Any] = {}
     for name in known:
         if name in given:
-            values[name] = _plain(given[name])
+            values[name] = _plain(untyped_value(given[name]))
         elif name in spec.parameters and name not in spec.required:
             values[name] = _plain(spec.parameters[name])
         else:
-            raise ParameterError(name, f"is required by workflow {spec.name}; pass -p {name}=VALUE")
+            raise ParameterError(name, f"is required by workflow {spec.name}; pass -p {name} VALUE")
     return values
 
 

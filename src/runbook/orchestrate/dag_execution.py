@@ -31,20 +31,17 @@ from runbook.model.workflow_run import (
     WorkflowState,
 )
 from runbook.orchestrate.audit_anchor import anchor_quietly
+from runbook.orchestrate.leases import keep_alive
 from runbook.orchestrate.planning import plan_runbook
-from runbook.orchestrate.running import (
-    LeaseHeartbeat,
-    RunRequest,
-    start_run,
-)
+from runbook.orchestrate.running import RunRequest, start_run
 from runbook.orchestrate.workflow_files import task_path
 from runbook.store.audit import append_event
+from runbook.store.leases import WORKFLOW_RUN_LEASE
 from runbook.store.runs import get_run, list_cell_events
 from runbook.store.workflows import (
     finish_workflow_run,
     get_task,
     get_workflow_run,
-    heartbeat_workflow_run,
     update_task,
 )
 
@@ -92,8 +89,8 @@ class WorkflowExecution:
 
     def run(self) -> WorkflowRun:
         message = None
-        beat = functools.partial(heartbeat_workflow_run, run_id=self.run_record.id)
-        with LeaseHeartbeat(self.sessions, beat, self.run_record.id):
+        record = self.run_record
+        with keep_alive(self.sessions, WORKFLOW_RUN_LEASE, record.id, record.lease_epoch):
             try:
                 self._drive()
             except KeyboardInterrupt:
@@ -107,7 +104,7 @@ class WorkflowExecution:
         keep = state is WorkflowState.SUCCEEDED or self.run_record.trigger is TriggerKind.SCHEDULE
         with self.sessions.begin() as session:
             finish_workflow_run(
-                session, self.run_record.id, state, message=message, keep_claim=keep
+                session, record.id, record.lease_epoch, state, message=message, keep_claim=keep
             )
             append_event(
                 session,
@@ -205,6 +202,7 @@ class WorkflowExecution:
                 executor=user,
                 operator=AutomaticOperator(user, yes=False),
                 mode=RunMode.AUTOMATIC,
+                cell_timeout=task.timeout,
                 on_record=functools.partial(self._link_run, key),
             )
             try:

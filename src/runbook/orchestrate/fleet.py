@@ -11,7 +11,6 @@ definition; ``cancel`` records a request the running process acts on.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.egress import policy_from_config
 from runbook.errors import ConfigError, FailureError, ParameterError, UsageError
 from runbook.model.audit import EventKind, playbook_subject
+from runbook.model.option_values import untyped_value
 from runbook.model.parameters import check_text
 from runbook.model.playbook import (
     PlaybookSpec,
@@ -42,19 +42,14 @@ from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
-from runbook.orchestrate.running import (
-    LeaseHeartbeat,
-    audit_swept,
-    lease_owner,
-    lease_seconds,
-    owner_gone,
-)
+from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds, owner_gone
+from runbook.orchestrate.sweeping import audit_swept
 from runbook.store.audit import append_event
+from runbook.store.leases import PLAYBOOK_RUN_LEASE
 from runbook.store.playbooks import (
     create_playbook_run,
     finish_playbook_run,
     get_playbook_run,
-    heartbeat_playbook_run,
     list_targets,
     request_cancel,
     sweep_playbook_runs,
@@ -79,9 +74,9 @@ def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) ->
     values: dict[str, Any] = {}
     for name, default in spec.parameters.items():
         if name in given:
-            values[name] = given[name]
+            values[name] = untyped_value(given[name])
         elif default is None:
-            raise ParameterError(name, f"is required by playbook {spec.name}; pass -p {name}=VALUE")
+            raise ParameterError(name, f"is required by playbook {spec.name}; pass -p {name} VALUE")
         else:
             values[name] = default
     return values
@@ -277,9 +272,8 @@ def _execute(
     execution = FleetExecution(
         sessions, repository, run, spec, records, yes=yes, listener=told, watch_inventory=drift
     )
-    beat = functools.partial(heartbeat_playbook_run, run_id=run.id)
     try:
-        with LeaseHeartbeat(sessions, beat, run.id):
+        with keep_alive(sessions, PLAYBOOK_RUN_LEASE, run.id, run.lease_epoch):
             execution.execute()
     except BaseException as error:
         # The targets in flight have an unknown outcome: end the run as interrupted now
@@ -319,7 +313,8 @@ def _finish(
     run_id = execution.run.id
     with sessions.begin() as session:
         execution.flush_into(session)
-        if finish_playbook_run(session, run_id, state, message=message):
+        epoch = execution.run.lease_epoch
+        if finish_playbook_run(session, run_id, epoch, state, message=message):
             counts = Counter(r.state.value for r in execution.records.values())
             failed = [n for n, r in execution.records.items() if r.state is TargetState.FAILED]
             append_event(

@@ -53,6 +53,7 @@ from runbook.model.strategy import (
     failure_limit,
     inventory_drift,
     rollback_plan,
+    split_batches,
 )
 from runbook.orchestrate.fleet_steps import (
     KernelControl,
@@ -83,12 +84,8 @@ _WAITING: Final = (TargetState.PENDING, TargetState.ADDED)
 
 def assign_batches(spec: PlaybookSpec, names: list[str]) -> dict[str, int]:
     """The batch (1-based) of each of ``names``, the targets known when the run starts."""
-    numbers: dict[str, int] = {}
-    offset = 0
-    for number, size in enumerate(batch_sizes(list(spec.strategy.batch_size), len(names)), 1):
-        numbers.update(dict.fromkeys(names[offset : offset + size], number))
-        offset += size
-    return numbers
+    batches = split_batches(names, list(spec.strategy.batch_size))
+    return {name: number for number, batch in enumerate(batches, 1) for name in batch}
 
 
 def repeated_batch_size(spec: PlaybookSpec, total: int) -> int:

@@ -320,6 +320,7 @@ def runbook_step(
         operator=Operator(user, yes=yes),
         mode=RunMode.AUTOMATIC,
         observers=[StopWhenCancelled()],
+        cell_timeout=step.timeout,
         run_id=run_id if kernel is not None else None,
         kernel=kernel,
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import secrets as random_source
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -20,11 +21,11 @@ from sqlalchemy.orm import Session
 from runbook.errors import (
     AlreadyExistsError,
     NotebookFormatError,
-    ParameterError,
     PathEscapeError,
     PlanCodeChangedError,
     PlanFolderError,
     PlanModifiedError,
+    PlanUnreadableError,
     ReviewRequiredError,
     SelfReviewError,
 )
@@ -33,15 +34,9 @@ from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import Runbook, load_runbook, read_notebook
-from runbook.model.parameters import (
-    JsonValue,
-    ParameterSpec,
-    check_name,
-    check_secret_reference,
-    coerce,
-    default_secret_reference,
-)
+from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
+from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
+from runbook.model.parameters import JsonValue, check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
@@ -57,49 +52,6 @@ from runbook.orchestrate.plan_files import (
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
-
-#: Asks the operator for a missing required value; returns the raw answer.
-Prompt = Callable[[ParameterSpec], object]
-
-
-def bind_parameters(
-    runbook: Runbook, given: Mapping[str, object], *, prompt: Prompt | None = None, where: str = ""
-) -> tuple[dict[str, JsonValue], dict[str, str]]:
-    """Check and coerce values for a runbook's parameters.
-
-    Returns the plain values and, separately, the secret references. Unknown names,
-    invalid values and missing required values raise ParameterError; a missing required
-    value is asked for through ``prompt`` when one is given. Optional parameters take
-    their defaults, so the plan shows every value the run will use.
-    """
-    specs = runbook.parameters
-    for name in given:
-        if name not in specs:
-            known = ", ".join(specs) or "none"
-            raise ParameterError(name, f"not a parameter of this runbook (known: {known})", where)
-    values: dict[str, JsonValue] = {}
-    secret_refs: dict[str, str] = {}
-    for name, spec in specs.items():
-        raw = given.get(name)
-        if spec.secret:
-            secret_refs[name] = (
-                check_secret_reference(spec, raw, where)
-                if raw is not None
-                else default_secret_reference(spec)
-            )
-            continue
-        # A required parameter must be chosen by the planner: its default is a suggestion.
-        if raw is None and spec.required:
-            if prompt is None:
-                raise ParameterError(
-                    name, f"is required but has no value; pass -p {name} VALUE", where
-                )
-            raw = prompt(spec)
-        if raw is None:
-            raw = spec.default
-        if raw is not None:
-            values[name] = coerce(spec, raw, where)
-    return values, secret_refs
 
 
 def new_plan_id(title: str) -> str:
@@ -121,6 +73,7 @@ def plan_runbook(
     prompt: Prompt | None = None,
     now: datetime | None = None,
     as_given: bool = False,
+    warn: Warn | None = None,
     cwd: str | None = None,
     cwd_base: Path | None = None,
 ) -> Plan:
@@ -128,24 +81,37 @@ def plan_runbook(
 
     With ``as_given`` the values are injected as they are, whatever the parameters cell
     declares, as papermill does: a workflow task's values come from its definition, not
-    from an operator's typing (they are still rendered as literals only). The kernel will
-    run in ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the
-    plan records it (see :mod:`runbook.model.working_dir`).
+    from an operator's typing (they are still rendered as literals only). ``warn`` hears
+    what reading the runbook as nbclient does changed (``model.notebook_format``) and each
+    value taken more loosely than a declared parameter would take it. The kernel will run in
+    ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the plan
+    records it (see :mod:`runbook.model.working_dir`).
+
+    The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
+    was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
+    of the file as written and read back, so reading it again gives the same hash.
     """
     check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
     working_dir = choose_cwd(repository, runbook_path, cwd, base=cwd_base)
+    if warn is not None:
+        for line in runbook.warnings:
+            warn(line)
     if as_given:
         values = {check_name(k, where): cast(JsonValue, v) for k, v in given.items()}
         secret_refs: dict[str, str] = {}
     else:
-        values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where)
+        values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
     notebook = (
-        inject_parameters(runbook.notebook, render_parameters(values, secret_refs))
+        inject_parameters(
+            runbook.notebook,
+            render_parameters(values, secret_refs, runbook.language),
+            runbook.language,
+        )
         if values or secret_refs
         else copy.deepcopy(runbook.notebook)
     )
@@ -158,12 +124,15 @@ def plan_runbook(
         PLAN_CWD_KEY: working_dir,
         # Inside the hashed content, so an approval covers the code the cells can import.
         "modules": local_modules(repository),
+        "nbformat": runbook.saved_as,
     }
-    canonical = canonical_json(notebook)
     sweep_plan_files(session, repository)
     target = plan_file(repository, plan_id)
     if target.exists():
         raise AlreadyExistsError(repository.relative(target))
+    text = nbformat.writes(notebook) + "\n"
+    # Hashed as `run` will read it: what nbformat's writer drops or adds cannot void it.
+    canonical = canonical_json(parse_notebook(text, repository.relative(target)))
     plan = Plan(
         id=plan_id,
         runbook_path=where,
@@ -178,7 +147,7 @@ def plan_runbook(
         content=canonical,
     )
     with writing_plan_files(repository):
-        pending = pending_plan_file(repository, plan_id, nbformat.writes(notebook) + "\n")
+        pending = pending_plan_file(repository, plan_id, text)
         try:
             _record_plan(session, plan)
         except BaseException:
@@ -209,18 +178,24 @@ def _record_plan(session: Session, plan: Plan) -> None:
     session.commit()
 
 
-def read_plan_file(repository: Repository, plan: Plan) -> tuple[Any, str | None]:
-    """The plan's notebook as it is now and its sha256; (None, None) if gone or unreadable."""
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan's file as it is now: its notebook and sha256, or why it cannot be read."""
+
+    notebook: Any | None
+    sha256: str | None
+    problem: str | None = None
+
+
+def read_plan_file(repository: Repository, plan: Plan) -> PlanFile:
+    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none."""
     try:
         notebook = read_notebook(plan_notebook(repository, plan), plan.notebook_path)
-    except (NotebookFormatError, PathEscapeError):  # a record pointing elsewhere: unreadable
-        return None, None
-    return notebook, content_sha256(canonical_json(notebook))
-
-
-def plan_file_sha256(repository: Repository, plan: Plan) -> str | None:
-    """The sha256 of the plan file as it is now; None when the file is gone or unreadable."""
-    return read_plan_file(repository, plan)[1]
+    except NotebookFormatError as error:
+        return PlanFile(None, None, error.reason)
+    except PathEscapeError as error:  # a record pointing elsewhere: unreadable
+        return PlanFile(None, None, str(error))
+    return PlanFile(notebook, content_sha256(canonical_json(notebook)))
 
 
 def plan_readiness(
@@ -235,11 +210,16 @@ def plan_readiness(
     ``current_modules`` is the repository's module manifest when the caller has it already
     (a listing judges many plans against one walk of the repository).
     """
-    actual = actual_sha256 if actual_sha256 is not None else plan_file_sha256(repository, plan)
+    file = PlanFile(None, actual_sha256) if actual_sha256 else read_plan_file(repository, plan)
     current = local_modules(repository) if current_modules is None else current_modules
     changes = manifest_changes(plan_modules(plan), current)
     return assess(
-        plan.sha256, actual, plan.review_required, list_reviews(session, plan.id), changes
+        plan.sha256,
+        file.sha256,
+        plan.review_required,
+        list_reviews(session, plan.id),
+        changes,
+        unreadable=file.problem,
     )
 
 
@@ -255,16 +235,25 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
     swapped between the check and the run.
     """
     plan = get_plan(session, plan_id)
-    notebook, actual = read_plan_file(repository, plan)
-    readiness = plan_readiness(session, repository, plan, actual or "missing")
-    if not readiness.intact:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    file = _intact_plan_file(repository, plan)
+    readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
-    plan_folder(repository, plan.id, notebook)
-    return plan, notebook
+    plan_folder(repository, plan.id, file.notebook)
+    return plan, file.notebook
+
+
+def _intact_plan_file(repository: Repository, plan: Plan) -> PlanFile:
+    """The plan's file if it holds exactly what was planned; else the PolicyError saying
+    what is wrong: it cannot be read (which file, why), or its content changed."""
+    file = read_plan_file(repository, plan)
+    if file.sha256 is None:
+        raise PlanUnreadableError(plan.id, plan.notebook_path, file.problem or "unknown")
+    if file.sha256 != plan.sha256:
+        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, file.sha256)
+    return file
 
 
 def plan_folder(repository: Repository, plan_id: str, notebook: Any) -> Path:
@@ -298,9 +287,7 @@ def review_plan(
     plan = get_plan(session, plan_id)
     if same_person(plan.planned_by, reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, reviewer)
-    actual = plan_file_sha256(repository, plan)
-    if actual != plan.sha256:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, actual or "missing")
+    _intact_plan_file(repository, plan)
     changes = manifest_changes(plan_modules(plan), local_modules(repository))
     if changes:
         raise PlanCodeChangedError(plan.id, changes)

@@ -8,17 +8,13 @@ command that looks marks it ``interrupted``: outcome unknown, never silently ``f
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.engine.executor import Outcome, execute_run
@@ -30,7 +26,7 @@ from runbook.engine.hooks import (
     RunContext,
     RunObserver,
 )
-from runbook.engine.launch import discard_kernel, kernel_name, sweep_kernel_folders
+from runbook.engine.launch import discard_kernel, kernel_name
 from runbook.errors import (
     ConfigError,
     NotAPlanError,
@@ -49,23 +45,22 @@ from runbook.model.plan import Plan
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.audit_anchor import anchor_quietly
+from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable, plan_folder
 from runbook.orchestrate.reporting import ReportWriter
+from runbook.orchestrate.sweeping import sweep
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
+from runbook.store.leases import RUN_LEASE
 from runbook.store.plans import get_plan
 from runbook.store.retry import retrying
 from runbook.store.runs import (
     create_run,
     get_run,
-    heartbeat,
     list_cell_events,
     list_runs,
-    sweep_interrupted,
 )
-
-DEFAULT_LEASE_SECONDS = 30.0
 
 
 @dataclass
@@ -89,15 +84,6 @@ class RunRequest:
     on_record: Callable[[Session, Run], None] | None = None
 
 
-def lease_seconds() -> float:
-    """How long a run's lease lasts without a heartbeat (``RUNBOOK_LEASE_SECONDS``)."""
-    raw = os.environ.get("RUNBOOK_LEASE_SECONDS", "")
-    try:
-        return float(raw) if raw else DEFAULT_LEASE_SECONDS
-    except ValueError:
-        raise ConfigError("RUNBOOK_LEASE_SECONDS", f"{raw!r} is not a number") from None
-
-
 def store_retry_seconds() -> float:
     """How long a run keeps retrying a store that dropped its connection before it stops
     ``interrupted`` (``RUNBOOK_STORE_RETRY_SECONDS``; default: one lease, after which a
@@ -110,61 +96,6 @@ def store_retry_seconds() -> float:
     if not seconds >= 0:
         raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not zero or more")
     return seconds
-
-
-def lease_owner() -> str:
-    """This process, as a lease owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_gone(owner: str) -> bool:
-    """True when ``owner`` is a process on this host that no longer exists."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def sweep(session: Session, repository: Repository | None = None) -> list[str]:
-    """Mark runs whose process died ``interrupted``; called by every command that looks.
-
-    With the ``repository``, also remove the kernel folders such processes left behind.
-    """
-    marked = sweep_interrupted(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    if repository is not None:
-        sweep_kernel_folders(repository.state_dir, owner_gone)
-    return audit_swept(session, marked, EventKind.RUN_STATE, run_subject)
-
-
-def audit_swept(
-    session: Session,
-    marked: list[str],
-    kind: EventKind,
-    subject: Callable[[str], str],
-    details: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[str]:
-    """Append the audit event saying each swept record (run, workflow or playbook run)
-    became ``interrupted`` because its lease expired (with ``details[id]``, if any);
-    returns ``marked``."""
-    for record_id in marked:
-        append_event(
-            session,
-            kind=kind,
-            actor="runbook",
-            subject=subject(record_id),
-            payload={
-                "state": "interrupted",
-                "reason": "lease expired",
-                **(details or {}).get(record_id, {}),
-            },
-        )
-    return marked
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
@@ -208,6 +139,7 @@ def start_run(
         repo_root=repository.root,
         masker=_masker_for(notebook),
         dry_run=run.mode is RunMode.DRY_RUN,
+        kernel_user=repository.config.kernel_user,
         cwd=cwd,
     )
     config = repository.config
@@ -220,8 +152,7 @@ def start_run(
     if notifier is not None:
         observers.append(notifier)
     reports = ReportWriter(repository)
-    beat = functools.partial(_renew_lease, run_id=run.id, epoch=run.lease_epoch)
-    with LeaseHeartbeat(sessions, beat, run.id):
+    with keep_alive(sessions, RUN_LEASE, run.id, run.lease_epoch):
         outcome = execute_run(
             ctx,
             operator=request.operator,
@@ -318,10 +249,6 @@ def _new_run(
     )
 
 
-def _renew_lease(session: Session, *, run_id: str, epoch: int) -> None:
-    heartbeat(session, run_id, epoch)
-
-
 def _masker_for(notebook: Any) -> SecretMasker:
     """A masker knowing the values of the plan's secret parameters, resolved here too."""
     masker = SecretMasker()
@@ -339,40 +266,3 @@ def _masker_for(notebook: Any) -> SecretMasker:
             except ConfigError:
                 continue  # the kernel fails to resolve it too and reports it in its cell
     return masker
-
-
-class LeaseHeartbeat:
-    """Renews a lease from a thread: calls ``beat`` in a transaction every third of a lease.
-
-    Stops when ``beat`` raises a RunbookError: the lease moved on, and the holder's final
-    write will be refused and say so.
-    """
-
-    def __init__(
-        self, sessions: sessionmaker[Session], beat: Callable[[Session], None], name: str
-    ) -> None:
-        self._sessions = sessions
-        self._beat_once = beat
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{name}", daemon=True)
-
-    def __enter__(self) -> LeaseHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _beat(self) -> None:
-        interval = max(lease_seconds() / 3, 0.2)
-        while not self._stop.wait(interval):
-            try:
-                with self._sessions.begin() as session:
-                    self._beat_once(session)
-            except RunbookError:
-                return
-            except DBAPIError:
-                # The store dropped the connection or is down: beat again next time. The
-                # holder's own writes retry, and stop the run if the store stays away.
-                continue

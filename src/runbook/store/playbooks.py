@@ -8,8 +8,8 @@ running.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -31,6 +31,13 @@ from runbook.model.playbook_run import (
     TargetRecord,
     definition_sha256,
 )
+from runbook.store.leases import (
+    PLAYBOOK_RUN_LEASE,
+    LeaseLostError,
+    OwnerGone,
+    expired_leases,
+    fenced_update,
+)
 from runbook.store.tables import (
     PlaybookDefinitionRow,
     PlaybookRunRow,
@@ -38,8 +45,6 @@ from runbook.store.tables import (
     TargetLockRow,
 )
 from runbook.store.target_locks import lock_targets, release_locks
-
-OwnerGone = Callable[[str], bool]
 
 # A revision number taken by a concurrent import is tried again this many times.
 _IMPORT_ATTEMPTS = 5
@@ -193,6 +198,7 @@ def create_playbook_run(
             cancel_mode=None,
             cancel_requested_by=None,
             lease_owner=run.lease_owner,
+            lease_epoch=run.lease_epoch,
             heartbeat_at=run.heartbeat_at or run.started_at,
             message=run.message,
         )
@@ -308,19 +314,10 @@ def cancel_request(session: Session, run_id: str) -> CancelMode | None:
     return CancelMode(mode) if mode else None
 
 
-def heartbeat_playbook_run(session: Session, run_id: str, now: datetime | None = None) -> None:
-    """Renew a running playbook run's lease."""
-    session.execute(
-        update(PlaybookRunRow)
-        .where(PlaybookRunRow.id == run_id, PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
-        .values(heartbeat_at=now or datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
-
-
 def finish_playbook_run(
     session: Session,
     run_id: str,
+    epoch: int,
     state: PlaybookRunState,
     *,
     message: str | None = None,
@@ -328,19 +325,16 @@ def finish_playbook_run(
 ) -> bool:
     """End a running run: its state, ``finish_ts`` on it and on every target, locks freed.
 
-    Returns False, changing nothing, when the run is no longer running (a sweep marked it
-    interrupted meanwhile).
+    Returns False, changing nothing, when the run is no longer this holder's at ``epoch`` (a
+    sweep marked it interrupted meanwhile).
     """
     if state is PlaybookRunState.RUNNING:
         raise ValueError("finish_playbook_run needs a final state")
     moment = now or datetime.now(UTC)
-    done = session.execute(
-        update(PlaybookRunRow)
-        .where(PlaybookRunRow.id == run_id, PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
-        .values(state=state.value, finish_ts=moment, message=message)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    values = {"state": state.value, "finish_ts": moment, "message": message}
+    try:
+        fenced_update(session, PLAYBOOK_RUN_LEASE, run_id, epoch, **values)
+    except LeaseLostError:
         return False
     _finish_targets(session, [run_id], moment)
     release_locks(session, run_id)
@@ -370,13 +364,10 @@ def sweep_playbook_runs(
     which cannot have started, become SKIPPED.
     """
     moment = now or datetime.now(UTC)
-    cutoff = moment - timedelta(seconds=lease_seconds)
-    query = select(PlaybookRunRow).where(PlaybookRunRow.state == PlaybookRunState.RUNNING.value)
     marked = []
-    for row in session.scalars(query):
-        stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
-        if not (stale or (owner_gone is not None and owner_gone(row.lease_owner))):
-            continue
+    for row in expired_leases(
+        session, PLAYBOOK_RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
+    ):
         row.state = PlaybookRunState.INTERRUPTED.value
         row.finish_ts = moment
         row.message = "the playbook run's process stopped heart-beating"
@@ -457,6 +448,7 @@ def _to_run(row: PlaybookRunRow) -> PlaybookRun:
         cancel_mode=CancelMode(row.cancel_mode) if row.cancel_mode else None,
         cancel_requested_by=row.cancel_requested_by,
         lease_owner=row.lease_owner,
+        lease_epoch=row.lease_epoch,
         heartbeat_at=row.heartbeat_at,
         message=row.message,
     )

@@ -1,25 +1,23 @@
 """Record functions for runs and their cell events, including the run lease.
 
 A running run holds two things in the store: ``running_plan_id`` (unique, so one plan has at
-most one running run) and a lease (owner, epoch, heartbeat). A writer whose epoch is stale is
-refused, and a run whose lease expired is marked ``interrupted`` by whoever looks next.
+most one running run) and a lease (owner, epoch, heartbeat; ``runbook.store.leases``). A
+writer whose epoch is stale is refused, and a run whose lease expired is marked
+``interrupted`` by whoever looks next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from runbook.errors import AlreadyExistsError, PlanRunningError, StoreError, UnknownRunError
+from runbook.errors import AlreadyExistsError, PlanRunningError, UnknownRunError
 from runbook.model.run import CellEvent, CellStatus, Decision, Run, RunMode, RunState
+from runbook.store.leases import RUN_LEASE, OwnerGone, expired_leases, fenced_update, renew_lease
 from runbook.store.tables import CellEventRow, RunRow
-
-#: Decides whether a run's owner is certainly dead (e.g. a pid on this host that is gone).
-OwnerGone = Callable[[str], bool]
 
 
 def create_run(session: Session, run: Run) -> None:
@@ -93,8 +91,8 @@ def run_ids(session: Session, prefix: str = "") -> list[str]:
 
 
 def heartbeat(session: Session, run_id: str, epoch: int, now: datetime | None = None) -> None:
-    """Renew a run's lease; StoreError when the run is no longer ours (epoch or state moved)."""
-    _guarded_update(session, run_id, epoch, heartbeat_at=now or datetime.now(UTC))
+    """Renew a run's lease; LeaseLostError when the run is no longer ours (epoch or state)."""
+    renew_lease(session, RUN_LEASE, run_id, epoch, now)
 
 
 def finish_run(
@@ -105,11 +103,12 @@ def finish_run(
     message: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """End a run in ``state`` and release its plan's run lock."""
+    """End a run in ``state`` and release its plan's run lock (as its lease's holder)."""
     if state is RunState.RUNNING:
         raise ValueError("finish_run needs a final state")
-    _guarded_update(
+    fenced_update(
         session,
+        RUN_LEASE,
         run_id,
         epoch,
         state=state.value,
@@ -117,22 +116,6 @@ def finish_run(
         message=message,
         running_plan_id=None,
     )
-
-
-def _guarded_update(session: Session, run_id: str, epoch: int, **values: object) -> None:
-    result = session.execute(
-        update(RunRow)
-        .where(
-            RunRow.id == run_id, RunRow.lease_epoch == epoch, RunRow.state == RunState.RUNNING.value
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StoreError(
-            f"run {run_id} is no longer held by this process (its lease was "
-            "taken over or it was marked interrupted)"
-        )
 
 
 def sweep_interrupted(
@@ -148,19 +131,18 @@ def sweep_interrupted(
     ``failed`` and never retried here.
     """
     moment = now or datetime.now(UTC)
-    cutoff = moment - timedelta(seconds=lease_seconds)
     marked = []
-    for row in session.scalars(select(RunRow).where(RunRow.state == RunState.RUNNING.value)):
-        stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
-        if stale or (owner_gone is not None and owner_gone(row.lease_owner)):
-            row.state = RunState.INTERRUPTED.value
-            row.ended_at = moment
-            row.running_plan_id = None
-            row.message = (
-                "the executing process stopped heart-beating; the outcome of the "
-                "cell in flight is unknown"
-            )
-            marked.append(row.id)
+    for row in expired_leases(
+        session, RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
+    ):
+        row.state = RunState.INTERRUPTED.value
+        row.ended_at = moment
+        row.running_plan_id = None
+        row.message = (
+            "the executing process stopped heart-beating; the outcome of the "
+            "cell in flight is unknown"
+        )
+        marked.append(row.id)
     session.flush()
     return marked
 

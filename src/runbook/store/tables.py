@@ -223,6 +223,8 @@ class WorkflowRunRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last: added by migration 0006, which appends it.
+    lease_epoch: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class WorkflowTaskRow(Base):
@@ -306,6 +308,8 @@ class PlaybookRunRow(Base):
     lease_owner: Mapped[str] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message: Mapped[str | None] = mapped_column(Text)
+    # Last: added by migration 0006, which appends it.
+    lease_epoch: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class PlaybookTargetRow(Base):

@@ -7,8 +7,8 @@ repeated firing (a second scheduler, a restart, a retried poll) inserts nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -28,9 +28,14 @@ from runbook.model.workflow_run import (
     spec_to_json,
     task_state_of_run,
 )
+from runbook.store.leases import (
+    WORKFLOW_RUN_LEASE,
+    LeaseLostError,
+    OwnerGone,
+    expired_leases,
+    fenced_update,
+)
 from runbook.store.tables import RunRow, SchedulerStateRow, WorkflowRunRow, WorkflowTaskRow
-
-OwnerGone = Callable[[str], bool]
 
 
 def create_workflow_run(session: Session, run: WorkflowRun, task_keys: Iterable[str]) -> bool:
@@ -56,6 +61,7 @@ def create_workflow_run(session: Session, run: WorkflowRun, task_keys: Iterable[
         claim=run.claim,
         message=run.message,
         lease_owner=run.lease_owner,
+        lease_epoch=run.lease_epoch,
         heartbeat_at=run.heartbeat_at or run.started_at,
     )
     try:
@@ -150,29 +156,21 @@ def update_task(session: Session, workflow_run_id: str, key: str, **values: Any)
     )
 
 
-def heartbeat_workflow_run(session: Session, run_id: str, now: datetime | None = None) -> None:
-    """Renew a running workflow run's lease."""
-    session.execute(
-        update(WorkflowRunRow)
-        .where(WorkflowRunRow.id == run_id, WorkflowRunRow.state == WorkflowState.RUNNING.value)
-        .values(heartbeat_at=now or datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
-
-
 def finish_workflow_run(
     session: Session,
     run_id: str,
+    epoch: int,
     state: WorkflowState,
     *,
     message: str | None = None,
     keep_claim: bool,
     now: datetime | None = None,
 ) -> bool:
-    """End a running workflow run; ``keep_claim=False`` frees its firing to be tried again.
+    """End a running workflow run as its lease's holder at ``epoch``; ``keep_claim=False``
+    frees its firing to be tried again.
 
-    Returns False, changing nothing, when the run is no longer running (a sweep marked it
-    ``interrupted`` because its heartbeat stopped): that verdict stands.
+    Returns False, changing nothing, when the run is no longer this holder's (a sweep marked
+    it ``interrupted`` because its heartbeat stopped): that verdict stands.
     """
     if state is WorkflowState.RUNNING:
         raise ValueError("finish_workflow_run needs a final state")
@@ -183,13 +181,11 @@ def finish_workflow_run(
     }
     if not keep_claim:
         values["claim"] = None
-    result = session.execute(
-        update(WorkflowRunRow)
-        .where(WorkflowRunRow.id == run_id, WorkflowRunRow.state == WorkflowState.RUNNING.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    try:
+        fenced_update(session, WORKFLOW_RUN_LEASE, run_id, epoch, **values)
+    except LeaseLostError:
+        return False
+    return True
 
 
 def sweep_workflow_runs(
@@ -205,13 +201,10 @@ def sweep_workflow_runs(
     that the next poll may try it again (a schedule firing keeps it: one run per fire time).
     """
     moment = now or datetime.now(UTC)
-    cutoff = moment - timedelta(seconds=lease_seconds)
-    query = select(WorkflowRunRow).where(WorkflowRunRow.state == WorkflowState.RUNNING.value)
     marked = []
-    for row in session.scalars(query):
-        stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
-        if not (stale or (owner_gone is not None and owner_gone(row.lease_owner))):
-            continue
+    for row in expired_leases(
+        session, WORKFLOW_RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
+    ):
         row.state = WorkflowState.INTERRUPTED.value
         row.ended_at = moment
         row.message = "the workflow's process stopped heart-beating"
@@ -345,6 +338,7 @@ def _to_run(row: WorkflowRunRow) -> WorkflowRun:
         claim=row.claim,
         message=row.message,
         lease_owner=row.lease_owner,
+        lease_epoch=row.lease_epoch,
         heartbeat_at=row.heartbeat_at,
     )
 
