@@ -25,7 +25,8 @@ LENIENT = {
     ),
     "unknown-keys": (
         "runbook: warning: runbooks/unknown-keys.ipynb: nbformat's validator rejects it "
-        "(Additional properties are not allowed ('worksheets' was unexpected)); read as nbclient runs it: "
+        "(Additional properties are not allowed ('worksheets' was unexpected)); read as "
+        "nbclient runs it: "
         "unknown keys dropped (worksheets, cells[0].collapsed, cells[1].outputs[0].metadata)\n"
     ),
 }
