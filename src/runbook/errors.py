@@ -33,11 +33,13 @@ The tree::
         │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
         │   ├── NotAPlanError       a runbook was given where only a plan may run
         │   ├── PlanRunningError    the plan is already running
-        │   └── TargetLockedError   a target is in use by another playbook run
+        │   ├── TargetLockedError   a target is in use by another playbook run
+        │   └── RunRefusedError     a run refused before it started (any of the above)
         ├── StoreError              the database could not be used
         │   └── StoreUnavailableError  it stayed unreachable through every retry
         ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
         ├── EgressError             an outbound HTTP request was refused or failed
+        ├── DataSourceError         an inventory's or a sensor's source failed or answered badly
         └── AuditTamperedError      the audit log's chain, anchors or records disagree
 
 Each leaf builds its message from structured fields, names the thing and the place, and
@@ -47,7 +49,9 @@ process boundaries unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -393,6 +397,51 @@ class StoreUnavailableError(StoreError):
         super().__init__(f"{reason} (still failing after {seconds:g} s of retries)")
         self.reason = reason
         self.seconds = seconds
+
+
+class RunRefusedError(PolicyError):
+    """A run (of a plan, or a playbook run) was refused before it started, for ``cause``.
+
+    Raised by the use cases that start runs, so that every caller tells a refusal at the
+    start (``runbook run`` exit 4) from the same rule failing elsewhere (``review``: exit 1).
+    """
+
+    def __init__(self, cause: PolicyError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+    def lines(self) -> list[str]:
+        """The cause's lines."""
+        return self.cause.lines()
+
+
+Starter = TypeVar("Starter", bound=Callable[..., Any])
+
+
+def refuses_runs(starter: Starter) -> Starter:
+    """Make a use case that starts a run raise RunRefusedError for the rules it breaks."""
+
+    @functools.wraps(starter)
+    def start(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return starter(*args, **kwargs)
+        except RunRefusedError:
+            raise
+        except PolicyError as refusal:
+            raise RunRefusedError(refusal) from refusal
+
+    return cast(Starter, start)
+
+
+class DataSourceError(FailureError):
+    """A source a run reads its targets or dates from failed: an inventory command or server,
+    a sensor's API, or its answer (not a configuration error: the configuration may be fine).
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
 
 
 class RunStoreLostError(FailureError):

@@ -16,7 +16,14 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
-from runbook.errors import FailureError, ParameterError, SpecError, TargetLockedError, UsageError
+from runbook.errors import (
+    FailureError,
+    ParameterError,
+    RunRefusedError,
+    SpecError,
+    TargetLockedError,
+    UsageError,
+)
 from runbook.model.audit import EventKind, playbook_subject
 from runbook.model.playbook import TargetState
 from runbook.model.playbook_run import (
@@ -447,9 +454,11 @@ def test_a_target_in_use_refuses_a_second_run(
     events = Events()
     thread, done = in_background(sessions, repo, playbook(steps=[BLOCKING]), events)
     other = playbook("db", targets=["db1", "web3"])
-    with pytest.raises(TargetLockedError) as refused:
+    with pytest.raises(RunRefusedError) as refused:
         run_playbook(sessions, repo, other)
-    assert (refused.value.target, refused.value.holder) == ("web3", events.run_id)
+    locked = refused.value.cause
+    assert isinstance(locked, TargetLockedError)
+    assert (locked.target, locked.holder) == ("web3", events.run_id)
     (repo.root / "go").touch()
     thread.join()
     assert done[0].state is PlaybookRunState.SUCCEEDED

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from runbook.egress import EgressPolicy
-from runbook.errors import ConfigError
+from runbook.errors import ConfigError, DataSourceError
 from runbook.model.playbook import (
     CommandInventory,
     FileInventory,
@@ -173,16 +173,16 @@ def test_command_runs_in_the_repository_without_a_shell(root: Path) -> None:
 
 def test_command_failures(root: Path) -> None:
     fail = "import sys; sys.stderr.write('cmdb down\\nmore\\n'); sys.exit(3)"
-    with pytest.raises(ConfigError, match=r"exited with status 3: cmdb down$") as caught:
+    with pytest.raises(DataSourceError, match=r"exited with status 3: cmdb down$") as caught:
         _read(_python(fail), root)
     assert caught.value.where == f"inventory command {sys.executable}"
-    with pytest.raises(ConfigError, match="the command did not give valid JSON"):
+    with pytest.raises(DataSourceError, match="the command did not give valid JSON"):
         _read(_python("print('web1')"), root)
-    with pytest.raises(ConfigError, match=r"targets\[0\]\.name: missing"):
+    with pytest.raises(DataSourceError, match=r"targets\[0\]\.name: missing"):
         _read(_python("print('[{}]')"), root)
-    with pytest.raises(ConfigError, match=r"timed out after 0\.5 s"):
+    with pytest.raises(DataSourceError, match=r"timed out after 0\.5 s"):
         _read(_python("import time; time.sleep(5)"), root, timeout=0.5)
-    with pytest.raises(ConfigError, match="program not found"):
+    with pytest.raises(DataSourceError, match="program not found"):
         _read(CommandInventory(("/nonexistent/list-hosts-xyz",)), root)
     with pytest.raises(ConfigError, match="no command"):
         _read(CommandInventory(()), root)
@@ -233,24 +233,26 @@ def test_http_header_secrets_are_references_resolved_when_read(
 
 
 def test_http_failures(base_url: str, root: Path) -> None:
-    with pytest.raises(ConfigError, match="the server answered 403") as caught:
+    with pytest.raises(DataSourceError, match="the server answered 403") as caught:
         _read(HttpInventory(f"{base_url}/private?token=abc", None, {"X-Key": "wrong"}), root)
     assert caught.value.where == f"{base_url}/private"
     assert "abc" not in str(caught.value)
-    with pytest.raises(ConfigError, match="answered 404"):
+    with pytest.raises(DataSourceError, match="answered 404"):
         _read(HttpInventory(f"{base_url}/nowhere"), root)
-    with pytest.raises(ConfigError, match="the server did not give valid JSON"):
+    with pytest.raises(DataSourceError, match="the server did not give valid JSON"):
         _read(HttpInventory(f"{base_url}/html"), root)
-    with pytest.raises(ConfigError, match="no field 'missing'"):
+    with pytest.raises(DataSourceError, match="no field 'missing'"):
         _read(HttpInventory(f"{base_url}/field", "missing"), root)
-    with pytest.raises(ConfigError, match=r"/field: data: unknown key .* \(and 1 more problem\)$"):
+    with pytest.raises(
+        DataSourceError, match=r"/field: data: unknown key .* \(and 1 more problem\)$"
+    ):
         _read(HttpInventory(f"{base_url}/field"), root)
-    with pytest.raises(ConfigError, match=r"/bad: targets\[1\]\.name: duplicate target name"):
+    with pytest.raises(DataSourceError, match=r"/bad: targets\[1\]\.name: duplicate target name"):
         _read(HttpInventory(f"{base_url}/bad"), root)
 
 
 def test_http_refused_by_the_default_policy(base_url: str, root: Path) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with pytest.raises(ConfigError, match="refused by the egress policy: loopback") as caught:
+    with pytest.raises(DataSourceError, match="refused by the egress policy: loopback") as caught:
         read_inventory(HttpInventory(f"{base_url}/private", None, headers), root, EgressPolicy())
     assert TOKEN not in str(caught.value)

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from runbook.egress import EgressPolicy
-from runbook.errors import ConfigError, EgressError
+from runbook.errors import ConfigError, DataSourceError, EgressError
 from runbook.orchestrate import sensors
 from runbook.orchestrate.sensors import (
     command_dates,
@@ -79,7 +79,7 @@ def test_flowapi_intersects_selected_types(base_url: str) -> None:
 
 
 def test_flowapi_wrong_token_never_shows_it(base_url: str) -> None:
-    with pytest.raises(ConfigError, match="FlowAPI answered 401") as caught:
+    with pytest.raises(DataSourceError, match="FlowAPI answered 401") as caught:
         flowapi_available_dates(base_url, "wrong-token-value", None, POLICY)
     assert "wrong-token-value" not in str(caught.value)
     assert "available_dates" in caught.value.where
@@ -94,15 +94,15 @@ def test_flowapi_refused_by_default_policy(base_url: str) -> None:
 def test_http_json_dates(base_url: str) -> None:
     assert http_json_dates(f"{base_url}/list", POLICY) == {d(1), d(5)}
     assert http_json_dates(f"{base_url}/object", POLICY, field="dates") == {d(7)}
-    with pytest.raises(ConfigError, match="no field 'missing'"):
+    with pytest.raises(DataSourceError, match="no field 'missing'"):
         http_json_dates(f"{base_url}/object", POLICY, field="missing")
-    with pytest.raises(ConfigError, match="expected a list"):
+    with pytest.raises(DataSourceError, match="expected a list"):
         http_json_dates(f"{base_url}/object", POLICY)
-    with pytest.raises(ConfigError, match=r"/bad: invalid date '2016-02-30'"):
+    with pytest.raises(DataSourceError, match=r"/bad: invalid date '2016-02-30'"):
         http_json_dates(f"{base_url}/bad?key=x", POLICY)
-    with pytest.raises(ConfigError, match="valid JSON"):
+    with pytest.raises(DataSourceError, match="valid JSON"):
         http_json_dates(f"{base_url}/notjson", POLICY)
-    with pytest.raises(ConfigError, match="answered 404"):
+    with pytest.raises(DataSourceError, match="answered 404"):
         http_json_dates(f"{base_url}/nowhere", POLICY)
 
 
@@ -112,7 +112,7 @@ def test_glob_dates(tmp_path: Path) -> None:
     assert glob_dates(tmp_path, "*.csv") == {d(1), d(3)}
     assert glob_dates(tmp_path, "*.txt", r"\d{4}-\d{2}-\d{2}") == {d(9)}
     (tmp_path / "calls_2016-13-01.csv").write_text("")
-    with pytest.raises(ConfigError, match="invalid date '2016-13-01'"):
+    with pytest.raises(DataSourceError, match="invalid date '2016-13-01'"):
         glob_dates(tmp_path, "*.csv")
 
 
@@ -135,13 +135,13 @@ def test_command_dates() -> None:
 
 def test_command_failures() -> None:
     fail = "import sys; sys.stderr.write('no data here\\nmore\\n'); sys.exit(3)"
-    with pytest.raises(ConfigError, match=r"status 3: no data here$"):
+    with pytest.raises(DataSourceError, match=r"status 3: no data here$"):
         command_dates([sys.executable, "-c", fail])
-    with pytest.raises(ConfigError, match="invalid date 'yesterday'"):
+    with pytest.raises(DataSourceError, match="invalid date 'yesterday'"):
         command_dates([sys.executable, "-c", "print('yesterday')"])
-    with pytest.raises(ConfigError, match="timed out"):
+    with pytest.raises(DataSourceError, match="timed out"):
         command_dates([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.5)
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(DataSourceError, match="not found"):
         command_dates(["/nonexistent/program-xyz"])
     with pytest.raises(ConfigError, match="no command"):
         command_dates([])
@@ -231,15 +231,15 @@ def test_sql_dates_postgres(pg_table: str) -> None:
 
 
 def test_sql_dates_invalid_date_sqlite(sqlite_url: str) -> None:
-    with pytest.raises(ConfigError, match=r"^sql: invalid date '2016-02-30'$"):
+    with pytest.raises(DataSourceError, match=r"^sql: invalid date '2016-02-30'$"):
         sql_dates(sqlite_url, "SELECT '2016-02-30'")
-    with pytest.raises(ConfigError, match="invalid date '42'"):
+    with pytest.raises(DataSourceError, match="invalid date '42'"):
         sql_dates(sqlite_url, "SELECT 42")
 
 
 @pytest.mark.postgres
 def test_sql_dates_invalid_date_postgres(pg_table: str) -> None:
-    with pytest.raises(ConfigError, match="invalid date 'yesterday'"):
+    with pytest.raises(DataSourceError, match="invalid date 'yesterday'"):
         sql_dates(PG_URL, f"SELECT 'yesterday' FROM {pg_table}")
 
 
@@ -307,7 +307,7 @@ def test_sql_dates_wrong_credentials_never_show_the_password() -> None:
         f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/test",
         f"postgresql://postgres@127.0.0.1:5432/no_such_database_x?password={PASSWORD}",
     ):
-        with pytest.raises(ConfigError, match="cannot connect") as caught:
+        with pytest.raises(DataSourceError, match="cannot connect") as caught:
             sql_dates(url, "SELECT current_date")
         message = str(caught.value)
         assert PASSWORD not in message
@@ -318,7 +318,7 @@ def test_sql_dates_wrong_credentials_never_show_the_password() -> None:
 @pytest.mark.postgres
 def test_sql_dates_connection_error_names_the_problem() -> None:
     url = f"postgresql://no_such_role_x:{PASSWORD}@127.0.0.1:5432/test"
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(DataSourceError) as caught:
         sql_dates(url, "SELECT current_date")
     message = str(caught.value)
     assert message.startswith("sql: postgresql://no_such_role_x:***@127.0.0.1:5432/test: ")
@@ -331,7 +331,7 @@ def test_sql_dates_postgres_read_only_transaction(
     pg_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A data-modifying CTE passes the lexical check; the read-only transaction stops it.
-    with pytest.raises(ConfigError, match="read-only transaction"):
+    with pytest.raises(DataSourceError, match="read-only transaction"):
         sql_dates(PG_URL, f"WITH d AS (DELETE FROM {pg_table} RETURNING day) SELECT day FROM d")
     # So does a function that writes, which no lexical check could see.
     engine = create_engine(PG_URL, poolclass=NullPool)
@@ -341,42 +341,42 @@ def test_sql_dates_postgres_read_only_transaction(
             f"AS $$ DELETE FROM {pg_table} RETURNING day $$"
         )
     engine.dispose()
-    with pytest.raises(ConfigError, match="read-only transaction"):
+    with pytest.raises(DataSourceError, match="read-only transaction"):
         sql_dates(PG_URL, f"SELECT {pg_table}_purge()")
     # Were the lexical check ever fooled, the server still runs one command only.
     monkeypatch.setattr(sensors, "single_select", lambda query, dialect: query)
-    with pytest.raises(ConfigError, match="multiple commands"):
+    with pytest.raises(DataSourceError, match="multiple commands"):
         sql_dates(PG_URL, f"SELECT day FROM {pg_table}; COMMIT; DELETE FROM {pg_table}")
     assert pg_count(pg_table) == 3
 
 
 def test_sql_dates_sqlite_is_read_only(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match="readonly database"):
+    with pytest.raises(DataSourceError, match="readonly database"):
         sql_dates(sqlite_url, "WITH d AS (SELECT 1) DELETE FROM days")
-    with pytest.raises(ConfigError, match="readonly database"):
+    with pytest.raises(DataSourceError, match="readonly database"):
         sql_dates(sqlite_url, "WITH d AS (SELECT 1) INSERT INTO days VALUES ('2016-01-03', '')")
     monkeypatch.setattr(sensors, "single_select", lambda query, dialect: query)
-    with pytest.raises(ConfigError, match="one statement at a time"):
+    with pytest.raises(DataSourceError, match="one statement at a time"):
         sql_dates(sqlite_url, "SELECT day FROM days; DELETE FROM days")
     assert sqlite_count(sqlite_url) == 3
 
 
 def test_sql_dates_sqlite_never_creates_a_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
-    with pytest.raises(ConfigError, match="cannot connect: unable to open database file"):
+    with pytest.raises(DataSourceError, match="cannot connect: unable to open database file"):
         sql_dates(f"sqlite:///{missing}", "SELECT '2016-01-01'")
     assert not missing.exists()
 
 
 def test_sql_dates_sqlite_timeout(sqlite_url: str) -> None:
     endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r"
-    with pytest.raises(ConfigError, match=r"timed out after 0.3 s$"):
+    with pytest.raises(DataSourceError, match=r"timed out after 0.3 s$"):
         sql_dates(sqlite_url, endless, timeout=0.3)
 
 
 @pytest.mark.postgres
 def test_sql_dates_postgres_timeout() -> None:
-    with pytest.raises(ConfigError, match=r"timed out after 0.3 s$"):
+    with pytest.raises(DataSourceError, match=r"timed out after 0.3 s$"):
         sql_dates(PG_URL, "SELECT current_date FROM pg_sleep(5)", timeout=0.3)
 
 

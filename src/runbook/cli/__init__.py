@@ -13,14 +13,9 @@ from typing import Any, Final
 
 import click
 
-from runbook.cli.errors import (
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    exit_code_for,
-    one_line,
-)
+from runbook.cli.errors import one_line
 from runbook.errors import RunbookError
+from runbook.outcomes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for
 
 #: command name → ("module:function" under runbook.cli, its one-line summary), in the order
 #: --help lists them. The summaries are here so that ``runbook --help`` imports no command.
@@ -55,7 +50,7 @@ EPILOG = """\b
 Exit codes: 0 success; 1 failure (the request was fine but could not be carried out);
 2 usage error (unknown runbook, plan, option or bad parameter); 130 interrupted;
 `run`, `workflow run` and `playbook run` add 3 (aborted, rolled back, cancelled,
-interrupted) and 4 (refused by policy).
+interrupted); `run` and `playbook run` add 4 (refused before starting).
 Environment: RUNBOOK_REPO (repository folder), RUNBOOK_USER (acting user),
 RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files).
 Shell completion: eval "$(runbook completion bash)" (or zsh, fish).

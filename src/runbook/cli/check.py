@@ -8,12 +8,12 @@ import click
 from rich.markup import escape
 
 from runbook.cli.context import json_option, repository
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunbookName
 from runbook.model.cells import cell_label
 from runbook.model.lint import Severity, check_runbook
 from runbook.model.notebook import load_runbook
+from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 
 @click.command("check")

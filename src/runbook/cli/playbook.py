@@ -15,12 +15,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.playbook_run import PlaybookDefinition
+from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 _SEMANTICS: Final = """\b
 Batches: strategy.batch_size is a count (5), a percentage of the targets known at

@@ -19,7 +19,6 @@ from runbook.cli.context import (
     store_session,
     store_sessions,
 )
-from runbook.cli.errors import EXIT_OK, RefusedError
 from runbook.cli.output import console, err_console, print_json, timestamp
 from runbook.cli.playbook_view import (
     LiveView,
@@ -33,22 +32,14 @@ from runbook.cli.playbook_view import (
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import _complete_from_store
 from runbook.cli.values import ParameterCommand, parameter_option
-from runbook.errors import PolicyError
 from runbook.model.option_values import read_option_values
 from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
+from runbook.outcomes import EXIT_OK, exit_code_for_state
 
 if TYPE_CHECKING:
     from runbook.model.playbook_run import TargetRecord
     from runbook.model.repository import Repository
 
-#: The documented exit codes of `playbook run`, `retry` and `status --watch`.
-EXIT_BY_STATE: Final = {
-    PlaybookRunState.SUCCEEDED: 0,
-    PlaybookRunState.FAILED: 1,
-    PlaybookRunState.CANCELLED: 3,
-    PlaybookRunState.INTERRUPTED: 3,
-    PlaybookRunState.RUNNING: 1,
-}
 _EXIT_HELP: Final = (
     "Exit codes: 0 every target succeeded; 1 a target failed (or was skipped after too many "
     "failures); 2 usage (unknown playbook, version, parameter or run); 3 cancelled or "
@@ -149,10 +140,7 @@ def run_command(
             yes=yes,
             listener=listener,
         )
-        try:
-            run = start_playbook(s, repo, request)
-        except PolicyError as refusal:
-            raise RefusedError(str(refusal)) from None
+        run = start_playbook(s, repo, request)
     return _finish(repo, run, as_json)
 
 
@@ -181,12 +169,9 @@ def retry_command(
 
     repo = repository(ctx)
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
-        try:
-            run = retry_playbook(
-                s, repo, run_id, acting_user(as_user, repo), yes=yes, listener=listener
-            )
-        except PolicyError as refusal:
-            raise RefusedError(str(refusal)) from None
+        run = retry_playbook(
+            s, repo, run_id, acting_user(as_user, repo), yes=yes, listener=listener
+        )
     return _finish(repo, run, as_json)
 
 
@@ -288,7 +273,7 @@ def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) 
         print_json({**summary(run), "targets": [target_summary(t) for t in targets]})
     else:
         _print_status(run, targets)
-    return EXIT_BY_STATE[run.state] if watch else EXIT_OK
+    return exit_code_for_state(run.state) if watch else EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,4 +337,4 @@ def _finish(repo: Repository, run: PlaybookRun, as_json: bool) -> int:
     else:
         console.print(f"playbook run {run.id}: {run.state.value} ({counts_line(targets)})")
         console.print(f"details: runbook playbook status {run.id}")
-    return EXIT_BY_STATE[run.state]
+    return exit_code_for_state(run.state)

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Final
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
-from runbook.cli.errors import RefusedError, StoppedError
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
-from runbook.errors import PolicyError, RunStoreLostError
 from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.repository import Repository
-from runbook.model.run import RunMode, RunState, new_run_id
+from runbook.model.run import RunMode, new_run_id
+from runbook.outcomes import exit_code_for_state
 
 #: Plan ids as `runbook plan` makes them: only these are looked up before the checks.
-
-#: The documented exit codes of `runbook run` (2 usage and 4 policy come from cli/errors.py).
-EXIT_BY_STATE: Final = {
-    RunState.SUCCEEDED: 0,
-    RunState.FAILED: 1,
-    RunState.ABORTED: 3,
-    RunState.ROLLED_BACK: 3,
-    RunState.INTERRUPTED: 3,
-}
 
 
 @click.command("run")
@@ -134,12 +124,7 @@ def run_command(
         kernel=kernel,
     )
     with store_sessions(repo) as sessions:
-        try:
-            result = start_run(sessions, repo, request)
-        except PolicyError as refusal:
-            raise RefusedError(str(refusal)) from None
-        except RunStoreLostError as lost:
-            raise StoppedError(str(lost)) from None
+        result = start_run(sessions, repo, request)
     run, outcome = result.run, result.outcome
     for warning in result.warnings:
         err_console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
@@ -160,7 +145,7 @@ def run_command(
         for report in result.reports:
             shown.print(f"report: {escape(report)}")
         shown.print(f"log: runbook log {run.id}")
-    return EXIT_BY_STATE[outcome.state]
+    return exit_code_for_state(outcome.state)
 
 
 def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | None, Any]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK
 from runbook.model.files import write_atomic
 from runbook.model.strip import strip_text
+from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 
 @click.command("strip")

@@ -8,12 +8,13 @@ from typing import Any
 import click
 
 from runbook.cli.context import json_option, repository
-from runbook.cli.errors import EXIT_FAILURE, EXIT_OK, one_line
+from runbook.cli.errors import one_line
 from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
+from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 
 @click.group("workflow")

@@ -27,13 +27,8 @@ from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
+from runbook.outcomes import exit_code_for_state
 
-EXIT_BY_STATE: Final = {
-    WorkflowState.SUCCEEDED: 0,
-    WorkflowState.FAILED: 1,
-    WorkflowState.INTERRUPTED: 3,
-    WorkflowState.RUNNING: 1,
-}
 _STYLE: Final = {
     TaskState.PENDING: "dim",
     TaskState.RUNNING: "cyan",
@@ -254,7 +249,7 @@ def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
             for report in task.reports:
                 console.print(f"report: {safe_markup(report)}")
         console.print(f"details: runbook workflow show {run.id}")
-    return EXIT_BY_STATE[run.state]
+    return exit_code_for_state(run.state)
 
 
 def _task_table(tasks: list[TaskRecord]) -> Table:

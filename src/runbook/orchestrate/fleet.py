@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.egress import policy_from_config
-from runbook.errors import ConfigError, FailureError, ParameterError, UsageError
+from runbook.errors import ConfigError, FailureError, ParameterError, UsageError, refuses_runs
 from runbook.model.audit import EventKind, playbook_subject
 from runbook.model.option_values import untyped_value
 from runbook.model.parameters import check_text
@@ -93,6 +93,7 @@ class PlaybookRequest:
     listener: FleetListener | None = None
 
 
+@refuses_runs
 def start_playbook(
     sessions: sessionmaker[Session], repository: Repository, request: PlaybookRequest
 ) -> PlaybookRun:
@@ -112,6 +113,7 @@ def start_playbook(
     )
 
 
+@refuses_runs
 def retry_playbook(
     sessions: sessionmaker[Session],
     repository: Repository,

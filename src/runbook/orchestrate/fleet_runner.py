@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from runbook.egress import policy_from_config
-from runbook.errors import ConfigError, SpecError
+from runbook.errors import ConfigError, DataSourceError, SpecError
 from runbook.model.playbook import (
     AddedTargets,
     OnFailure,
@@ -241,7 +241,7 @@ class FleetExecution:
             current = await asyncio.to_thread(
                 read_inventory, self.spec.inventory, self.repository.root, policy
             )
-        except ConfigError as error:
+        except (ConfigError, DataSourceError) as error:
             self.warnings.append(f"the inventory could not be read again: {error}")
             return
         added, removed = inventory_drift(self.records, current)

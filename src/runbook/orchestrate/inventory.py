@@ -9,7 +9,8 @@ The four sources of :data:`runbook.model.playbook.InventorySpec`:
 
 A source answers a list of targets or ``{"targets": [...]}`` (for HTTP, after selecting
 ``field``), and its targets are checked with the playbook's own rules. Every problem raises
-ConfigError naming the source and, for a bad target, its place (``targets[2].name``).
+ConfigError for a bad file, DataSourceError for a command or server that fails or answers
+badly, naming the source and, for a bad target, its place (``targets[2].name``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runbook.egress import EgressPolicy
-from runbook.errors import ConfigError, EgressError, PathEscapeError, redact_url
+from runbook.errors import ConfigError, DataSourceError, EgressError, PathEscapeError, redact_url
 from runbook.model.files import read_failure, read_text
 from runbook.model.playbook import (
     CommandInventory,
@@ -37,6 +38,8 @@ from runbook.model.repository import resolve_inside
 from runbook.model.yaml_files import MAX_DEPTH, parse_yaml, too_deep
 from runbook.secrets import resolve_reference
 
+#: A bad inventory file is configuration; a bad answer from a command or server is its source's.
+Failing = ConfigError | DataSourceError
 _SECRET_WORD = re.compile(r"^(env|file|secret):\S+$")
 
 
@@ -98,17 +101,18 @@ def _from_command(argv: tuple[str, ...], repo_root: Path, timeout: float) -> lis
             check=False,
         )
     except FileNotFoundError:
-        raise ConfigError(where, "program not found") from None
+        raise DataSourceError(where, "program not found") from None
     except OSError as error:
-        raise ConfigError(where, f"cannot run: {error.strerror or error}") from None
+        raise DataSourceError(where, f"cannot run: {error.strerror or error}") from None
     except subprocess.TimeoutExpired:
-        raise ConfigError(where, f"timed out after {timeout:g} s") from None
+        raise DataSourceError(where, f"timed out after {timeout:g} s") from None
     except UnicodeDecodeError:
-        raise ConfigError(where, "printed something that is not UTF-8 text") from None
+        raise DataSourceError(where, "printed something that is not UTF-8 text") from None
     if done.returncode != 0:
         first = next((line for line in done.stderr.splitlines() if line.strip()), "")
-        raise ConfigError(where, f"exited with status {done.returncode}: {first.strip()}")
-    return _targets(_json(done.stdout, where, "the command"), where)
+        raise DataSourceError(where, f"exited with status {done.returncode}: {first.strip()}")
+    document = _json(done.stdout, where, "the command", DataSourceError)
+    return _targets(document, where, DataSourceError)
 
 
 def resolve_header(value: str) -> str:
@@ -131,40 +135,40 @@ def _from_http(inventory: HttpInventory, policy: EgressPolicy, timeout: float) -
         status, body = bounded.request("GET", inventory.url, headers=headers)
     except EgressError as error:
         verdict = "refused by the egress policy: " if error.refused else ""
-        raise ConfigError(where, f"{verdict}{error.reason}") from None
+        raise DataSourceError(where, f"{verdict}{error.reason}") from None
     if status != 200:
-        raise ConfigError(where, f"the server answered {status}")
+        raise DataSourceError(where, f"the server answered {status}")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(where, "the server did not answer UTF-8 text") from None
-    document = _json(text, where, "the server")
+        raise DataSourceError(where, "the server did not answer UTF-8 text") from None
+    document = _json(text, where, "the server", DataSourceError)
     if inventory.field is not None:
         if not isinstance(document, dict) or inventory.field not in document:
-            raise ConfigError(where, f"JSON answer has no field {inventory.field!r}")
+            raise DataSourceError(where, f"JSON answer has no field {inventory.field!r}")
         document = document[inventory.field]
-    return _targets(document, where)
+    return _targets(document, where, DataSourceError)
 
 
-def _json(text: str, where: str, who: str) -> Any:
+def _json(text: str, where: str, who: str, failure: type[Failing] = ConfigError) -> Any:
     too_deep_reason = f"{who} gave JSON nested deeper than {MAX_DEPTH} levels"
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         reason = f"{who} did not give valid JSON: {error.msg} (line {error.lineno})"
-        raise ConfigError(where, reason) from None
+        raise failure(where, reason) from None
     except RecursionError:
-        raise ConfigError(where, too_deep_reason) from None
+        raise failure(where, too_deep_reason) from None
     if too_deep(document):
-        raise ConfigError(where, too_deep_reason)
+        raise failure(where, too_deep_reason)
     return document
 
 
-def _targets(document: object, where: str) -> list[Target]:
+def _targets(document: object, where: str, failure: type[Failing] = ConfigError) -> list[Target]:
     targets, errors = parse_targets(document)
     if errors:
         first = errors[0]
         others = len(errors) - 1
         more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-        raise ConfigError(f"{where}: {first.where}", f"{first.reason}{more}")
+        raise failure(f"{where}: {first.where}", f"{first.reason}{more}")
     return targets

@@ -35,6 +35,7 @@ from runbook.errors import (
     StoreError,
     UnknownPlanError,
     UsageError,
+    refuses_runs,
 )
 from runbook.masking import SecretMasker
 from runbook.model.audit import EventKind, run_subject
@@ -123,6 +124,7 @@ class RunResult:
     warnings: list[str]
 
 
+@refuses_runs
 def start_run(
     sessions: sessionmaker[Session], repository: Repository, request: RunRequest
 ) -> RunResult:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from runbook.egress import EgressPolicy
-from runbook.errors import ConfigError, redact_url
+from runbook.errors import ConfigError, DataSourceError, redact_url
 
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
@@ -55,7 +55,7 @@ def flowapi_available_dates(
     body = _get_json(endpoint, policy, {"Authorization": f"Bearer {token}"}, "FlowAPI")
     by_type = body.get("available_dates") if isinstance(body, dict) else None
     if not isinstance(by_type, dict):
-        raise ConfigError(where, "FlowAPI answer has no 'available_dates' mapping")
+        raise DataSourceError(where, "FlowAPI answer has no 'available_dates' mapping")
     selected = list(cdr_types) if cdr_types is not None else sorted(by_type)
     result: set[dt.date] | None = None
     for cdr_type in selected:
@@ -70,7 +70,7 @@ def http_json_dates(url: str, policy: EgressPolicy, *, field: str | None = None)
     body = _get_json(url, policy, {}, "the server")
     if field is not None:
         if not isinstance(body, dict) or field not in body:
-            raise ConfigError(where, f"JSON answer has no field {field!r}")
+            raise DataSourceError(where, f"JSON answer has no field {field!r}")
         body = body[field]
     return _dates(body, where)
 
@@ -112,14 +112,14 @@ def command_dates(argv: Sequence[str], timeout: float = 60) -> set[dt.date]:
             list(argv), capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError:
-        raise ConfigError(where, "program not found") from None
+        raise DataSourceError(where, "program not found") from None
     except OSError as error:
-        raise ConfigError(where, f"cannot run: {error.strerror or error}") from None
+        raise DataSourceError(where, f"cannot run: {error.strerror or error}") from None
     except subprocess.TimeoutExpired:
-        raise ConfigError(where, f"timed out after {timeout:g} s") from None
+        raise DataSourceError(where, f"timed out after {timeout:g} s") from None
     if done.returncode != 0:
         first = next((line for line in done.stderr.splitlines() if line.strip()), "")
-        raise ConfigError(where, f"exited with status {done.returncode}: {first.strip()}")
+        raise DataSourceError(where, f"exited with status {done.returncode}: {first.strip()}")
     return _dates([line.strip() for line in done.stdout.splitlines() if line.strip()], where)
 
 
@@ -176,7 +176,7 @@ def sql_dates(url: str, query: str, *, timeout: float = 60) -> set[dt.date]:
         try:
             connection = engine.connect()
         except DBAPIError as error:
-            raise ConfigError(
+            raise DataSourceError(
                 "sql", f"{shown}: cannot connect: {_first_line(error, secrets)}"
             ) from None
         with connection:
@@ -332,9 +332,11 @@ def _run(
             backend == "sqlite" and "interrupted" in str(cause)
         )
         if canceled:
-            raise ConfigError("sql", f"{shown}: the query timed out after {timeout:g} s") from None
+            raise DataSourceError(
+                "sql", f"{shown}: the query timed out after {timeout:g} s"
+            ) from None
         reason = _first_line(error, secrets)
-        raise ConfigError("sql", f"{shown}: the query failed: {reason}") from None
+        raise DataSourceError("sql", f"{shown}: the query failed: {reason}") from None
 
 
 def _first_line(error: Exception, secrets: list[str]) -> str:
@@ -349,16 +351,16 @@ def _get_json(url: str, policy: EgressPolicy, headers: dict[str, str], who: str)
     where = redact_url(url)
     status, body = policy.request("GET", url, headers=headers)
     if status != 200:
-        raise ConfigError(where, f"{who} answered {status}")
+        raise DataSourceError(where, f"{who} answered {status}")
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
-        raise ConfigError(where, f"{who} did not answer valid JSON") from None
+        raise DataSourceError(where, f"{who} did not answer valid JSON") from None
 
 
 def _dates(values: object, where: str) -> set[dt.date]:
     if not isinstance(values, list | tuple):
-        raise ConfigError(where, f"expected a list of ISO dates, got {type(values).__name__}")
+        raise DataSourceError(where, f"expected a list of ISO dates, got {type(values).__name__}")
     return {_date(value, where) for value in values}
 
 
@@ -368,4 +370,4 @@ def _date(value: object, where: str) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ConfigError(where, f"invalid date {str(value)[:40]!r}")
+    raise DataSourceError(where, f"invalid date {str(value)[:40]!r}")
