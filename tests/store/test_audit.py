@@ -239,6 +239,7 @@ def test_planning_and_reviewing_append_events(
         "sha256": plan.sha256,
         "parameters": {"host": "db1", "password": "env:PGPASS"},
         "review_required": plan.review_required,
+        "cwd": "runbooks",
     }
     assert (reviewed.kind, reviewed.actor, reviewed.at) == (
         "review.recorded",
