@@ -108,6 +108,14 @@ def test_a_planted_bytecode_file_never_runs_in_place_of_the_reviewed_source(
     assert exit_code == 0, err
     assert "genuine helper" in out and not (repo.runbooks_dir / "pwned").exists()
     assert cache.read_bytes() == header + marshal.dumps(code)  # nothing rewrote it either
+    # The run's bytecode outside the repository is shared with the next runs; the
+    # repository's own never is.
+    shared = repo.state_dir / "pycache"
+    assert any(shared.rglob(f"*.{sys.implementation.cache_tag}.pyc"))
+    mirror = shared / repo.root.resolve().relative_to("/")
+    assert not mirror.exists()
+    again = _run(repo, plan_id)
+    assert again[0] == 0 and "genuine helper" in again[1], again[2]
 
 
 def test_a_kernel_path_entry_inside_the_repository_is_bound_too(repo: Repository) -> None:

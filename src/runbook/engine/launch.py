@@ -21,6 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from runbook.credentials import scrubbed
+from runbook.engine import bytecode
 from runbook.engine.kernel_folders import OWNER_FILE
 from runbook.engine.kernel_folders import kernel_folder as kernel_folder
 from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
@@ -29,6 +30,8 @@ from runbook.model.notebook_format import DEFAULT_KERNEL
 if TYPE_CHECKING:
     from runbook.model.repository import Repository
 
+#: The kernel's bytecode, in its kernel folder (see :mod:`runbook.engine.bytecode`).
+PYCACHE: Final = "pycache"
 #: The kernel's connection file, in its kernel folder.
 CONNECTION_FILE: Final = "connection.json"
 #: What nbclient passes to an IPython kernel: its history in memory, never a
@@ -169,7 +172,11 @@ async def async_launch_kernel(
     )
     manager.runbook_folder, manager.runbook_handle = folder, handle
     manager.runbook_cwd = cwd
-    env = {**env, "PYTHONPYCACHEPREFIX": str(folder / "pycache")}
+    state_dir = folder.parent.parent
+    bytecode.seed(folder / PYCACHE, state_dir, state_dir.parent)
+    env = {**env, "PYTHONPYCACHEPREFIX": f"/proc/self/fd/{handle}/{PYCACHE}"}
+    # Bytecode goes to the kernel's own folder, never next to a source: write it there.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     as_user: dict[str, Any] = {}
     if account is not None:
         account.hand_over(folder)
@@ -220,6 +227,8 @@ def remove_sockets(manager: Any) -> None:
         manager.runbook_handle = None
         os.close(handle)
     if isinstance(folder, Path):
+        state_dir = folder.parent.parent
+        bytecode.adopt(folder / PYCACHE, state_dir, state_dir.parent)
         shutil.rmtree(folder, ignore_errors=True)
 
 
