@@ -28,7 +28,7 @@ from runbook.outcomes import (
 ERROR_CLASSES = [
     cls
     for _, cls in inspect.getmembers(errors, inspect.isclass)
-    if issubclass(cls, RunbookError) and cls.__module__ == errors.__name__
+    if issubclass(cls, RunbookError) and cls.__module__.startswith(errors.__name__)
 ]
 
 #: What each error tells (exit code, HTTP status): changing one is a change users see.

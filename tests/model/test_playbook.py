@@ -27,14 +27,12 @@ from runbook.model.playbook import (
     StrategySpec,
     Target,
     TargetState,
-    as_text,
     load_playbook,
     playbook_from_json,
     playbook_to_json,
-    render_step,
-    scan_template,
     validate_playbook,
 )
+from runbook.model.playbook_templates import as_text, render_step, scan_template
 
 EXAMPLE = """\
 name: restart-web

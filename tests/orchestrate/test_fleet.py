@@ -47,9 +47,11 @@ from runbook.orchestrate.fleet_runner import FleetListener
 from runbook.orchestrate.playbook_import import git_state, import_playbook
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
+from runbook.store.playbook_definitions import (
+    get_definition,
+)
 from runbook.store.playbooks import (
     create_playbook_run,
-    get_definition,
     get_playbook_run,
     list_targets,
 )

@@ -19,19 +19,21 @@ from runbook.model.playbook_run import (
     TargetRecord,
 )
 from runbook.store.db import session_scope
+from runbook.store.playbook_definitions import (
+    get_definition,
+    import_definition,
+    list_definitions,
+    list_revisions,
+    playbook_names,
+)
 from runbook.store.playbooks import (
     add_targets,
     cancel_request,
     create_playbook_run,
     finish_playbook_run,
-    get_definition,
     get_playbook_run,
-    import_definition,
-    list_definitions,
     list_playbook_runs,
-    list_revisions,
     list_targets,
-    playbook_names,
     playbook_run_ids,
     request_cancel,
     sweep_playbook_runs,

@@ -55,7 +55,7 @@ class PlaybookName(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.playbooks import playbook_names
+        from runbook.store.playbook_definitions import playbook_names
 
         return _complete_from_store(ctx, incomplete, playbook_names)
 
@@ -126,7 +126,7 @@ def run_command(
     max_failures, on_failure and drift.
     """
     from runbook.orchestrate.fleet import PlaybookRequest, start_playbook
-    from runbook.store.playbooks import get_definition
+    from runbook.store.playbook_definitions import get_definition
 
     repo = repository(ctx)
     given = read_option_values(parameters)

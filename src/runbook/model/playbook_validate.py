@@ -22,14 +22,13 @@ from runbook.model.playbook import (
     HttpInventory,
     InventorySpec,
     PlaybookSpec,
-    Reference,
     RunbookStep,
     ShellStep,
     StaticInventory,
     Step,
     Target,
-    scan_template,
 )
+from runbook.model.playbook_templates import Reference, scan_template
 from runbook.model.spec_builder import SpecBuilder
 from runbook.model.strategy import build_strategy
 from runbook.model.workflow import describe

@@ -40,13 +40,12 @@ from runbook.model.playbook import (
     AddedTargets,
     OnFailure,
     PlaybookSpec,
-    RenderedStep,
     RunbookStep,
     StaticInventory,
     TargetState,
-    render_step,
 )
 from runbook.model.playbook_run import CancelMode, PlaybookRun, TargetRecord
+from runbook.model.playbook_templates import RenderedStep, render_step
 from runbook.model.strategy import (
     batch_sizes,
     exceeds,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runbook.credentials import scrubbed
 from runbook.errors import RunbookError
-from runbook.model.playbook import RenderedStep
+from runbook.model.playbook_templates import RenderedStep
 from runbook.model.run import Decision, RunState
 
 if TYPE_CHECKING:

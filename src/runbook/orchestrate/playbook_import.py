@@ -19,7 +19,7 @@ from runbook.model.playbook_run import (
     PlaybookDefinition,
 )
 from runbook.model.repository import Repository
-from runbook.store.playbooks import (
+from runbook.store.playbook_definitions import (
     import_definition,
 )
 

@@ -1,0 +1,147 @@
+"""Every error Runbook raises on purpose.
+
+The tree::
+
+    RunbookError
+    ├── UsageError                  the request itself is wrong (CLI exit code 2)
+    │   ├── NotARepositoryError     no runbook.toml here or above
+    │   ├── PathEscapeError         a user path leaves the repository
+    │   ├── UnknownRunbookError     no such runbook
+    │   ├── UnknownPlanError        no such plan
+    │   ├── UnknownRunError         no such run
+    │   ├── UnknownWorkflowRunError no such workflow run
+    │   ├── UnknownWorkflowError    no such workflow
+    │   ├── UnknownPlaybookError    no such imported playbook (or version)
+    │   ├── UnknownPlaybookRunError no such playbook run
+    │   ├── UnknownTemplateError    no such template
+    │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
+    │   └── IdentityError           an identity is empty or holds an unprintable character
+    └── FailureError                a well-formed request could not be carried out (exit code 1)
+        ├── NotebookFormatError     a notebook file is unreadable or malformed
+        ├── MetadataError           metadata.runbook is malformed
+        ├── SpecError               a workflow, playbook or catalog YAML is invalid (at a path)
+        ├── ConfigError             runbook.toml or the environment is malformed
+        ├── AlreadyExistsError      refusing to overwrite something
+        ├── InjectionError          a generated parameters cell is not pure literals
+        ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
+        ├── PolicyError             refused by the repository's rules
+        │   ├── SelfReviewError     the planner tried to review their own plan
+        │   ├── ReviewRequiredError the plan needs an approval it does not have
+        │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
+        │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
+        │   ├── PlanCodeChangedError repository code the plan can import changed since planning
+        │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
+        │   ├── NotAPlanError       a runbook was given where only a plan may run
+        │   ├── PlanRunningError    the plan is already running
+        │   ├── TargetLockedError   a target is in use by another playbook run
+        │   └── RunRefusedError     a run refused before it started (any of the above)
+        ├── StoreError              the database could not be used
+        │   └── StoreUnavailableError  it stayed unreachable through every retry
+        ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
+        ├── EgressError             an outbound HTTP request was refused or failed
+        ├── DataSourceError         an inventory's or a sensor's source failed or answered badly
+        └── AuditTamperedError      the audit log's chain, anchors or records disagree
+
+Each leaf builds its message from structured fields, names the thing and the place, and
+says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
+process boundaries unchanged.
+
+The tree lives in four modules (``base``, ``usage``, ``policy``, ``failures``); every name is
+imported from here.
+"""
+
+from __future__ import annotations
+
+from runbook.errors.base import (
+    FailureError,
+    RunbookError,
+    UsageError,
+)
+from runbook.errors.failures import (
+    AlreadyExistsError,
+    AuditTamperedError,
+    ConfigError,
+    DataSourceError,
+    EgressError,
+    InjectionError,
+    MetadataError,
+    NotebookFormatError,
+    ReportError,
+    RunStoreLostError,
+    SpecError,
+    StoreError,
+    StoreUnavailableError,
+    redact_url,
+)
+from runbook.errors.policy import (
+    NotAPlanError,
+    PlanCodeChangedError,
+    PlanFolderError,
+    PlanModifiedError,
+    PlanRunningError,
+    PlanUnreadableError,
+    PolicyError,
+    ReviewRequiredError,
+    RunRefusedError,
+    SelfReviewError,
+    TargetLockedError,
+    refuses_runs,
+)
+from runbook.errors.usage import (
+    IdentityError,
+    NotARepositoryError,
+    ParameterError,
+    PathEscapeError,
+    UnknownPlanError,
+    UnknownPlaybookError,
+    UnknownPlaybookRunError,
+    UnknownRunbookError,
+    UnknownRunError,
+    UnknownTemplateError,
+    UnknownWorkflowError,
+    UnknownWorkflowRunError,
+)
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuditTamperedError",
+    "ConfigError",
+    "DataSourceError",
+    "EgressError",
+    "FailureError",
+    "IdentityError",
+    "InjectionError",
+    "MetadataError",
+    "NotAPlanError",
+    "NotARepositoryError",
+    "NotebookFormatError",
+    "ParameterError",
+    "PathEscapeError",
+    "PlanCodeChangedError",
+    "PlanFolderError",
+    "PlanModifiedError",
+    "PlanRunningError",
+    "PlanUnreadableError",
+    "PolicyError",
+    "ReportError",
+    "ReviewRequiredError",
+    "RunRefusedError",
+    "RunStoreLostError",
+    "RunbookError",
+    "SelfReviewError",
+    "SpecError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TargetLockedError",
+    "UnknownPlanError",
+    "UnknownPlaybookError",
+    "UnknownPlaybookRunError",
+    "UnknownRunError",
+    "UnknownRunbookError",
+    "UnknownTemplateError",
+    "UnknownWorkflowError",
+    "UnknownWorkflowRunError",
+    "UsageError",
+    "redact_url",
+    "refuses_runs",
+]
