@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
+
+from runbook.model.run import Run, RunMode, RunState
 
 Cell = tuple[str, str, list[str]]
 
@@ -67,3 +70,17 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
     for level in range(1, levels):
         items.append(f"&l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
     return "[" + ", ".join(items) + "]"
+
+
+def running_run(mode: RunMode = RunMode.AUTOMATIC) -> Run:
+    """The record of a run ``r-1`` of plan ``p-1`` that has just started, for engine tests."""
+    return Run(
+        id="r-1",
+        plan_id="p-1",
+        executor="carol",
+        mode=mode,
+        state=RunState.RUNNING,
+        started_at=datetime.now(UTC),
+        notebook_path="runs/r-1/x.ipynb",
+        lease_owner="host:1",
+    )

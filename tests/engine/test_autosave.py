@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 
 from runbook.engine.hooks import AutosaveObserver, RunContext
-from runbook.model.run import CellEvent, CellStatus, Run, RunMode, RunState
+from runbook.model.run import CellEvent, CellStatus, RunMode, RunState
+from tests.builders import running_run
 
 
 def _context(root: Path, cells: int) -> RunContext:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(f"x = {i}") for i in range(cells)]
-    run = Run(
-        id="r-1",
-        plan_id="p-1",
-        executor="alice",
-        mode=RunMode.AUTOMATIC,
-        state=RunState.RUNNING,
-        started_at=datetime.now(UTC),
-        notebook_path="runs/r-1/x.ipynb",
-        lease_owner="host:1",
-    )
+    run = running_run(RunMode.AUTOMATIC)
     (root / "runs" / "r-1").mkdir(parents=True)
     return RunContext(run=run, notebook=notebook, repo_root=root)
 

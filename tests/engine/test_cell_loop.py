@@ -7,7 +7,6 @@ after failures, when rolling back and when resuming is pinned where it is decide
 from __future__ import annotations
 
 from collections import deque
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import pytest
 
 from runbook.engine.executor import execute_run
 from runbook.engine.hooks import RunContext, RunObserver
-from runbook.model.run import CellEvent, CellStatus, Decision, Run, RunMode, RunState
+from runbook.model.run import CellEvent, CellStatus, Decision, RunMode, RunState
+from tests.builders import running_run
 
 pytestmark = pytest.mark.kernel
 
@@ -68,16 +68,7 @@ def _context(root: Path, *cells: tuple[str, list[str]]) -> RunContext:
     notebook.cells = [
         nbformat.v4.new_code_cell(source, metadata={"tags": tags}) for source, tags in cells
     ]
-    run = Run(
-        id="r-1",
-        plan_id="p-1",
-        executor="carol",
-        mode=RunMode.INTERACTIVE,
-        state=RunState.RUNNING,
-        started_at=datetime.now(UTC),
-        notebook_path="runs/r-1/x.ipynb",
-        lease_owner="host:1",
-    )
+    run = running_run(RunMode.INTERACTIVE)
     (root / ".runbook").mkdir(exist_ok=True)
     return RunContext(run=run, notebook=notebook, repo_root=root, cwd=root)
 
