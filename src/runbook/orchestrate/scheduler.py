@@ -22,24 +22,21 @@ Fired workflow runs execute on a pool of threads, so a long workflow never delay
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import WorkflowSettings
-from runbook.egress import policy_from_config
-from runbook.errors import ConfigError, RunbookError, SpecError
+from runbook.errors import RunbookError
 from runbook.model.repository import Repository
 from runbook.model.schedule import CatchUp, decide, next_fire
 from runbook.model.sensor import DueRun, RunKey, due_runs, parameters_key
-from runbook.model.stencil import DateStencil, date_ranges_parameter, parse_stencil
-from runbook.model.workflow import AvailableDatesSensor, SensorWorkflow, Trigger
+from runbook.model.stencil import DateStencil, date_ranges_parameter
+from runbook.model.workflow import Trigger
 from runbook.model.workflow_run import TriggerKind, WorkflowRun, schedule_claim, sensor_claim
 from runbook.orchestrate.dag import (
     WorkflowRequest,
@@ -48,21 +45,12 @@ from runbook.orchestrate.dag import (
     record_start,
 )
 from runbook.orchestrate.retention import collect_garbage
-from runbook.orchestrate.sensors import (
-    command_dates,
-    flowapi_available_dates,
-    glob_dates,
-    http_json_dates,
-    sql_dates,
-)
+from runbook.orchestrate.scheduler_polls import SensorPoll, sensor_polls
 from runbook.orchestrate.workflow_files import DefinedWorkflow, load_defined
-from runbook.secrets import find_secret
 from runbook.store.workflows import claims, failed_attempts, lock_trigger, set_last_fire
 
 #: Where the scheduler's lines go (a logger in the CLI).
 Log = Callable[[str], None]
-#: Reads the set of available dates of one sensor.
-DateSource = Callable[[], set[dt.date]]
 
 SCHEDULER_USER = "scheduler"
 
@@ -73,18 +61,6 @@ class SchedulerOptions:
 
     catch_up: CatchUp = "run_once"
     grace: timedelta = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class _Poll:
-    """One date sensor: its state key, poll schedule, date source and workflows."""
-
-    key: str
-    schedule: str | None
-    timezone: str
-    source: DateSource
-    sensor: AvailableDatesSensor
-    workflows: dict[str, DefinedWorkflow]
 
 
 @dataclass
@@ -219,7 +195,7 @@ class Scheduler:
         self.log(f"{workflow.spec.name}: fired for {decision.fire_at}{late}: run {run.id}")
         return [self._execute(run)]
 
-    def _poll(self, poll: _Poll, now: datetime, poll_now: bool) -> list[WorkflowRun]:
+    def _poll(self, poll: SensorPoll, now: datetime, poll_now: bool) -> list[WorkflowRun]:
         if not (self._poll_due(poll, now) or poll_now):
             return []
         try:
@@ -236,7 +212,7 @@ class Scheduler:
                 started.append(self._execute(run))
         return started
 
-    def _poll_due(self, poll: _Poll, now: datetime) -> bool:
+    def _poll_due(self, poll: SensorPoll, now: datetime) -> bool:
         if poll.schedule is None:
             # Null schedule: poll once per scheduler start (AutoFlow runs the sensor once);
             # native sensors without a schedule poll every tick.
@@ -260,7 +236,7 @@ class Scheduler:
                 set_last_fire(session, poll.key, decision.advance_to, self.owner)
         return decision.fire_at is not None
 
-    def _claim_due(self, poll: _Poll, due: DueRun, now: datetime) -> WorkflowRun | None:
+    def _claim_due(self, poll: SensorPoll, due: DueRun, now: datetime) -> WorkflowRun | None:
         workflow = poll.workflows.get(due.workflow_name)
         if workflow is None:
             return None
@@ -317,120 +293,13 @@ class Scheduler:
         message = f": {run.message}" if run.message else ""
         self.log(f"{run.workflow}: run {run.id} {run.state.value}{message}")
 
-    def _polls(self, defined: list[DefinedWorkflow]) -> list[_Poll]:
-        polls: list[_Poll] = []
-        by_file: dict[str, dict[str, DefinedWorkflow]] = {}
-        for workflow in defined:
-            by_file.setdefault(workflow.source, {})[workflow.spec.name] = workflow
-        for source, workflows in by_file.items():
-            sensor = next(iter(workflows.values())).defined_in.sensor
-            if sensor is not None:
-                polls.append(self._flowapi_poll(source, sensor, workflows))
-        for workflow in defined:
-            file_sensor = workflow.defined_in.sensor
-            from_file = {e.workflow_name for e in file_sensor.workflows} if file_sensor else set()
-            for index, trigger in enumerate(workflow.spec.triggers):
-                # The file's available_dates_sensor shows on each workflow it names as an
-                # available_dates trigger; it is polled once, for the whole file, above.
-                derived = (
-                    trigger.sensor_type == "available_dates" and workflow.spec.name in from_file
-                )
-                if trigger.kind == "sensor" and not derived:
-                    try:
-                        polls.append(self._native_poll(workflow, index, trigger))
-                    except (ConfigError, SpecError) as error:
-                        self.log(f"{workflow.spec.name}: sensor {index} not polled: {error}")
-        return polls
-
-    def _flowapi_poll(
-        self, source: str, sensor: AvailableDatesSensor, workflows: dict[str, DefinedWorkflow]
-    ) -> _Poll:
-        def read() -> set[dt.date]:
-            url = self.settings.flowapi_url
-            if not url:
-                raise ConfigError("FLOWAPI_URL", "not set: the available-dates sensor needs it")
-            token = find_secret("FLOWAPI_TOKEN") or ""
-            policy = policy_from_config(repo_root=self.repository.root)
-            return flowapi_available_dates(url, token, sensor.cdr_types, policy)
-
-        return _Poll(f"sensor|file|{source}", sensor.schedule, "UTC", read, sensor, workflows)
-
-    def _native_poll(self, workflow: DefinedWorkflow, index: int, trigger: Trigger) -> _Poll:
-        config = dict(trigger.config)
-        where = f"{workflow.source}: {workflow.spec.name}.triggers[{index}].config"
-        stencil = config.get("date_stencil")
-        earliest = config.get("earliest_date")
-        entry = SensorWorkflow(
-            workflow_name=workflow.spec.name,
-            parameters=dict(config.get("parameters") or {}),
-            earliest_date=_date(earliest, f"{where}.earliest_date") if earliest else None,
-            date_stencil=parse_stencil(stencil, f"{where}.date_stencil") if stencil else None,
-        )
-        cdr_types = config.get("cdr_types")
-        sensor = AvailableDatesSensor(config.get("schedule"), cdr_types, [entry])
-        source = self._native_source(trigger.sensor_type or "", config, sensor, where)
-        key = f"sensor|{workflow.spec.name}|{index}"
-        schedule = config.get("schedule")
-        if schedule is not None and not isinstance(schedule, str):
-            raise ConfigError(f"{where}.schedule", "expected a cron string")
-        return _Poll(
-            key,
-            schedule,
-            str(config.get("timezone", "UTC")),
-            source,
-            sensor,
-            {workflow.spec.name: workflow},
-        )
-
-    def _native_source(
-        self, kind: str, config: dict[str, Any], sensor: AvailableDatesSensor, where: str
-    ) -> DateSource:
-        policy = policy_from_config(repo_root=self.repository.root)
-        if kind == "available_dates":
-            return lambda: flowapi_available_dates(
-                str(config.get("url") or self.settings.flowapi_url),
-                find_secret("FLOWAPI_TOKEN") or "",
-                sensor.cdr_types,
-                policy,
-            )
-        if kind == "http":
-            url = _text(config, "url", where)
-            return lambda: http_json_dates(url, policy, field=config.get("field"))
-        if kind == "glob":
-            pattern = _text(config, "pattern", where)
-            regex = str(config.get("date_regex", r"(\d{4}-\d{2}-\d{2})"))
-            return lambda: glob_dates(self.repository.root, pattern, regex)
-        if kind == "command":
-            command = config.get("command")
-            argv = shlex.split(command) if isinstance(command, str) else command
-            if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-                raise ConfigError(f"{where}.command", "expected a command line or a list")
-            return lambda: command_dates(argv)
-        if kind == "sql":
-            url, query = _text(config, "url", where), _text(config, "query", where)
-            return lambda: sql_dates(url, query)
-        raise ConfigError(where, f"unknown sensor {kind!r}")
+    def _polls(self, defined: list[DefinedWorkflow]) -> list[SensorPoll]:
+        return sensor_polls(defined, self.repository, self.settings, self.log)
 
 
 def _run_key(claim: str) -> RunKey:
     _, workflow, day, key = claim.split("|", 3)
     return (workflow, dt.date.fromisoformat(day), key)
-
-
-def _text(config: dict[str, Any], key: str, where: str) -> str:
-    value = config.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}.{key}", "missing: expected text")
-    return value
-
-
-def _date(value: object, where: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(where, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def run_scheduler(scheduler: Scheduler, tick_seconds: float, stop: threading.Event) -> None:
