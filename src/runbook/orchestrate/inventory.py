@@ -33,7 +33,7 @@ from runbook.model.playbook import (
     StaticInventory,
     Target,
 )
-from runbook.model.playbook_validate import parse_targets
+from runbook.model.playbook_inventory import parse_targets
 from runbook.model.repository import resolve_inside
 from runbook.model.yaml_files import MAX_DEPTH, parse_yaml, too_deep
 from runbook.secrets import resolve_reference
