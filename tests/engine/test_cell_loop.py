@@ -6,6 +6,10 @@ after failures, when rolling back and when resuming is pinned where it is decide
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -146,3 +150,48 @@ def test_a_resume_rebuilds_state_but_never_repeats_a_confirmed_step(tmp_path: Pa
     assert 0 in recorder.started and 1 not in recorder.started
     assert not (tmp_path / "mutated").exists() and (tmp_path / "resumed").exists()
     assert ctx.notebook.cells[2].outputs[0]["text"] == "42\n"
+
+
+def _interrupt_when(marker: Path) -> threading.Thread:
+    """Send this process a Ctrl-C once the cell has shown it is running (the marker exists)."""
+
+    def send() -> None:
+        while not marker.exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+_SLEEP_UNTIL_INTERRUPTED = (
+    "import os, time\n"
+    "if not os.path.exists('interrupted-once'):\n"
+    "    open('interrupted-once', 'w').close()\n"
+    "    time.sleep(600)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "state", "after_runs"),
+    [
+        (Decision.ABORT, RunState.ABORTED, False),
+        (Decision.SKIP, RunState.SUCCEEDED, True),
+        (Decision.RETRY, RunState.SUCCEEDED, True),
+    ],
+)
+def test_ctrl_c_interrupts_the_cell_and_the_operator_decides_what_next(
+    tmp_path: Path, answer: Decision, state: RunState, after_runs: bool
+) -> None:
+    ctx = _context(tmp_path, (_SLEEP_UNTIL_INTERRUPTED, []), (_mark("after"), []))
+    operator, recorder = ScriptedOperator(answer), Recorder()
+    sender = _interrupt_when(tmp_path / "interrupted-once")
+    outcome = execute_run(ctx, operator=operator, observers=[recorder])
+    sender.join()
+    assert outcome.state is state
+    assert operator.asked == [("interrupt", 0)]
+    assert recorder.events[0] == (0, CellStatus.INTERRUPTED, None)
+    assert (tmp_path / "after").exists() is after_runs
+    expected_starts = [0, 0, 1] if answer is Decision.RETRY else [0, 1] if after_runs else [0]
+    assert recorder.started == expected_starts
