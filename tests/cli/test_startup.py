@@ -25,7 +25,7 @@ print(json.dumps(sorted(sys.modules)))
 HEAVY = ("nbclient", "jupyter_client", "nbconvert", "runbook.engine.executor", "ipykernel")
 #: What listing runs has no use for: YAML and the workflow and playbook definitions (the
 #: store's lease table names their records, not their specs), migrations (the schema is at
-#: head), templates and notebooks.
+#: head), templates and notebooks. (Not pydantic: settings are loaded with the repository.)
 NOT_FOR_RUNS = (
     "yaml",
     "runbook.model.workflow",
@@ -34,7 +34,6 @@ NOT_FOR_RUNS = (
     "alembic",
     "jinja2",
     "nbformat",
-    "pydantic",
 )
 
 
@@ -55,6 +54,9 @@ def test_help_imports_no_command(repo: Repository) -> None:
     commands = {m for m in modules if m.startswith("runbook.cli.")} - {"runbook.cli.errors"}
     assert commands == set()
     assert not {m for m in modules if m.startswith(("sqlalchemy", "nbformat", *HEAVY))}
+    # Nor what rendering, settings and definitions need: --help reads no repository.
+    unneeded = ("rich", "pydantic", "jinja2", "yaml", "alembic", "runbook.model", "runbook.config")
+    assert not {m for m in modules if m.startswith(unneeded)}
 
 
 def test_listing_runs_imports_no_engine(repo: Repository) -> None:
