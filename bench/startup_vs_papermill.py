@@ -4,6 +4,8 @@ Usage: .venv/bin/python bench/startup_vs_papermill.py [N]   (default N=20)
 
 Whole processes, interleaved, N each, in a fresh repository with no runs. `papermill
 --version` is the cheapest thing papermill does. Targets: `runbook --help` <= 0.5x.
+`python -c pass` and `python -S -c pass` (no site-packages) are the floor any Python CLI
+starts from.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def main() -> None:
         "papermill --version": [str(BIN / "papermill"), "--version"],
         "runbook --help": [str(BIN / "runbook"), "--help"],
         "runbook runs": [str(BIN / "runbook"), "runs"],
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
     }
     times: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory() as folder:

@@ -23,6 +23,18 @@ except SystemExit:
 print(json.dumps(sorted(sys.modules)))
 """
 HEAVY = ("nbclient", "jupyter_client", "nbconvert", "runbook.engine.executor", "ipykernel")
+#: What listing runs has no use for: YAML and the workflow and playbook definitions (the
+#: store's lease table names their records, not their specs), migrations (the schema is at
+#: head), templates and notebooks. (Not pydantic: settings are loaded with the repository.)
+NOT_FOR_RUNS = (
+    "yaml",
+    "runbook.model.workflow",
+    "runbook.model.playbook",
+    "runbook.model.yaml_files",
+    "alembic",
+    "jinja2",
+    "nbformat",
+)
 
 
 def _imported(cwd: str, *args: str) -> set[str]:
@@ -42,12 +54,22 @@ def test_help_imports_no_command(repo: Repository) -> None:
     commands = {m for m in modules if m.startswith("runbook.cli.")} - {"runbook.cli.errors"}
     assert commands == set()
     assert not {m for m in modules if m.startswith(("sqlalchemy", "nbformat", *HEAVY))}
+    # Nor what rendering, settings and definitions need: --help reads no repository.
+    unneeded = ("rich", "pydantic", "jinja2", "yaml", "alembic", "runbook.model", "runbook.config")
+    assert not {m for m in modules if m.startswith(unneeded)}
 
 
 def test_listing_runs_imports_no_engine(repo: Repository) -> None:
     modules = _imported(str(repo.root), "runs")
     assert "runbook.cli.runs" in modules
     assert not {m for m in modules if m.startswith(HEAVY)}
+
+
+def test_listing_runs_imports_no_yaml_nor_definitions(repo: Repository) -> None:
+    _imported(str(repo.root), "runs")  # creates the store: only the first command migrates
+    modules = _imported(str(repo.root), "runs")
+    unneeded = {m for m in modules if m.startswith(NOT_FOR_RUNS)}
+    assert unneeded <= {"runbook.model.workflow_run", "runbook.model.playbook_run"}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

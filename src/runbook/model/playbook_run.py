@@ -14,9 +14,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook.model.playbook import PlaybookSpec, Target, TargetState, playbook_from_json
+if TYPE_CHECKING:  # the store (every command, `runbook runs` too) imports this module
+    from runbook.model.playbook import PlaybookSpec, Target, TargetState
 
 
 class PlaybookRunState(StrEnum):
@@ -61,6 +62,8 @@ class PlaybookDefinition:
     @property
     def spec(self) -> PlaybookSpec:
         """The definition as a checked spec."""
+        from runbook.model.playbook import playbook_from_json
+
         return playbook_from_json(self.definition, f"{self.name} revision {self.revision}")
 
 
@@ -89,6 +92,8 @@ class PlaybookRun:
     @property
     def spec(self) -> PlaybookSpec:
         """The frozen definition as a checked spec."""
+        from runbook.model.playbook import playbook_from_json
+
         return playbook_from_json(self.definition, f"playbook run {self.id}")
 
 
@@ -122,6 +127,8 @@ class TargetRecord:
     @property
     def target(self) -> Target:
         """The target as the inventory gave it."""
+        from runbook.model.playbook import Target
+
         return Target(self.name, self.address, dict(self.vars))
 
 

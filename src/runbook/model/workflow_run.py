@@ -12,10 +12,12 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.model.run import RunState
-from runbook.model.workflow import OutputSpec, TaskSpec, Trigger, WorkflowSpec
+
+if TYPE_CHECKING:  # the workflow model pulls in YAML; the store (every command) imports this
+    from runbook.model.workflow import WorkflowSpec
 
 
 class WorkflowState(StrEnum):
@@ -146,6 +148,8 @@ def _plain(value: Any) -> Any:
 
 def spec_from_json(data: dict[str, Any]) -> WorkflowSpec:
     """The inverse of :func:`spec_to_json`."""
+    from runbook.model.workflow import OutputSpec, TaskSpec, Trigger, WorkflowSpec
+
     tasks = {
         key: TaskSpec(
             key=task["key"],
