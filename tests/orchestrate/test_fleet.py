@@ -38,12 +38,11 @@ from runbook.orchestrate.fleet import (
     PlaybookRequest,
     bind_playbook_parameters,
     cancel_playbook,
-    playbook_status,
     retry_playbook,
     start_playbook,
-    sweep_playbooks,
 )
 from runbook.orchestrate.fleet_runner import FleetListener
+from runbook.orchestrate.playbook_history import playbook_status, sweep_playbooks
 from runbook.orchestrate.playbook_import import git_state, import_playbook
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine

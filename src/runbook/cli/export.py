@@ -12,7 +12,7 @@ from runbook.cli.types import RunId
 from runbook.engine.report import FORMATS, report_path, write_report
 from runbook.model.ids import run_notebook
 from runbook.model.notebook import read_notebook
-from runbook.store.runs import get_run, list_cell_events
+from runbook.orchestrate.run_history import show_run
 
 
 @click.command("export")
@@ -45,8 +45,7 @@ def export_command(
     # Check the destination before any work, so a bad -o fails fast with exit code 2.
     destination = repo.resolve(output, base=Path.cwd()) if output else None
     with store_session(repo) as session:
-        run = get_run(session, run_id)
-        events = list_cell_events(session, run.id)
+        run, events = show_run(session, repo, run_id)
     notebook = read_notebook(run_notebook(repo, run), run.notebook_path)
     written = write_report(
         notebook, destination or report_path(repo.root, run, fmt), fmt, run=run, events=events

@@ -18,9 +18,9 @@ from runbook.errors import RunbookError
 from runbook.model.injection import cell_tags
 from runbook.model.notebook import Runbook, load_runbook
 from runbook.model.repository import Repository
-from runbook.orchestrate.plan_code import local_modules, module_statuses
-from runbook.orchestrate.planning import plan_readiness
-from runbook.store.plans import get_plan, list_plans
+from runbook.orchestrate.plan_code import module_statuses
+from runbook.orchestrate.planning import list_plan_readiness, plan_readiness
+from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
 
@@ -117,17 +117,13 @@ def plans_command(ctx: click.Context, runbook: str | None, limit: int, as_json: 
     repo = repository(ctx)
     runbook_path = repo.relative(repo.find_runbook(runbook)) if runbook else None
     with store_session(repo) as session:
-        plans = list_plans(session, runbook_path=runbook_path, limit=limit)
-        modules = local_modules(repo)  # one walk of the repository for every plan listed
-        rows = [
-            {**plan_summary(p), "status": plan_readiness(session, repo, p, None, modules).status}
-            for p in plans
-        ]
+        listed = list_plan_readiness(session, repo, runbook_path=runbook_path, limit=limit)
+    rows = [{**plan_summary(plan), "status": readiness.status} for plan, readiness in listed]
     if as_json:
         print_json(rows)
         return
     table = Table("plan", "runbook", "planned by", "planned at", "status", box=None)
-    for row, plan in zip(rows, plans, strict=True):
+    for row, (plan, _) in zip(rows, listed, strict=True):
         table.add_row(
             row["id"],
             row["runbook"],

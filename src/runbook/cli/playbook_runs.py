@@ -219,13 +219,11 @@ def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
     """List playbook runs (of playbook NAME), newest first."""
-    from runbook.orchestrate.fleet import sweep_playbooks
-    from runbook.store.playbooks import list_playbook_runs
+    from runbook.orchestrate.playbook_history import find_playbook_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:
-        sweep_playbooks(session)
-        runs = list_playbook_runs(
+        runs = find_playbook_runs(
             session, playbook=name, state=PlaybookRunState(state) if state else None, limit=limit
         )
     if as_json:
@@ -284,7 +282,7 @@ def _live(as_json: bool) -> bool:
 
 
 def _status(repo: Repository, run_id: str) -> tuple[PlaybookRun, list[TargetRecord]]:
-    from runbook.orchestrate.fleet import playbook_status
+    from runbook.orchestrate.playbook_history import playbook_status
 
     with store_session(repo) as session:
         return playbook_status(session, run_id)

@@ -19,8 +19,7 @@ from runbook.model.cells import cell_label
 from runbook.model.ids import run_folder
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
-from runbook.orchestrate.sweeping import sweep
-from runbook.store.runs import get_run, list_cell_events, list_runs
+from runbook.orchestrate.run_history import current_run, find_runs, show_run
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -53,9 +52,8 @@ def runs_command(
     """List runs, newest first. Runs whose process died show as interrupted."""
     repo = repository(ctx)
     with store_session(repo) as session:
-        sweep(session, repo)
-        runs = list_runs(
-            session, plan_id=plan_id, state=RunState(state) if state else None, limit=limit
+        runs = find_runs(
+            session, repo, plan_id=plan_id, state=RunState(state) if state else None, limit=limit
         )
     if as_json:
         print_json([run_summary(r) for r in runs])
@@ -84,8 +82,7 @@ def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) ->
     """Show what RUN did, cell by cell; --follow streams a run in progress."""
     repo = repository(ctx)
     with store_session(repo) as session:
-        run = get_run(session, run_id)
-        events = list_cell_events(session, run.id)
+        run, events = show_run(session, repo, run_id)
     # The log sits beside the notebook the engine writes: runs/<run>/log.jsonl.
     log_file = run_folder(repo, run.id) / "log.jsonl"
     if as_json:
@@ -115,8 +112,7 @@ def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) ->
 
 def _finished(repo: Repository, run_id: str) -> bool:
     with store_session(repo) as session:
-        sweep(session, repo)
-        return get_run(session, run_id).state.finished
+        return current_run(session, repo, run_id).state.finished
 
 
 def _print_log(path: Path, position: int) -> int:

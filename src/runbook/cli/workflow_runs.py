@@ -137,13 +137,11 @@ def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
     """List workflow runs (of workflow NAME), newest first."""
-    from runbook.orchestrate.dag import sweep_workflows
-    from runbook.store.workflows import list_workflow_runs
+    from runbook.orchestrate.workflow_history import find_workflow_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:
-        sweep_workflows(session)
-        runs = list_workflow_runs(
+        runs = find_workflow_runs(
             session, workflow=name, state=WorkflowState(state) if state else None, limit=limit
         )
     if as_json:
@@ -172,14 +170,11 @@ def runs_command(
 @click.pass_context
 def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     """Show workflow run RUN: its parameters and each task's state, run and reports."""
-    from runbook.orchestrate.dag import sweep_workflows
-    from runbook.store.workflows import get_workflow_run, list_tasks
+    from runbook.orchestrate.workflow_history import show_workflow_run
 
     repo = repository(ctx)
     with store_session(repo) as session:
-        sweep_workflows(session)
-        run = get_workflow_run(session, run_id)
-        tasks = list_tasks(session, run_id)
+        run, tasks = show_workflow_run(session, run_id)
     if as_json:
         print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
         return

@@ -42,15 +42,14 @@ from runbook.model.workflow_run import (
     new_workflow_run_id,
 )
 from runbook.orchestrate.dag_execution import TaskListener, WorkflowExecution
-from runbook.orchestrate.leases import lease_owner, lease_seconds, owner_gone
-from runbook.orchestrate.sweeping import audit_swept, sweep
+from runbook.orchestrate.leases import lease_owner
+from runbook.orchestrate.workflow_history import sweep_workflows
 from runbook.store.audit import append_event
 from runbook.store.workflows import (
     create_workflow_run,
     get_workflow_run,
     list_tasks,
     reconcile_tasks,
-    sweep_workflow_runs,
 )
 
 
@@ -97,17 +96,6 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
         else:
             raise ParameterError(name, f"is required by workflow {spec.name}; pass -p {name} VALUE")
     return values
-
-
-def sweep_workflows(session: Session) -> list[str]:
-    """Mark workflow runs whose process died ``interrupted`` (called by commands that look).
-
-    The runs of their tasks are swept first, so each task then takes its run's recorded
-    state (a task whose run succeeded stays succeeded: see ``reconcile_tasks``).
-    """
-    sweep(session)
-    marked = sweep_workflow_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    return audit_swept(session, marked, EventKind.WORKFLOW_FINISHED, workflow_subject)
 
 
 def start_workflow(

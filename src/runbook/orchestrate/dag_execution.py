@@ -7,7 +7,6 @@ downstream of a failure ``upstream_failed`` and finishes the run's record.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.leases import keep_alive
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.running import RunRequest, start_run
+from runbook.orchestrate.worker_threads import in_worker_thread
 from runbook.orchestrate.workflow_files import task_path
 from runbook.store.audit import append_event
 from runbook.store.leases import WORKFLOW_RUN_LEASE
@@ -132,7 +132,8 @@ class WorkflowExecution:
                         if len(running) >= self.settings.max_parallel:
                             break
                         self.states[key] = TaskState.RUNNING
-                        running[pool.submit(_in_thread_loop, self._run_task, key)] = key
+                        work = functools.partial(self._run_task, key)
+                        running[pool.submit(in_worker_thread, work)] = key
                     if not running:
                         return
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -299,21 +300,3 @@ class WorkflowExecution:
                 return
             record = get_task(session, self.run_record.id, key)
         self.listener(record)
-
-
-def _in_thread_loop(work: Callable[[str], TaskState], key: str) -> TaskState:
-    """Run ``work`` in a pool thread, then close the event loop the kernel client made there.
-
-    jupyter_client's blocking calls create one event loop per thread and leave it open; a
-    pool thread outlives the task, so its loop (and the sockets on it) is closed here.
-    """
-    try:
-        return work(key)
-    finally:
-        try:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None and not loop.is_running():
-            loop.close()
-            asyncio.set_event_loop(None)

@@ -39,11 +39,10 @@ from runbook.model.playbook_run import (
 )
 from runbook.model.repository import Repository
 from runbook.orchestrate.audit_anchor import anchor_quietly
-from runbook.orchestrate.fleet_orphans import end_orphans
 from runbook.orchestrate.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.inventory import read_inventory
-from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds, owner_gone
-from runbook.orchestrate.sweeping import audit_swept
+from runbook.orchestrate.leases import keep_alive, lease_owner
+from runbook.orchestrate.playbook_history import sweep_playbooks
 from runbook.store.audit import append_event
 from runbook.store.leases import PLAYBOOK_RUN_LEASE
 from runbook.store.playbooks import (
@@ -52,8 +51,6 @@ from runbook.store.playbooks import (
     get_playbook_run,
     list_targets,
     request_cancel,
-    sweep_playbook_runs,
-    update_targets,
 )
 
 #: The longest target name the store keeps (playbook_targets.name).
@@ -157,47 +154,6 @@ def cancel_playbook(session: Session, run_id: str, *, interrupt: bool, by: str) 
     if run.state.finished:
         raise FailureError(f"playbook run {run_id} already ended ({run.state.value})")
     return run
-
-
-def playbook_status(session: Session, run_id: str) -> tuple[PlaybookRun, list[TargetRecord]]:
-    """A run and its targets as recorded now (dead runs marked interrupted first)."""
-    sweep_playbooks(session)
-    return get_playbook_run(session, run_id), list_targets(session, run_id)
-
-
-def sweep_playbooks(session: Session) -> list[str]:
-    """Mark playbook runs whose process died ``interrupted`` and free their targets.
-
-    When that process is certainly dead (gone from this host), what its shell steps left
-    running is ended too (:mod:`runbook.orchestrate.fleet_orphans`) and listed in the
-    audit event; a run swept only because its lease expired keeps them (its process may
-    still be alive somewhere).
-    """
-    marked = sweep_playbook_runs(session, lease_seconds=lease_seconds(), owner_gone=owner_gone)
-    details: dict[str, dict[str, Any]] = {}
-    for run_id in marked:
-        if owner_gone(get_playbook_run(session, run_id).lease_owner):
-            ended = end_orphans(run_id)
-            _started_after_all(session, run_id, {o.target for o in ended if o.target})
-            details[run_id] = {
-                "ended_processes": [
-                    {"pid": o.pid, "pgid": o.pgid, "command": o.command, "target": o.target}
-                    for o in ended[:50]
-                ]
-            }
-    return audit_swept(session, marked, EventKind.PLAYBOOK_RUN_FINISHED, playbook_subject, details)
-
-
-def _started_after_all(session: Session, run_id: str, names: set[str]) -> None:
-    """Targets the sweep took for never started (their RUNNING state was not flushed yet
-    when the process died) whose step was found running: their outcome is unknown."""
-    note = "outcome unknown: its step was still running when the run's process died"
-    changes = {
-        target.name: {"state": TargetState.INTERRUPTED, "message": note}
-        for target in list_targets(session, run_id)
-        if target.name in names and target.state is TargetState.SKIPPED
-    }
-    update_targets(session, run_id, changes)
 
 
 def _new_run(

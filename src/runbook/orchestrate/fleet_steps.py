@@ -23,7 +23,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -364,21 +364,3 @@ def runbook_rollback(failed_result: Result | None, step_name: str, failed: bool)
         "message": f"completed runbook steps are not rolled back automatically; roll back "
         f"run {run} by hand",
     }
-
-
-def in_worker_thread(work: Callable[[], Result]) -> Result:
-    """Run ``work`` in a pool thread, then close the event loop jupyter_client made there.
-
-    jupyter_client's blocking calls create one event loop per thread and leave it open; a
-    pool thread outlives the step, so its loop (and the sockets on it) is closed here.
-    """
-    try:
-        return work()
-    finally:
-        try:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None and not loop.is_running():
-            loop.close()
-            asyncio.set_event_loop(None)

@@ -21,11 +21,11 @@ from runbook.orchestrate.fleet_steps import (
     Result,
     ShellControl,
     base_environment,
-    in_worker_thread,
     run_shell,
     runbook_rollback,
     runbook_step,
 )
+from runbook.orchestrate.worker_threads import in_worker_thread
 
 if TYPE_CHECKING:
     from runbook.orchestrate.fleet_runner import FleetExecution

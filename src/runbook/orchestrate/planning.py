@@ -50,7 +50,7 @@ from runbook.orchestrate.plan_files import (
     writing_plan_files,
 )
 from runbook.store.audit import append_event
-from runbook.store.plans import create_plan, get_plan, set_plan_state
+from runbook.store.plans import create_plan, get_plan, list_plans, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
 
 
@@ -221,6 +221,22 @@ def plan_readiness(
         changes,
         unreadable=file.problem,
     )
+
+
+def list_plan_readiness(
+    session: Session,
+    repository: Repository,
+    *,
+    runbook_path: str | None = None,
+    limit: int | None = None,
+) -> list[tuple[Plan, Readiness]]:
+    """Plans, newest first (optionally of one runbook), each with whether it may run now.
+
+    One walk of the repository's modules serves every plan listed.
+    """
+    plans = list_plans(session, runbook_path=runbook_path, limit=limit)
+    modules = local_modules(repository)
+    return [(plan, plan_readiness(session, repository, plan, None, modules)) for plan in plans]
 
 
 def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:
