@@ -23,9 +23,8 @@ from runbook.model.playbook import (
     StaticInventory,
     Target,
 )
-from runbook.model.spec_builder import SpecBuilder
-from runbook.model.workflow import describe
-from runbook.model.workflow import path_problem as _inputs_path_problem
+from runbook.model.spec_builder import SpecBuilder, describe
+from runbook.model.spec_builder import path_problem as _path_problem
 
 _INVENTORY_KEYS: Final = ("targets", "file", "command", "http")
 _TARGET_KEYS: Final = ("name", "address", "vars")
@@ -183,8 +182,7 @@ class InventoryBuilder(SpecBuilder):
 
 def path_problem(value: object) -> str | None:
     """Why ``value`` is not a relative path that stays inside the repository, else None."""
-    problem = _inputs_path_problem(value)
-    return problem.replace("the inputs folder", "the repository") if problem else None
+    return _path_problem(value, inside="the repository")
 
 
 def has_var(variables: dict[str, Any], path: tuple[str, ...]) -> bool:

@@ -23,7 +23,7 @@ from runbook.model.playbook import (
 )
 from runbook.model.playbook_inventory import SLUG, InventoryBuilder, has_var, path_problem
 from runbook.model.playbook_templates import Reference, scan_template
-from runbook.model.workflow import describe
+from runbook.model.spec_builder import describe
 
 _RUNBOOK_STEP_KEYS: Final = ("name", "runbook", "parameters", "timeout")
 _SHELL_STEP_KEYS: Final = ("name", "shell", "timeout", "rollback")

@@ -16,8 +16,8 @@ from runbook.errors import ParameterError, SpecError
 from runbook.model.parameters import check_name
 from runbook.model.playbook import PlaybookSpec, Step
 from runbook.model.playbook_steps import StepBuilder
+from runbook.model.spec_builder import describe
 from runbook.model.strategy import build_strategy
-from runbook.model.workflow import describe
 
 _TOP_KEYS: Final = (
     *("name", "version", "description", "parameters"),

@@ -34,7 +34,7 @@ from runbook.model.playbook import (
     StrategySpec,
     Target,
 )
-from runbook.model.workflow import describe
+from runbook.model.spec_builder import describe
 
 BatchSize = int | str
 T = TypeVar("T")

@@ -29,6 +29,7 @@ from typing import Any, Final, Literal, cast
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runbook.errors import SpecError
+from runbook.model.spec_builder import describe
 from runbook.model.yaml_files import compose_yaml, parse_yaml
 
 AUTOMATIC_PARAMETERS: Final = ("reference_date", "date_ranges")
@@ -203,63 +204,6 @@ def timezone_problem(name: object) -> str | None:
     except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
         return f"unknown time zone {name!r}"
     return None
-
-
-def path_problem(value: object) -> str | None:
-    """Why ``value`` is not a relative path that stays inside the inputs folder, else None."""
-    if not isinstance(value, str) or not value.strip():
-        return f"expected a relative file name, not {describe(value)}"
-    if "\x00" in value:
-        return "contains a NUL byte"
-    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
-        return f"{value!r} is absolute: paths must stay inside the inputs folder"
-    if ".." in re.split(r"[/\\]", value):
-        return f"{value!r} contains '..': paths must stay inside the inputs folder"
-    return None
-
-
-def describe(value: object) -> str:
-    """``value`` named for an error message: its kind, and the value when short."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return repr(value)
-    return f"{type(value).__name__} {value!r}"
-
-
-def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Every distinct cycle found in ``graph`` (node → the nodes it needs), each once.
-
-    A cycle ``[a, b]`` means a needs b and b needs a.
-    """
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
-    cycles: list[list[str]] = []
-    seen: set[frozenset[str]] = set()
-
-    def visit(key: str, trail: list[str]) -> None:
-        state[key] = 1
-        trail.append(key)
-        for needed in graph.get(key, []):
-            if state.get(needed) == 1:
-                cycle = trail[trail.index(needed) :]
-                if frozenset(cycle) not in seen:
-                    seen.add(frozenset(cycle))
-                    cycles.append(cycle)
-            elif needed not in state:
-                visit(needed, trail)
-        trail.pop()
-        state[key] = 2
-
-    for key in graph:
-        if key not in state:
-            visit(key, [])
-    return cycles
 
 
 #: Why a file a workflows file names (relative to its folder) cannot be used, or None.

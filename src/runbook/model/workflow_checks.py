@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 
 from runbook.errors import ParameterError, SpecError
 from runbook.model.parameters import check_name
-from runbook.model.spec_builder import SpecBuilder
+from runbook.model.spec_builder import SpecBuilder, describe, find_cycles, path_problem
 from runbook.model.stencil import parse_stencil
 from runbook.model.workflow import (
     AUTOMATIC_PARAMETERS,
@@ -30,9 +30,6 @@ from runbook.model.workflow import (
     OutputFormat,
     OutputSpec,
     TaskSpec,
-    describe,
-    find_cycles,
-    path_problem,
 )
 
 #: Task labels AutoFlow refuses: it passes parameters of these names itself.

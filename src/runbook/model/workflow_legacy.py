@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from runbook.model.spec_builder import describe
 from runbook.model.workflow import (
     OutputSpec,
     TaskSpec,
@@ -36,7 +37,6 @@ from runbook.model.workflow import (
     WorkflowFile,
     WorkflowSpec,
     cron_problem,
-    describe,
 )
 from runbook.model.workflow_checks import RESERVED_LABELS, Accepts, quoted
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 from typing import Any, Final, cast
 
+from runbook.model.spec_builder import describe
 from runbook.model.workflow import (
     CDR_TYPES,
     SENSOR_TYPES,
@@ -19,7 +20,6 @@ from runbook.model.workflow import (
     Trigger,
     WorkflowSpec,
     cron_problem,
-    describe,
     timezone_problem,
 )
 from runbook.model.workflow_checks import Accepts, WorkflowChecks

@@ -13,6 +13,7 @@ import re
 from typing import Any, Final
 
 from runbook.errors import SpecError
+from runbook.model.spec_builder import describe
 from runbook.model.workflow import (
     AUTOMATIC_PARAMETERS,
     SETTING_NAMES,
@@ -20,7 +21,6 @@ from runbook.model.workflow import (
     TaskSpec,
     WorkflowFile,
     WorkflowSpec,
-    describe,
 )
 from runbook.model.workflow_checks import Accepts, accepts
 from runbook.model.workflow_triggers import TriggerChecks, sensor_workflow_names

@@ -69,7 +69,7 @@ class NotifyObserver(RunObserver):
             self._sent.append(self._sender.submit(self._deliver, ctx.masker.mask(text), level))
 
     def _deliver(self, text: str, level: str) -> None:
-        from runbook.helpers import notify  # the one notification path, shared with notebooks
+        from runbook.notify import notify  # the one notification path, shared with notebooks
 
         try:
             if not notify(text, title="runbook", urls=self._urls, level=level):
