@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.errors import ConfigError, UnknownRunError
-from runbook.model.playbook import TargetState
-from runbook.model.playbook_run import PlaybookRun, PlaybookRunState, TargetRecord
+from runbook.model.playbooks.playbook import TargetState
+from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState, TargetRecord
 from runbook.model.repository import Repository, find_repository
 from runbook.model.retention import RetentionPolicy, parse_retention, parse_ttl
 from runbook.model.run import CellEvent, CellStatus, Run, RunMode, RunState
-from runbook.model.workflow import load_workflows
-from runbook.model.workflow_run import TriggerKind, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow import load_workflows
+from runbook.model.workflows.workflow_run import TriggerKind, WorkflowRun, WorkflowState
 from runbook.orchestrate.retention import collect_garbage
-from runbook.orchestrate.workflow_files import settings_for
+from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events, verify_audit
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.plans import create_plan

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError
-from runbook.model.playbook_run import PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRunState
 from runbook.model.run import Run, RunMode, RunState
-from runbook.model.workflow import load_workflows
-from runbook.model.workflow_run import TriggerKind, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow import load_workflows
+from runbook.model.workflows.workflow_run import TriggerKind, WorkflowRun, WorkflowState
 from runbook.store.leases import (
     LEASE_KINDS,
     PLAYBOOK_RUN_LEASE,

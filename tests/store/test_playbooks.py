@@ -11,8 +11,8 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from runbook.errors import TargetLockedError, UnknownPlaybookError, UnknownPlaybookRunError
-from runbook.model.playbook import Target, TargetState, load_playbook, playbook_to_json
-from runbook.model.playbook_run import (
+from runbook.model.playbooks.playbook import Target, TargetState, load_playbook, playbook_to_json
+from runbook.model.playbooks.playbook_run import (
     CancelMode,
     PlaybookRun,
     PlaybookRunState,

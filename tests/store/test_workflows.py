@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from runbook.model.plan import Plan
 from runbook.model.run import Run, RunMode, RunState
-from runbook.model.workflow import load_workflows
-from runbook.model.workflow_run import TaskState, TriggerKind, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow import load_workflows
+from runbook.model.workflows.workflow_run import TaskState, TriggerKind, WorkflowRun, WorkflowState
 from runbook.store.plans import create_plan
 from runbook.store.runs import create_run, finish_run
 from runbook.store.workflows import (

@@ -19,7 +19,7 @@ from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
-from runbook.model.playbook_run import PlaybookDefinition
+from runbook.model.playbooks.playbook_run import PlaybookDefinition
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 _SEMANTICS: Final = """\b
@@ -67,7 +67,7 @@ def validate_command(as_json: bool, file: str) -> int:
 
     Exit 1 when FILE has errors, 2 when it cannot be read.
     """
-    from runbook.model.playbook import validate_playbook
+    from runbook.model.playbooks.playbook import validate_playbook
 
     try:
         text = read_text(Path(file))
@@ -99,7 +99,7 @@ def import_command(ctx: click.Context, as_user: str | None, as_json: bool, file:
     "unchanged". Runs always use the revision they started with. Exit 1 when FILE is
     invalid (the first error, with its place in the YAML), 2 when it cannot be read.
     """
-    from runbook.orchestrate.playbook_import import import_playbook
+    from runbook.orchestrate.playbooks.playbook_import import import_playbook
 
     repo = repository(ctx)
     with store_session(repo) as session:

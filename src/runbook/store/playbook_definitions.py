@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError, UnknownPlaybookError
-from runbook.model.playbook_run import PlaybookDefinition, definition_sha256
+from runbook.model.playbooks.playbook_run import PlaybookDefinition, definition_sha256
 from runbook.store.tables import PlaybookDefinitionRow
 
 # A revision number taken by a concurrent import is tried again this many times.

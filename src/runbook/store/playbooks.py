@@ -19,8 +19,8 @@ from runbook.errors import (
     TargetLockedError,
     UnknownPlaybookRunError,
 )
-from runbook.model.playbook import TargetState
-from runbook.model.playbook_run import (
+from runbook.model.playbooks.playbook import TargetState
+from runbook.model.playbooks.playbook_run import (
     CancelMode,
     PlaybookRun,
     PlaybookRunState,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import UnknownWorkflowRunError
 from runbook.model.run import RunState
-from runbook.model.workflow_run import (
+from runbook.model.workflows.workflow_run import (
     TaskRecord,
     TaskState,
     TriggerKind,
