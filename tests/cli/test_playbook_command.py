@@ -23,7 +23,7 @@ from runbook.model.repository import Repository
 from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
 from runbook.orchestrate.playbooks.fleet_runner import FleetListener
 from runbook.store.db import ensure_schema, make_engine
-from runbook.store.playbook_definitions import get_definition
+from runbook.store.playbooks.playbook_definitions import get_definition
 from tests.cli.process import RUNBOOK, runbook
 from tests.conftest import Result
 

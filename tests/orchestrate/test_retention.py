@@ -25,14 +25,14 @@ from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events, verify_audit
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.plans import create_plan
-from runbook.store.playbooks import (
+from runbook.store.playbooks.playbook_runs import (
     create_playbook_run,
     finish_playbook_run,
     list_playbook_runs,
     list_targets,
 )
 from runbook.store.runs import add_cell_event, create_run, finish_run, get_run, list_cell_events
-from runbook.store.workflows import (
+from runbook.store.workflows.workflow_runs import (
     create_workflow_run,
     finish_workflow_run,
     list_workflow_runs,

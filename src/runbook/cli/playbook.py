@@ -122,7 +122,7 @@ def import_command(ctx: click.Context, as_user: str | None, as_json: bool, file:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List imported playbooks with their newest revision."""
-    from runbook.store.playbook_definitions import list_definitions
+    from runbook.store.playbooks.playbook_definitions import list_definitions
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -154,7 +154,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def versions_command(ctx: click.Context, as_json: bool, name: str) -> None:
     """List every imported revision of playbook NAME, newest first."""
     from runbook.errors import UnknownPlaybookError
-    from runbook.store.playbook_definitions import list_revisions
+    from runbook.store.playbooks.playbook_definitions import list_revisions
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -187,7 +187,7 @@ def show_command(
     ctx: click.Context, version: str | None, revision: int | None, as_json: bool, name: str
 ) -> None:
     """Show playbook NAME as stored (the newest revision unless --version or --revision)."""
-    from runbook.store.playbook_definitions import get_definition
+    from runbook.store.playbooks.playbook_definitions import get_definition
 
     repo = repository(ctx)
     with store_session(repo) as session:

@@ -55,7 +55,7 @@ class PlaybookName(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.playbook_definitions import playbook_names
+        from runbook.store.playbooks.playbook_definitions import playbook_names
 
         return _complete_from_store(ctx, incomplete, playbook_names)
 
@@ -68,7 +68,7 @@ class PlaybookRunId(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.playbooks import playbook_run_ids
+        from runbook.store.playbooks.playbook_runs import playbook_run_ids
 
         return _complete_from_store(ctx, incomplete, playbook_run_ids)
 
@@ -126,7 +126,7 @@ def run_command(
     max_failures, on_failure and drift.
     """
     from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
-    from runbook.store.playbook_definitions import get_definition
+    from runbook.store.playbooks.playbook_definitions import get_definition
 
     repo = repository(ctx)
     given = read_option_values(parameters)
@@ -220,7 +220,7 @@ def runs_command(
 ) -> None:
     """List playbook runs (of playbook NAME), newest first."""
     from runbook.orchestrate.playbooks.fleet import sweep_playbooks
-    from runbook.store.playbooks import list_playbook_runs
+    from runbook.store.playbooks.playbook_runs import list_playbook_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:

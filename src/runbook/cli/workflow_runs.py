@@ -117,7 +117,7 @@ def resume_command(ctx: click.Context, as_user: str | None, as_json: bool, run_i
     """
     from runbook.orchestrate.workflows.dag import resume_workflow
     from runbook.orchestrate.workflows.workflow_files import settings_for
-    from runbook.store.workflows import get_workflow_run
+    from runbook.store.workflows.workflow_runs import get_workflow_run
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -142,7 +142,7 @@ def runs_command(
 ) -> None:
     """List workflow runs (of workflow NAME), newest first."""
     from runbook.orchestrate.workflows.dag import sweep_workflows
-    from runbook.store.workflows import list_workflow_runs
+    from runbook.store.workflows.workflow_runs import list_workflow_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -177,7 +177,7 @@ def runs_command(
 def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     """Show workflow run RUN: its parameters and each task's state, run and reports."""
     from runbook.orchestrate.workflows.dag import sweep_workflows
-    from runbook.store.workflows import get_workflow_run, list_tasks
+    from runbook.store.workflows.workflow_runs import get_workflow_run, list_tasks
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -238,7 +238,7 @@ def task_summary(task: TaskRecord) -> dict[str, Any]:
 
 
 def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
-    from runbook.store.workflows import list_tasks
+    from runbook.store.workflows.workflow_runs import list_tasks
 
     with store_session(repo) as session:
         tasks = list_tasks(session, run.id)

@@ -47,10 +47,10 @@ from runbook.orchestrate.playbooks.fleet_runner import FleetListener
 from runbook.orchestrate.playbooks.playbook_import import git_state, import_playbook
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
-from runbook.store.playbook_definitions import (
+from runbook.store.playbooks.playbook_definitions import (
     get_definition,
 )
-from runbook.store.playbooks import (
+from runbook.store.playbooks.playbook_runs import (
     create_playbook_run,
     get_playbook_run,
     list_targets,

@@ -28,7 +28,7 @@ from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.runs import get_run
-from runbook.store.workflows import list_tasks
+from runbook.store.workflows.workflow_runs import list_tasks
 from tests.builders import write_runbook
 
 pytestmark = pytest.mark.kernel

@@ -21,7 +21,7 @@ from runbook.model.workflows.workflow_run import TriggerKind, WorkflowState
 from runbook.orchestrate.workflows.scheduler import Scheduler, SchedulerOptions
 from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.db import ensure_schema, make_engine
-from runbook.store.workflows import list_tasks, list_workflow_runs
+from runbook.store.workflows.workflow_runs import list_tasks, list_workflow_runs
 from tests.localhttp import JsonHandler, serving
 from tests.model.workflows.test_workflow import AUTOFLOW_EXAMPLE
 from tests.orchestrate.workflows.test_dag import notebook

@@ -46,7 +46,7 @@ from runbook.orchestrate.playbooks.inventory import read_inventory
 from runbook.orchestrate.sweeping import audit_swept
 from runbook.store.audit import append_event
 from runbook.store.leases import PLAYBOOK_RUN_LEASE
-from runbook.store.playbooks import (
+from runbook.store.playbooks.playbook_runs import (
     create_playbook_run,
     finish_playbook_run,
     get_playbook_run,

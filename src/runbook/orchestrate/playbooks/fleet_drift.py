@@ -16,7 +16,7 @@ from runbook.model.playbooks.playbook import AddedTargets, TargetState
 from runbook.model.playbooks.playbook_run import TargetRecord
 from runbook.model.playbooks.strategy import inventory_drift
 from runbook.orchestrate.playbooks.inventory import read_inventory
-from runbook.store.playbooks import add_targets
+from runbook.store.playbooks.playbook_runs import add_targets
 from runbook.store.target_locks import lock_targets
 
 if TYPE_CHECKING:

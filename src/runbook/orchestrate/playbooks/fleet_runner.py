@@ -40,7 +40,7 @@ from runbook.model.playbooks.playbook_run import CancelMode, PlaybookRun, Target
 from runbook.model.playbooks.strategy import batch_sizes, exceeds, failure_limit, split_batches
 from runbook.orchestrate.playbooks.fleet_drift import WAITING, reread_inventory
 from runbook.orchestrate.playbooks.fleet_target import TargetSteps
-from runbook.store.playbooks import cancel_request, update_targets
+from runbook.store.playbooks.playbook_runs import cancel_request, update_targets
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

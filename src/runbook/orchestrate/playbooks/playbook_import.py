@@ -19,7 +19,7 @@ from runbook.model.playbooks.playbook_run import (
     PlaybookDefinition,
 )
 from runbook.model.repository import Repository
-from runbook.store.playbook_definitions import (
+from runbook.store.playbooks.playbook_definitions import (
     import_definition,
 )
 

@@ -45,7 +45,7 @@ from runbook.orchestrate.leases import lease_owner, lease_seconds, owner_gone
 from runbook.orchestrate.sweeping import audit_swept, sweep
 from runbook.orchestrate.workflows.dag_execution import TaskListener, WorkflowExecution
 from runbook.store.audit import append_event
-from runbook.store.workflows import (
+from runbook.store.workflows.workflow_runs import (
     create_workflow_run,
     get_workflow_run,
     list_tasks,

@@ -39,7 +39,7 @@ from runbook.orchestrate.workflows.workflow_files import task_path
 from runbook.store.audit import append_event
 from runbook.store.leases import WORKFLOW_RUN_LEASE
 from runbook.store.runs import get_run, list_cell_events
-from runbook.store.workflows import (
+from runbook.store.workflows.workflow_runs import (
     finish_workflow_run,
     get_task,
     get_workflow_run,

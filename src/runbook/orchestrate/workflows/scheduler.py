@@ -53,7 +53,12 @@ from runbook.orchestrate.workflows.dag import (
 )
 from runbook.orchestrate.workflows.scheduler_polls import SensorPoll, sensor_polls
 from runbook.orchestrate.workflows.workflow_files import DefinedWorkflow, load_defined
-from runbook.store.workflows import claims, failed_attempts, lock_trigger, set_last_fire
+from runbook.store.workflows.workflow_runs import (
+    claims,
+    failed_attempts,
+    lock_trigger,
+    set_last_fire,
+)
 
 #: Where the scheduler's lines go (a logger in the CLI).
 Log = Callable[[str], None]

@@ -19,14 +19,14 @@ from runbook.model.playbooks.playbook_run import (
     TargetRecord,
 )
 from runbook.store.db import session_scope
-from runbook.store.playbook_definitions import (
+from runbook.store.playbooks.playbook_definitions import (
     get_definition,
     import_definition,
     list_definitions,
     list_revisions,
     playbook_names,
 )
-from runbook.store.playbooks import (
+from runbook.store.playbooks.playbook_runs import (
     add_targets,
     cancel_request,
     create_playbook_run,

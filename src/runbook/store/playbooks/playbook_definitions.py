@@ -1,6 +1,7 @@
 """Record functions for playbook definitions: the revisions ``runbook playbook import`` stores.
 
-A revision is immutable once stored; a run freezes the one it runs (``store.playbooks``).
+A revision is immutable once stored; a run freezes the one it runs
+(``store.playbooks.playbook_runs``).
 """
 
 from __future__ import annotations

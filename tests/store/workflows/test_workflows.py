@@ -13,7 +13,7 @@ from runbook.model.workflows.workflow import load_workflows
 from runbook.model.workflows.workflow_run import TaskState, TriggerKind, WorkflowRun, WorkflowState
 from runbook.store.plans import create_plan
 from runbook.store.runs import create_run, finish_run
-from runbook.store.workflows import (
+from runbook.store.workflows.workflow_runs import (
     create_workflow_run,
     list_tasks,
     reconcile_tasks,
