@@ -15,9 +15,9 @@ from runbook.errors import (
     RunRefusedError,
     refuses_runs,
 )
-from runbook.model.playbook_run import PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRunState
 from runbook.model.run import RunState
-from runbook.model.workflow_run import WorkflowState
+from runbook.model.workflows.workflow_run import WorkflowState
 from runbook.outcomes import (
     ERROR_STATUSES,
     STATE_EXIT_CODES,

@@ -18,12 +18,12 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
-from runbook.model.playbook_run import PlaybookRun, TargetRecord
+from runbook.model.playbooks.playbook_run import PlaybookRun, TargetRecord
 from runbook.model.repository import Repository
-from runbook.orchestrate.fleet import PlaybookRequest, start_playbook
-from runbook.orchestrate.fleet_runner import FleetListener
+from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
+from runbook.orchestrate.playbooks.fleet_runner import FleetListener
 from runbook.store.db import ensure_schema, make_engine
-from runbook.store.playbook_definitions import get_definition
+from runbook.store.playbooks.playbook_definitions import get_definition
 from tests.cli.process import RUNBOOK, runbook
 from tests.conftest import Result
 

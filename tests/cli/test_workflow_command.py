@@ -9,7 +9,7 @@ import pytest
 
 from runbook.model.repository import Repository
 from tests.conftest import Result
-from tests.model.test_workflow import AUTOFLOW_EXAMPLE
+from tests.model.workflows.test_workflow import AUTOFLOW_EXAMPLE
 
 Cli = Callable[..., Result]
 
@@ -126,7 +126,7 @@ workflows:
 
 
 def two_step_inputs(repo: Repository, second_body: str) -> None:
-    from tests.orchestrate.test_dag import notebook
+    from tests.orchestrate.workflows.test_dag import notebook
 
     folder = repo.root / "workflows"
     (folder / "pair.yml").write_text(TWO_STEP)
@@ -198,7 +198,7 @@ def test_a_killed_workflow_is_interrupted_and_can_be_resumed(repo: Repository) -
     import subprocess
 
     from tests.cli.process import RUNBOOK, runbook
-    from tests.orchestrate.test_dag import notebook
+    from tests.orchestrate.workflows.test_dag import notebook
 
     folder = repo.root / "workflows"
     (folder / "slow.yml").write_text(
@@ -251,7 +251,7 @@ def test_a_task_whose_run_succeeded_before_the_kill_is_not_run_again(repo: Repos
     import threading
 
     from tests.cli.process import RUNBOOK, runbook
-    from tests.orchestrate.test_dag import notebook
+    from tests.orchestrate.workflows.test_dag import notebook
 
     ran = repo.root / "first-ran.txt"
     two_step_inputs(repo, "print(upstream)")
@@ -338,7 +338,7 @@ workflows:
 
 def invalid_neighbours(repo: Repository) -> None:
     """workflows/good.yml next to an invalid file, an unparsable one and a non-UTF-8 one."""
-    from tests.orchestrate.test_dag import notebook
+    from tests.orchestrate.workflows.test_dag import notebook
 
     folder = repo.root / "workflows"
     (folder / "good.yml").write_text(GOOD)

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from runbook.errors import PathEscapeError
 from runbook.model.ids import IdKind, check_id, id_path, is_id, kind_of
-from runbook.model.playbook_run import new_playbook_run_id
+from runbook.model.playbooks.playbook_run import new_playbook_run_id
 from runbook.model.run import new_run_id
-from runbook.model.workflow_run import new_workflow_run_id
+from runbook.model.workflows.workflow_run import new_workflow_run_id
 from runbook.orchestrate.planning import new_plan_id
 
 HOSTILE = [

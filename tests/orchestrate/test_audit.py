@@ -29,7 +29,7 @@ from runbook.orchestrate.audit_anchor import anchor_audit, anchor_file
 from runbook.orchestrate.audit_verify import AuditVerdict, verify_audit_log
 from runbook.orchestrate.planning import plan_runbook, review_plan
 from runbook.orchestrate.retention import collect_garbage
-from runbook.orchestrate.workflow_files import settings_for
+from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import append_event, list_events
 from runbook.store.db import ensure_schema, make_engine, session_scope
 from runbook.store.plans import create_plan
@@ -417,7 +417,7 @@ def test_what_is_not_detected_events_after_the_last_anchor_that_no_record_repeat
 def test_a_playbook_run_anchors_when_it_ends_and_matches_its_events(
     sessions: sessionmaker[Session], engine: Engine, repo: Repository
 ) -> None:
-    from tests.orchestrate.test_fleet import playbook, run_playbook
+    from tests.orchestrate.playbooks.test_fleet import playbook, run_playbook
 
     run, _ = run_playbook(sessions, repo, playbook(targets=["web1", "web2"]))
     verdict = verify(sessions, repo)
@@ -438,8 +438,8 @@ def test_a_playbook_run_anchors_when_it_ends_and_matches_its_events(
 def test_a_workflow_run_and_its_task_runs_anchor_and_match_their_events(
     sessions: sessionmaker[Session], engine: Engine, repo: Repository
 ) -> None:
-    from runbook.orchestrate.dag import start_workflow
-    from tests.orchestrate.test_dag import notebook, request
+    from runbook.orchestrate.workflows.dag import start_workflow
+    from tests.orchestrate.workflows.test_dag import notebook, request
 
     text = "workflows:\n  - name: flows\n    notebooks:\n      hello: {filename: hello.ipynb}\n"
     (repo.root / "workflows" / "flows.yml").write_text(text)

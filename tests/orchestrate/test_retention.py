@@ -13,26 +13,26 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
 from runbook.errors import ConfigError, UnknownRunError
-from runbook.model.playbook import TargetState
-from runbook.model.playbook_run import PlaybookRun, PlaybookRunState, TargetRecord
+from runbook.model.playbooks.playbook import TargetState
+from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState, TargetRecord
 from runbook.model.repository import Repository, find_repository
 from runbook.model.retention import RetentionPolicy, parse_retention, parse_ttl
 from runbook.model.run import CellEvent, CellStatus, Run, RunMode, RunState
-from runbook.model.workflow import load_workflows
-from runbook.model.workflow_run import TriggerKind, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow import load_workflows
+from runbook.model.workflows.workflow_run import TriggerKind, WorkflowRun, WorkflowState
 from runbook.orchestrate.retention import collect_garbage
-from runbook.orchestrate.workflow_files import settings_for
+from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events, verify_audit
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.plans import create_plan
-from runbook.store.playbooks import (
+from runbook.store.playbooks.playbook_runs import (
     create_playbook_run,
     finish_playbook_run,
     list_playbook_runs,
     list_targets,
 )
 from runbook.store.runs import add_cell_event, create_run, finish_run, get_run, list_cell_events
-from runbook.store.workflows import (
+from runbook.store.workflows.workflow_runs import (
     create_workflow_run,
     finish_workflow_run,
     list_workflow_runs,

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError
-from runbook.model.playbook_run import PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRunState
 from runbook.model.run import Run, RunMode, RunState
-from runbook.model.workflow import load_workflows
-from runbook.model.workflow_run import TriggerKind, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow import load_workflows
+from runbook.model.workflows.workflow_run import TriggerKind, WorkflowRun, WorkflowState
 from runbook.store.leases import (
     LEASE_KINDS,
     PLAYBOOK_RUN_LEASE,
@@ -30,11 +30,19 @@ from runbook.store.leases import (
     renew_lease,
 )
 from runbook.store.plans import create_plan
-from runbook.store.playbooks import create_playbook_run, finish_playbook_run, sweep_playbook_runs
+from runbook.store.playbooks.playbook_runs import (
+    create_playbook_run,
+    finish_playbook_run,
+    sweep_playbook_runs,
+)
 from runbook.store.runs import create_run, finish_run, sweep_interrupted
-from runbook.store.workflows import create_workflow_run, finish_workflow_run, sweep_workflow_runs
+from runbook.store.workflows.workflow_runs import (
+    create_workflow_run,
+    finish_workflow_run,
+    sweep_workflow_runs,
+)
 from tests.store.conftest import T0, _make_plan
-from tests.store.test_playbooks import make_run as make_playbook_run
+from tests.store.playbooks.test_playbooks import make_run as make_playbook_run
 
 ONE = "workflows:\n  - name: one\n    notebooks:\n      only: {filename: a.ipynb}\n"
 

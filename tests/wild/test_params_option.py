@@ -20,8 +20,8 @@ from runbook.cli.values import split_parameters
 from runbook.cli.workflow_runs import run_command as workflow_run
 from runbook.model.option_values import read_option_values, untyped_value
 from runbook.model.repository import Repository
-from runbook.model.workflow import load_workflows
-from runbook.orchestrate.dag import bind_workflow_parameters
+from runbook.model.workflows.workflow import load_workflows
+from runbook.orchestrate.workflows.dag import bind_workflow_parameters
 from tests.builders import write_runbook
 
 Cli = Any

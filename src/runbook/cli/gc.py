@@ -32,7 +32,7 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
     this once a day.
     """
     from runbook.orchestrate.retention import collect_garbage
-    from runbook.orchestrate.workflow_files import settings_for
+    from runbook.orchestrate.workflows.workflow_files import settings_for
 
     repo = repository(ctx)
     with store_sessions(repo) as sessions:

@@ -19,7 +19,7 @@ from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
-from runbook.model.playbook_run import PlaybookDefinition
+from runbook.model.playbooks.playbook_run import PlaybookDefinition
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 _SEMANTICS: Final = """\b
@@ -67,7 +67,7 @@ def validate_command(as_json: bool, file: str) -> int:
 
     Exit 1 when FILE has errors, 2 when it cannot be read.
     """
-    from runbook.model.playbook import validate_playbook
+    from runbook.model.playbooks.playbook import validate_playbook
 
     try:
         text = read_text(Path(file))
@@ -99,7 +99,7 @@ def import_command(ctx: click.Context, as_user: str | None, as_json: bool, file:
     "unchanged". Runs always use the revision they started with. Exit 1 when FILE is
     invalid (the first error, with its place in the YAML), 2 when it cannot be read.
     """
-    from runbook.orchestrate.playbook_import import import_playbook
+    from runbook.orchestrate.playbooks.playbook_import import import_playbook
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -122,7 +122,7 @@ def import_command(ctx: click.Context, as_user: str | None, as_json: bool, file:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List imported playbooks with their newest revision."""
-    from runbook.store.playbook_definitions import list_definitions
+    from runbook.store.playbooks.playbook_definitions import list_definitions
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -154,7 +154,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def versions_command(ctx: click.Context, as_json: bool, name: str) -> None:
     """List every imported revision of playbook NAME, newest first."""
     from runbook.errors import UnknownPlaybookError
-    from runbook.store.playbook_definitions import list_revisions
+    from runbook.store.playbooks.playbook_definitions import list_revisions
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -187,7 +187,7 @@ def show_command(
     ctx: click.Context, version: str | None, revision: int | None, as_json: bool, name: str
 ) -> None:
     """Show playbook NAME as stored (the newest revision unless --version or --revision)."""
-    from runbook.store.playbook_definitions import get_definition
+    from runbook.store.playbooks.playbook_definitions import get_definition
 
     repo = repository(ctx)
     with store_session(repo) as session:

@@ -33,11 +33,11 @@ from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import _complete_from_store
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
-from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState
 from runbook.outcomes import EXIT_OK, exit_code_for_state
 
 if TYPE_CHECKING:
-    from runbook.model.playbook_run import TargetRecord
+    from runbook.model.playbooks.playbook_run import TargetRecord
     from runbook.model.repository import Repository
 
 _EXIT_HELP: Final = (
@@ -55,7 +55,7 @@ class PlaybookName(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.playbook_definitions import playbook_names
+        from runbook.store.playbooks.playbook_definitions import playbook_names
 
         return _complete_from_store(ctx, incomplete, playbook_names)
 
@@ -68,7 +68,7 @@ class PlaybookRunId(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.playbooks import playbook_run_ids
+        from runbook.store.playbooks.playbook_runs import playbook_run_ids
 
         return _complete_from_store(ctx, incomplete, playbook_run_ids)
 
@@ -125,8 +125,8 @@ def run_command(
     (like `cancel --interrupt`). See `runbook playbook --help` for batches,
     max_failures, on_failure and drift.
     """
-    from runbook.orchestrate.fleet import PlaybookRequest, start_playbook
-    from runbook.store.playbook_definitions import get_definition
+    from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
+    from runbook.store.playbooks.playbook_definitions import get_definition
 
     repo = repository(ctx)
     given = read_option_values(parameters)
@@ -165,7 +165,7 @@ def retry_command(
     the targets as RUN recorded them; batches, max_failures and locks apply to them as
     to any run. Targets that succeeded, were skipped or cancelled are not run.
     """
-    from runbook.orchestrate.fleet import retry_playbook
+    from runbook.orchestrate.playbooks.fleet import retry_playbook
 
     repo = repository(ctx)
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
@@ -195,7 +195,7 @@ def cancel_command(
     started become CANCELLED and the run ends cancelled. The running process acts on the
     request within about a second. Exit 1 when RUN has already ended.
     """
-    from runbook.orchestrate.fleet import cancel_playbook
+    from runbook.orchestrate.playbooks.fleet import cancel_playbook
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -219,7 +219,7 @@ def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
     """List playbook runs (of playbook NAME), newest first."""
-    from runbook.orchestrate.playbook_history import find_playbook_runs
+    from runbook.orchestrate.playbooks.playbook_history import find_playbook_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -282,7 +282,7 @@ def _live(as_json: bool) -> bool:
 
 
 def _status(repo: Repository, run_id: str) -> tuple[PlaybookRun, list[TargetRecord]]:
-    from runbook.orchestrate.playbook_history import playbook_status
+    from runbook.orchestrate.playbooks.playbook_history import playbook_status
 
     with store_session(repo) as session:
         return playbook_status(session, run_id)

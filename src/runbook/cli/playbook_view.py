@@ -16,9 +16,9 @@ from rich.table import Table
 
 from runbook.cli.output import err_console
 from runbook.cli.terminal_text import safe_markup
-from runbook.model.playbook import TargetState
-from runbook.model.playbook_run import PlaybookRun, TargetRecord
-from runbook.orchestrate.fleet_runner import FleetListener
+from runbook.model.playbooks.playbook import TargetState
+from runbook.model.playbooks.playbook_run import PlaybookRun, TargetRecord
+from runbook.orchestrate.playbooks.fleet_runner import FleetListener
 
 STYLE: Final = {
     TargetState.PENDING: "dim",

@@ -69,8 +69,8 @@ def scheduler_command(
     """
     from runbook.config import log_level_number
     from runbook.orchestrate.leases import lease_owner
-    from runbook.orchestrate.scheduler import Scheduler, SchedulerOptions, run_scheduler
-    from runbook.orchestrate.workflow_files import settings_for
+    from runbook.orchestrate.workflows.scheduler import Scheduler, SchedulerOptions, run_scheduler
+    from runbook.orchestrate.workflows.workflow_files import settings_for
 
     repo = repository(ctx)
     settings = settings_for(repo)

@@ -93,7 +93,7 @@ class WorkflowRunId(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.store.workflows import workflow_run_ids
+        from runbook.store.workflows.workflow_runs import workflow_run_ids
 
         return _complete_from_store(ctx, incomplete, workflow_run_ids)
 

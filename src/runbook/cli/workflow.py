@@ -13,7 +13,12 @@ from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
-from runbook.model.workflow import Trigger, WorkflowSpec, load_workflows, validate_workflows
+from runbook.model.workflows.workflow import (
+    Trigger,
+    WorkflowSpec,
+    load_workflows,
+    validate_workflows,
+)
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 
@@ -46,7 +51,7 @@ def validate_command(as_json: bool, file: str) -> int:
         text = read_text(Path(file))
     except (OSError, ValueError) as error:
         raise UsageError(f"{file}: cannot read the workflows file: {read_failure(error)}") from None
-    from runbook.orchestrate.workflow_files import file_check
+    from runbook.orchestrate.workflows.workflow_files import file_check
 
     folder = Path(file).resolve().parent
     files = file_check(folder, _repository_root(folder))
@@ -77,7 +82,7 @@ def list_command(ctx: click.Context, as_json: bool) -> int:
 
     An invalid file is named on stderr with its error (exit 1); the others are listed.
     """
-    from runbook.orchestrate.workflow_files import load_defined, settings_for
+    from runbook.orchestrate.workflows.workflow_files import load_defined, settings_for
 
     repo = repository(ctx)
     loaded = load_defined(repo, settings_for(repo))

@@ -26,7 +26,7 @@ from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
-from runbook.model.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
 from runbook.outcomes import exit_code_for_state
 
 _STYLE: Final = {
@@ -77,8 +77,12 @@ def run_command(
     Each task is planned and run as a Runbook run of its own (see `runbook runs`); the live
     table shows each task's state. Reports go to <outputs>/<workflow run>/reports/.
     """
-    from runbook.orchestrate.dag import WorkflowRequest, start_workflow
-    from runbook.orchestrate.workflow_files import find_workflow, manual_dates, settings_for
+    from runbook.orchestrate.workflows.dag import WorkflowRequest, start_workflow
+    from runbook.orchestrate.workflows.workflow_files import (
+        find_workflow,
+        manual_dates,
+        settings_for,
+    )
 
     repo = repository(ctx)
     settings = settings_for(repo)
@@ -111,9 +115,9 @@ def resume_command(ctx: click.Context, as_user: str | None, as_json: bool, run_i
     Tasks that succeeded are reused: downstream tasks read their executed notebooks. RUN's
     frozen definition and parameters are used, with the notebooks as they are now.
     """
-    from runbook.orchestrate.dag import resume_workflow
-    from runbook.orchestrate.workflow_files import settings_for
-    from runbook.store.workflows import get_workflow_run
+    from runbook.orchestrate.workflows.dag import resume_workflow
+    from runbook.orchestrate.workflows.workflow_files import settings_for
+    from runbook.store.workflows.workflow_runs import get_workflow_run
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -137,7 +141,7 @@ def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
     """List workflow runs (of workflow NAME), newest first."""
-    from runbook.orchestrate.workflow_history import find_workflow_runs
+    from runbook.orchestrate.workflows.workflow_history import find_workflow_runs
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -170,7 +174,7 @@ def runs_command(
 @click.pass_context
 def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     """Show workflow run RUN: its parameters and each task's state, run and reports."""
-    from runbook.orchestrate.workflow_history import show_workflow_run
+    from runbook.orchestrate.workflows.workflow_history import show_workflow_run
 
     repo = repository(ctx)
     with store_session(repo) as session:
@@ -229,7 +233,7 @@ def task_summary(task: TaskRecord) -> dict[str, Any]:
 
 
 def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
-    from runbook.store.workflows import list_tasks
+    from runbook.store.workflows.workflow_runs import list_tasks
 
     with store_session(repo) as session:
         tasks = list_tasks(session, run.id)

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError
-from runbook.model.playbook_run import PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRunState
 from runbook.model.run import RunState
-from runbook.model.workflow_run import WorkflowState
+from runbook.model.workflows.workflow_run import WorkflowState
 from runbook.store.tables import PlaybookRunRow, RunRow, WorkflowRunRow
 
 #: Decides whether a lease's owner is certainly dead (e.g. a pid on this host that is gone).

@@ -13,9 +13,9 @@ from typing import Any, Final
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from runbook.model.playbook_run import PlaybookRunState
+from runbook.model.playbooks.playbook_run import PlaybookRunState
 from runbook.model.run import RunState
-from runbook.model.workflow_run import WorkflowState
+from runbook.model.workflows.workflow_run import WorkflowState
 from runbook.store.tables import PlaybookRunRow, RunRow, WorkflowRunRow
 
 # kind → (table, id column, end column, the state that is not finished)

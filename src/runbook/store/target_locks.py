@@ -1,7 +1,7 @@
 """Target locks: a target in use by a running playbook run has a row in ``target_locks``.
 
 The row's primary key is the target's identity (its address, normalized:
-:mod:`runbook.model.target_identity`), so two playbooks naming one machine differently
+:mod:`runbook.model.playbooks.target_identity`), so two playbooks naming one machine differently
 exclude each other: a second run that needs it fails to insert the same key, on SQLite and
 PostgreSQL alike, and is refused. The key sits in the ``target`` column (255 characters, as
 the name did: a longer identity is stored as its sha256), so no migration was needed.
@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError
-from runbook.model.playbook_run import PlaybookRunState, TargetRecord
-from runbook.model.target_identity import target_lock_key
+from runbook.model.playbooks.playbook_run import PlaybookRunState, TargetRecord
+from runbook.model.playbooks.target_identity import target_lock_key
 from runbook.store.tables import PlaybookRunRow, TargetLockRow
 
 # Locking again after a holder released its locks (or left stale ones) between two reads.

@@ -1,0 +1,1 @@
+"""Workflows: DAGs of notebook tasks read from workflows/*.yml, their triggers and sensors."""

@@ -1,0 +1,1 @@
+"""Running playbooks over a fleet: inventories, batches, per-target steps, drift, import."""

@@ -1,0 +1,1 @@
+"""Records of playbook definitions, playbook runs and their targets."""

@@ -1,0 +1,1 @@
+"""Records of workflow runs, their tasks and the scheduler's per-trigger state."""
