@@ -18,7 +18,8 @@ import nbformat
 
 from runbook.errors import InjectionError, ParameterError
 from runbook.model.languages import PYTHON, check_cell, render_cell
-from runbook.model.parameters import JsonValue, check_name
+from runbook.model.parameters import check_name
+from runbook.typing import JsonValue
 
 INJECTED_TAG: Final = "injected-parameters"
 PARAMETERS_TAG: Final = "parameters"

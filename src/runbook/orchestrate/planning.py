@@ -36,7 +36,7 @@ from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
-from runbook.model.parameters import JsonValue, check_name
+from runbook.model.parameters import check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
@@ -52,6 +52,7 @@ from runbook.orchestrate.plan_files import (
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
+from runbook.typing import JsonValue
 
 
 def new_plan_id(title: str) -> str:
