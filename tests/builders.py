@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ def write_runbook(
         "language": "python",
     }
     for kind, source, cell_tags in cells:
-        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        make: Callable[..., nbformat.NotebookNode] = (
+            nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        )
         notebook.cells.append(make(source, metadata={"tags": cell_tags}))
     notebook.metadata["runbook"] = {"title": title, "tags": tags or []}
     if parameters is not None:

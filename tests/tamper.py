@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, text
 
 from runbook.model.audit import AuditEvent, recomputed_hash
 from runbook.store.append_only import AUDIT_GUARD_DDL
@@ -102,5 +102,8 @@ def _write(connection: Connection, event: AuditEvent) -> None:
         "hash": event.hash,
     }
     connection.execute(
-        AuditEventRow.__table__.update().where(AuditEventRow.id == event.id).values(**values)
+        cast(Table, AuditEventRow.__table__)
+        .update()
+        .where(AuditEventRow.id == event.id)
+        .values(**values)
     )

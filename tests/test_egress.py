@@ -472,7 +472,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     names: list[str] = []
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name) or None
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
     sock = socket.create_server(("127.0.0.1", 0))
     sock.settimeout(5)
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
 
+from runbook.typing import Notebook, Output
+
 MASK: Final = "***"
 MIN_SECRET_LENGTH: Final = 4
 # The middle of a misaligned base64 encoding is shorter than the secret; below this many
@@ -89,7 +91,7 @@ class SecretMasker:
             return {self.mask(str(k)): self.mask_data(v) for k, v in data.items()}
         return data
 
-    def mask_output(self, output: Any) -> None:
+    def mask_output(self, output: Output) -> None:
         """Mask one notebook output in place: stream text, data, tracebacks, error values."""
         if self._pattern is None:
             return
@@ -102,7 +104,7 @@ class SecretMasker:
             for mimetype, value in list(output["data"].items()):
                 output["data"][mimetype] = self.mask_data(value)
 
-    def mask_notebook(self, notebook: Any) -> None:
+    def mask_notebook(self, notebook: Notebook) -> None:
         """Mask every output and every cell source of a notebook in place."""
         if self._pattern is None:
             return

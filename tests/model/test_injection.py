@@ -34,7 +34,7 @@ HOSTILE = [
 
 
 def _notebook_with(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
+    notebook: nbformat.NotebookNode = nbformat.v4.new_notebook()
     notebook.cells = list(cells)
     return notebook
 

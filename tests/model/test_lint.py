@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
 from runbook.model.lint import Finding, Severity, check_runbook
-from runbook.model.notebook import load_runbook
+from runbook.model.notebook import Runbook, load_runbook
 
 
 def _runbook(
     tmp_path: Path, cells: list[tuple[str, str, list[str]]], meta: dict[str, object] | None = None
-) -> object:
+) -> Runbook:
     notebook = nbformat.v4.new_notebook()
     for kind, source, tags in cells:
-        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        make: Callable[..., nbformat.NotebookNode] = (
+            nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        )
         notebook.cells.append(make(source, metadata={"tags": tags}))
     notebook.metadata["runbook"] = meta or {"title": "t"}
     path = tmp_path / "r.ipynb"

@@ -445,6 +445,7 @@ def test_a_workflow_run_and_its_task_runs_anchor_and_match_their_events(
     (repo.root / "workflows" / "flows.yml").write_text(text)
     notebook(repo.root / "workflows" / "hello.ipynb", "x = 1", "print('hello', x)")
     run = start_workflow(sessions, repo, settings_for(repo), request(repo, text, "flows"))
+    assert run is not None
     assert run.state.value == "succeeded"
     verdict = verify(sessions, repo)
     assert verdict.ok, verdict.findings

@@ -54,7 +54,7 @@ def _events() -> list[CellEvent]:
 
 
 def _notebook() -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook()
+    notebook: nbformat.NotebookNode = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("print('restarted')", metadata={"tags": ["confirm"]})
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="restarted\n")]
     notebook.cells.append(cell)

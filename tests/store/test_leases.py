@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from runbook.errors import StoreError
@@ -133,7 +133,10 @@ def test_every_kind_of_run_is_leased() -> None:
 
 def _heartbeat_at(session: Session, leased: Leased, record_id: str) -> datetime:
     table = leased.kind.table
-    return session.scalars(select(table.heartbeat_at).where(table.id == record_id)).one()
+    heartbeat: datetime = session.scalars(
+        select(table.heartbeat_at).where(table.id == record_id)
+    ).one()
+    return heartbeat
 
 
 def test_the_holder_renews_its_lease_and_ends_the_record(session: Session, leased: Leased) -> None:
@@ -186,12 +189,14 @@ def test_records_from_before_epochs_hold_the_first_one(store_url: str) -> None:
     engine = make_engine(store_url)
     try:
         upgrade(engine, "0005")
+        kinds: tuple[LeaseKind[Any], ...] = (WORKFLOW_RUN_LEASE, PLAYBOOK_RUN_LEASE)
         with session_scope(engine) as session:
-            for kind in (WORKFLOW_RUN_LEASE, PLAYBOOK_RUN_LEASE):
-                session.execute(kind.table.__table__.insert(), [_old_row(kind)])
+            for kind in kinds:
+                table = cast(Table, kind.table.__table__)
+                session.execute(table.insert(), [_old_row(kind)])
         upgrade(engine)
         with session_scope(engine) as session:
-            for kind in (WORKFLOW_RUN_LEASE, PLAYBOOK_RUN_LEASE):
+            for kind in kinds:
                 renew_lease(session, kind, "old-1", 1, now=T0)
         downgrade(engine, "0005")  # and back: the revision undoes itself
     finally:

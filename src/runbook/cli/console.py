@@ -14,6 +14,7 @@ from runbook.engine.hooks import RunContext, RunObserver, output_text
 from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
+from runbook.typing import Cell, Output
 
 _STATUS_STYLE = {
     CellStatus.SUCCEEDED: "green",
@@ -45,7 +46,7 @@ class ConsoleObserver(RunObserver):
         mode = "dry run" if ctx.dry_run else ctx.run.mode.value
         self.console.rule(f"run {ctx.run.id} of plan {ctx.run.plan_id} ({mode})")
 
-    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+    def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
         if self.full:
             self.console.print(_code_panel(index, self.total, cell))
         else:
@@ -55,7 +56,7 @@ class ConsoleObserver(RunObserver):
                 + (" " + safe_markup(f"[{tags}]") if tags else "")
             )
 
-    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+    def cell_output(self, ctx: RunContext, index: int, output: Output) -> None:
         text = output_text(output)
         style = (
             "red"
@@ -64,10 +65,10 @@ class ConsoleObserver(RunObserver):
         )
         self.console.print(ansi_text(text.rstrip("\n")), style=style)
 
-    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         self.console.print(f"[cyan]  {decision.value}[/cyan] by {safe_markup(by)}")
 
-    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+    def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         if event.status is CellStatus.SHOWN:
             if self.full and cell.cell_type == "markdown":
                 from rich.markdown import Markdown  # markdown-it is slow to import
@@ -89,7 +90,7 @@ class ConsoleObserver(RunObserver):
         self.console.rule(f"[{style}]{state.value}[/{style}] in {elapsed:.1f} s{detail}")
 
 
-def _code_panel(index: int, total: int | None, cell: Any) -> Any:
+def _code_panel(index: int, total: int | None, cell: Cell) -> Any:
     # Imported here: only interactive runs render code, and pygments is slow to import.
     from rich.panel import Panel
     from rich.syntax import Syntax
@@ -132,7 +133,7 @@ class TerminalOperator:
         """After a failure too, the person at the terminal chooses."""
         return self._user
 
-    def confirm(self, index: int, cell: Any) -> Decision:
+    def confirm(self, index: int, cell: Cell) -> Decision:
         """Ask before a mutative (confirm) cell."""
         self.console.print(_code_panel(index, self._screen.total if self._screen else None, cell))
         return self._ask(
@@ -140,7 +141,7 @@ class TerminalOperator:
             {"y": Decision.YES, "s": Decision.SKIP, "a": Decision.ABORT, "r": Decision.ROLLBACK},
         )
 
-    def acknowledge(self, index: int, cell: Any) -> Decision:
+    def acknowledge(self, index: int, cell: Cell) -> Decision:
         """Show a manual step and wait until the person says it is done."""
         from rich.markdown import Markdown
         from rich.panel import Panel
@@ -162,12 +163,12 @@ class TerminalOperator:
             },
         )
 
-    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+    def on_failure(self, index: int, cell: Cell, error: str) -> Decision:
         """Ask what to do after a failing cell."""
         self.console.print(f"[red]{self._label(index)} failed: {safe_markup(error)}[/red]")
         return self._recovery()
 
-    def on_interrupt(self, index: int, cell: Any) -> Decision:
+    def on_interrupt(self, index: int, cell: Cell) -> Decision:
         """Ask what to do after Ctrl-C interrupted a cell."""
         self.console.print(f"[yellow]{self._label(index)} interrupted[/yellow]")
         return self._recovery()

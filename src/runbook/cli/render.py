@@ -6,8 +6,6 @@ reviewer approves is what the terminal shows, not what an escape sequence in it 
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
@@ -18,6 +16,7 @@ from rich.text import Text
 from runbook.cli.terminal_text import visible_controls
 from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
+from runbook.typing import Notebook
 
 _TAG_STYLES = {
     "confirm": "bold red",
@@ -29,7 +28,7 @@ _TAG_STYLES = {
 }
 
 
-def render_notebook(console: Console, notebook: Any) -> None:
+def render_notebook(console: Console, notebook: Notebook) -> None:
     """Print every cell: markdown rendered, code in a highlighted panel titled by its tags."""
     language = notebook.metadata.get("kernelspec", {}).get("language", "python")
     for index, cell in enumerate(notebook.cells):

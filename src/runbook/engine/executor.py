@@ -35,6 +35,7 @@ from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.repository import STATE_FOLDER
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 from runbook.terminal import terminal_safe
+from runbook.typing import Cell, Output
 
 __all__ = ["Outcome", "RunSignal", "StopRun", "async_execute_run", "execute_run"]
 
@@ -167,7 +168,7 @@ class _CellLoop:
         if stop is not None:
             raise stop
 
-    def output(self, index: int, output: Any) -> None:
+    def output(self, index: int, output: Output) -> None:
         self.tell(lambda o: o.cell_output(self.ctx, index, output))
 
     async def run(self, start_cell: int, rebuild: bool) -> Outcome:
@@ -182,7 +183,7 @@ class _CellLoop:
             return Outcome(stop.state, stop.message)
         return Outcome(RunState.SUCCEEDED, None)
 
-    async def _before_start(self, index: int, cell: Any, rebuild: bool) -> None:
+    async def _before_start(self, index: int, cell: Cell, rebuild: bool) -> None:
         if rebuild and cell.cell_type == "code" and _rebuildable(cell):
             await self._execute_or_fail(
                 index, cell, by="rebuild (--from)", on_exit=RunState.SUCCEEDED
@@ -190,7 +191,7 @@ class _CellLoop:
         else:
             self._finish(index, cell, CellStatus.SKIPPED, by="before --from")
 
-    async def _step(self, index: int, cell: Any) -> None:
+    async def _step(self, index: int, cell: Cell) -> None:
         tags = set(cell_tags(cell))
         if "manual" in tags:
             answer = await self._gate(index, cell, self.operator.acknowledge)
@@ -217,7 +218,7 @@ class _CellLoop:
                 return
         await self._execute_with_recovery(index, cell, decision, by)
 
-    async def _gate(self, index: int, cell: Any, ask: Callable[[int, Any], Decision]) -> Decision:
+    async def _gate(self, index: int, cell: Cell, ask: Callable[[int, Cell], Decision]) -> Decision:
         """Ask at a gate; ABORT and ROLLBACK end the loop here."""
         decision = ask(index, cell)
         self._decide(index, cell, decision, self.operator.name)
@@ -229,11 +230,11 @@ class _CellLoop:
             await self._rollback(index)
         return decision
 
-    def _decide(self, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def _decide(self, index: int, cell: Cell, decision: Decision, by: str) -> None:
         self.tell(lambda o: o.decided(self.ctx, index, cell, decision, by))
 
     async def _execute_with_recovery(
-        self, index: int, cell: Any, decision: Decision | None, by: str | None
+        self, index: int, cell: Cell, decision: Decision | None, by: str | None
     ) -> None:
         while True:
             started = datetime.now(UTC)
@@ -275,7 +276,7 @@ class _CellLoop:
                 what = "interrupted" if interrupted else failure.ending()
                 raise StopRun(state, f"{cell_label(index)} {what}")
 
-    async def _execute(self, index: int, cell: Any) -> _Failure | None:
+    async def _execute(self, index: int, cell: Cell) -> _Failure | None:
         """Run one code cell; how it failed, or None when it succeeded."""
         client = self.client
         if client is None:
@@ -300,7 +301,7 @@ class _CellLoop:
         # A cell that caught the interrupt its timeout sent still ran past its time.
         return _timed_out(client.timed_out) if client.timed_out is not None else None
 
-    async def _execute_or_fail(self, index: int, cell: Any, by: str, on_exit: RunState) -> None:
+    async def _execute_or_fail(self, index: int, cell: Cell, by: str, on_exit: RunState) -> None:
         started = datetime.now(UTC)
         failure = await self._execute(index, cell)
         if failure is not None and failure.exit:
@@ -333,7 +334,7 @@ class _CellLoop:
     def _finish(
         self,
         index: int,
-        cell: Any,
+        cell: Cell,
         status: CellStatus,
         *,
         decision: Decision | None = None,
@@ -373,7 +374,7 @@ def _write_stderr(text: str) -> None:
     sys.stderr.flush()
 
 
-def _rebuildable(cell: Any) -> bool:
+def _rebuildable(cell: Cell) -> bool:
     if _NOT_REBUILT & set(cell_tags(cell)):
         return False
     if NOT_MUTATIVE_MARK in cell.source:

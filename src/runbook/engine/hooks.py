@@ -28,6 +28,7 @@ from runbook.model.run import CellEvent, Decision, Run, RunState
 from runbook.store.audit import append_event
 from runbook.store.retry import retrying
 from runbook.store.runs import add_cell_event, finish_run, heartbeat
+from runbook.typing import Cell, Notebook, Output
 
 
 class RunSignal(BaseException):
@@ -55,15 +56,15 @@ class Operator(Protocol):
         """The identity recorded with each decision."""
         ...
 
-    def confirm(self, index: int, cell: Any) -> Decision:
+    def confirm(self, index: int, cell: Cell) -> Decision:
         """Before a ``confirm`` cell: YES, SKIP, ABORT or ROLLBACK."""
         ...
 
-    def acknowledge(self, index: int, cell: Any) -> Decision:
+    def acknowledge(self, index: int, cell: Cell) -> Decision:
         """At a ``manual`` step: ACKNOWLEDGED, SKIP, ABORT or ROLLBACK."""
         ...
 
-    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+    def on_failure(self, index: int, cell: Cell, error: str) -> Decision:
         """After a failing cell: RETRY, SKIP, ABORT (the run fails) or ROLLBACK."""
         ...
 
@@ -73,7 +74,7 @@ class Operator(Protocol):
         person asked, or :data:`~runbook.model.run.AUTOMATIC_DECIDER` when a rule chose."""
         ...
 
-    def on_interrupt(self, index: int, cell: Any) -> Decision:
+    def on_interrupt(self, index: int, cell: Cell) -> Decision:
         """After Ctrl-C interrupted a cell: RETRY, SKIP, ABORT or ROLLBACK."""
         ...
 
@@ -83,7 +84,7 @@ class RunContext:
     """What every observer may look at: the run, the notebook as executed so far, the masker."""
 
     run: Run
-    notebook: Any
+    notebook: Notebook
     repo_root: Path
     masker: SecretMasker = field(default_factory=SecretMasker)
     dry_run: bool = False
@@ -109,16 +110,16 @@ class RunObserver:
     def run_started(self, ctx: RunContext) -> None:
         """The kernel is up and the first cell is about to be considered."""
 
-    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+    def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
         """A code cell is about to execute (also on retries)."""
 
-    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+    def cell_output(self, ctx: RunContext, index: int, output: Output) -> None:
         """A (masked) output arrived from the kernel while the cell runs."""
 
-    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         """Someone decided at a gate."""
 
-    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+    def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         """A cell is done with: executed, failed, skipped or shown."""
 
     def run_finished(self, ctx: RunContext, state: RunState, message: str | None) -> None:
@@ -145,7 +146,7 @@ class AutosaveObserver(RunObserver):
     def run_started(self, ctx: RunContext) -> None:
         self._save(ctx, durable=False)
 
-    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+    def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         if time.monotonic() >= self._next_save:
             self._save(ctx, durable=False)
         elif self._timer is None:
@@ -183,7 +184,7 @@ class RecordObserver(RunObserver):
         self._budget = budget
         self.lost: StoreError | None = None
 
-    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         payload = {
             "cell": index,
             "decision": decision.value,
@@ -201,7 +202,7 @@ class RecordObserver(RunObserver):
 
         self._record(ctx, write, f"at the gate of {cell_label(index)}")
 
-    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+    def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         def write(session: Session) -> None:
             add_cell_event(session, event)
             append_event(
@@ -276,16 +277,16 @@ class LogObserver(RunObserver):
             plan=ctx.run.plan_id,
         )
 
-    def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+    def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
         self._write(ctx, "cell.started", cell=index, tags=list(cell.metadata.get("tags", [])))
 
-    def cell_output(self, ctx: RunContext, index: int, output: Any) -> None:
+    def cell_output(self, ctx: RunContext, index: int, output: Output) -> None:
         self._write(ctx, "cell.output", cell=index, text=output_text(output))
 
-    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         self._write(ctx, "cell.decided", cell=index, decision=decision.value, by=by)
 
-    def cell_finished(self, ctx: RunContext, index: int, cell: Any, event: CellEvent) -> None:
+    def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         self._write(
             ctx,
             "cell.finished",
@@ -316,7 +317,7 @@ class LogObserver(RunObserver):
         self._stream.flush()
 
 
-def output_text(output: Any) -> str:
+def output_text(output: Output) -> str:
     """The human-readable text of one output: stream text, plain data, or the error."""
     if output.get("output_type") == "stream":
         return str(output.get("text", ""))

@@ -14,10 +14,11 @@ from nbformat.v4 import new_output
 from runbook.errors import ConfigError
 from runbook.masking import SecretMasker
 from runbook.secrets import resolve_reference
+from runbook.typing import Cell, Notebook, Output
 
 #: The mimetype ``runbook.helpers.secret()`` publishes: a reference to mask, never a value.
 SECRET_MIMETYPE: Final = "application/vnd.runbook.secret+json"  # noqa: S105 - a mimetype
-OutputCallback = Callable[[int, Any], None]
+OutputCallback = Callable[[int, Output], None]
 
 
 class StreamingClient(NotebookClient):
@@ -30,7 +31,7 @@ class StreamingClient(NotebookClient):
 
     def __init__(
         self,
-        notebook: Any,
+        notebook: Notebook,
         *,
         masker: SecretMasker,
         on_output: OutputCallback,
@@ -47,17 +48,17 @@ class StreamingClient(NotebookClient):
 
     async def async_execute_cell(
         self,
-        cell: Any,
+        cell: Cell,
         cell_index: int,
         execution_count: int | None = None,
         store_history: bool = True,
-    ) -> Any:
+    ) -> Cell:
         """Execute one cell, with ``timed_out`` cleared first."""
         self.timed_out = None
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
     async def _async_handle_timeout(
-        self, timeout: int, cell: Any | None = None
+        self, timeout: int, cell: Cell | None = None
     ) -> dict[str, Any] | None:
         if self.timed_out is not None or self.km is None:
             # Interrupted one timeout ago and still busy: give up on this kernel.
@@ -93,7 +94,7 @@ class StreamingClient(NotebookClient):
         self._on_output(cell_index, out)
         return out
 
-    def flush_streams(self, cell: Any, cell_index: int) -> None:
+    def flush_streams(self, cell: Cell, cell_index: int) -> None:
         """At a cell's end: add the text held back from its streams, masked, and pass it on.
 
         It joins the stream's last output when there is one (as if never held back).

@@ -26,6 +26,7 @@ from runbook.engine.kernel_folders import OWNER_FILE
 from runbook.engine.kernel_folders import kernel_folder as kernel_folder
 from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
 from runbook.model.notebook_format import DEFAULT_KERNEL
+from runbook.typing import Notebook
 
 if TYPE_CHECKING:
     from runbook.model.repository import Repository
@@ -69,7 +70,7 @@ def kernel_environment(
     return env
 
 
-def kernel_name(notebook: Any) -> str:
+def kernel_name(notebook: Notebook) -> str:
     """The notebook's own kernelspec name, python3 when it names none."""
     spec = notebook.get("metadata", {}).get("kernelspec", {})
     name = spec.get("name") if isinstance(spec, dict) else None

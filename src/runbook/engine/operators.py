@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runbook.engine.executor import StopRun
 from runbook.model.cells import cell_label
 from runbook.model.run import AUTOMATIC_DECIDER, Decision, RunState
+from runbook.typing import Cell
 
 
 class AutomaticOperator:
@@ -30,7 +29,7 @@ class AutomaticOperator:
         """Nobody chose what follows a failure: a rule did."""
         return AUTOMATIC_DECIDER
 
-    def confirm(self, index: int, cell: Any) -> Decision:
+    def confirm(self, index: int, cell: Cell) -> Decision:
         """YES with ``--yes``; otherwise the run stops before the mutative step."""
         if self._yes:
             return Decision.YES
@@ -40,7 +39,7 @@ class AutomaticOperator:
             f"yes: run interactively or with --yes (resume with --from {index})",
         )
 
-    def acknowledge(self, index: int, cell: Any) -> Decision:
+    def acknowledge(self, index: int, cell: Cell) -> Decision:
         """ACKNOWLEDGED with ``--yes``; otherwise the run stops at the manual step."""
         if self._yes:
             return Decision.ACKNOWLEDGED
@@ -50,10 +49,10 @@ class AutomaticOperator:
             f"acknowledge: run interactively or with --yes (resume with --from {index})",
         )
 
-    def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+    def on_failure(self, index: int, cell: Cell, error: str) -> Decision:
         """The run fails."""
         return Decision.ABORT
 
-    def on_interrupt(self, index: int, cell: Any) -> Decision:
+    def on_interrupt(self, index: int, cell: Cell) -> Decision:
         """The run is aborted."""
         return Decision.ABORT

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import jinja2
 import nbformat
@@ -37,6 +37,7 @@ from runbook.errors import ReportError
 from runbook.model.files import write_atomic
 from runbook.model.ids import IdKind, id_path
 from runbook.model.run import CellEvent, Decision, Run
+from runbook.typing import Notebook
 
 __all__ = [
     "CSP",
@@ -74,7 +75,7 @@ _DECISION_WORDS: Final = {
 
 
 def render_html(
-    notebook: Any,
+    notebook: Notebook,
     *,
     run: Run | None = None,
     events: Sequence[CellEvent] = (),
@@ -151,7 +152,7 @@ def prepare_html_renderer() -> None:
 
 
 def render_markdown(
-    notebook: Any, *, run: Run | None = None, events: Sequence[CellEvent] = ()
+    notebook: Notebook, *, run: Run | None = None, events: Sequence[CellEvent] = ()
 ) -> str:
     """A Markdown report: the run summary as tables, then the sanitized notebook."""
     clean = sanitize_notebook(notebook)
@@ -170,7 +171,7 @@ def render_markdown(
     return f"# {_md(_title(clean, run))}\n\n{summary}{body}"
 
 
-def _title(notebook: Any, run: Run | None) -> str:
+def _title(notebook: Notebook, run: Run | None) -> str:
     runbook = notebook.metadata.get("runbook")
     named = runbook.get("title") if isinstance(runbook, dict) else None
     base = str(named) if named else "Runbook report"
@@ -333,7 +334,7 @@ def _first_error(stderr: str) -> str:
 
 
 def write_report(
-    notebook: Any,
+    notebook: Notebook,
     destination: Path,
     fmt: str,
     *,
@@ -367,7 +368,7 @@ def write_run_report(
     repo_root: Path,
     run: Run,
     events: Sequence[CellEvent],
-    notebook: Any,
+    notebook: Notebook,
     *,
     formats: Sequence[str] = ("html",),
 ) -> list[Path]:

@@ -22,6 +22,8 @@ import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat import NotebookNode
 
+from runbook.typing import Cell, Notebook, Output
+
 #: Output mimetypes dropped before rendering (glob patterns). Mermaid is here because the
 #: nbconvert templates paste it into the page unescaped and its renderer is a script anyway.
 RENDERED_OUT_MIMETYPES: Final = (
@@ -180,7 +182,7 @@ def _is_plain_markdown(text: str) -> bool:
     return True
 
 
-def _clean_attachments(cell: Any) -> None:
+def _clean_attachments(cell: Cell) -> None:
     kept: dict[str, dict[str, str]] = {}
     for name, bundle in dict(cell.get("attachments") or {}).items():
         images = {k: v for k, v in dict(bundle).items() if k in _IMAGE_TYPES}
@@ -196,7 +198,7 @@ def _clean_attachments(cell: Any) -> None:
         cell["attachments"] = NotebookNode(kept)
 
 
-def _clean_output(output: Any) -> Any | None:
+def _clean_output(output: Output) -> Output | None:
     data = output.get("data")
     if data is None:
         return output
@@ -232,7 +234,7 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def sanitize_notebook(notebook: Any) -> NotebookNode:
+def sanitize_notebook(notebook: Notebook) -> Notebook:
     """A copy of ``notebook`` that is safe to render (see the module docstring)."""
     clean: NotebookNode = nbformat.from_dict(copy.deepcopy(notebook))
     clean.metadata.pop("widgets", None)

@@ -9,9 +9,8 @@ A cell may also be named by its nbformat id wherever a number is accepted.
 
 from __future__ import annotations
 
-from typing import Any
-
 from runbook.errors import UsageError
+from runbook.typing import Notebook
 
 
 def cell_label(index: int, total: int | None = None) -> str:
@@ -19,7 +18,7 @@ def cell_label(index: int, total: int | None = None) -> str:
     return f"cell {index}" if total is None else f"cell {index} of {total}"
 
 
-def find_cell(notebook: Any, reference: str, option: str = "--from") -> int:
+def find_cell(notebook: Notebook, reference: str, option: str = "--from") -> int:
     """The index of the cell ``reference`` names: its number, or its id.
 
     Raises UsageError naming ``option`` and the cells there are when no cell answers.

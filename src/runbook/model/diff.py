@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
 
 from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
+from runbook.typing import Notebook
 
 
-def notebook_lines(notebook: Any) -> list[str]:
+def notebook_lines(notebook: Notebook) -> list[str]:
     """The notebook as text lines: a header per cell (kind and tags), then its source."""
     lines: list[str] = []
     for index, cell in enumerate(notebook.get("cells", [])):
@@ -21,7 +21,9 @@ def notebook_lines(notebook: Any) -> list[str]:
     return lines
 
 
-def notebook_diff(before: Any, after: Any, before_name: str, after_name: str) -> list[str]:
+def notebook_diff(
+    before: Notebook, after: Notebook, before_name: str, after_name: str
+) -> list[str]:
     """Unified diff lines from ``before`` to ``after``; empty when their cells match."""
     return list(
         difflib.unified_diff(

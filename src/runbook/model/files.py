@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,7 +50,7 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~mask
 
 
-def notebook_json(notebook: Any) -> str:
+def notebook_json(notebook: Mapping[str, Any]) -> str:
     """A notebook as JSON text in Jupyter's own layout (sorted keys, one-space indent).
 
     Cheaper than ``nbformat.writes``, which validates the whole notebook on every call: the

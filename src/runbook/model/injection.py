@@ -18,7 +18,8 @@ import nbformat
 
 from runbook.errors import InjectionError, ParameterError
 from runbook.model.languages import PYTHON, check_cell, render_cell
-from runbook.model.parameters import JsonValue, check_name
+from runbook.model.parameters import check_name
+from runbook.typing import JsonValue, Notebook
 
 INJECTED_TAG: Final = "injected-parameters"
 PARAMETERS_TAG: Final = "parameters"
@@ -121,7 +122,7 @@ def _is_secret_lookup(value: ast.expr) -> bool:
     )
 
 
-def inject_parameters(notebook: Any, source: str, language: str = PYTHON) -> Any:
+def inject_parameters(notebook: Notebook, source: str, language: str = PYTHON) -> Notebook:
     """Return a copy of ``notebook`` with an injected-parameters cell holding ``source``.
 
     As papermill does: an existing injected cell is replaced in place; otherwise the new

@@ -23,6 +23,7 @@ from runbook.model.notebook_format import (
 )
 from runbook.model.parameter_inference import infer_specs
 from runbook.model.parameters import ParameterSpec, parse_specs
+from runbook.typing import Cell, Notebook
 
 #: Tags Runbook gives meaning to, with what they mean; no step ever drops a tag.
 RUNBOOK_TAGS: Final = {
@@ -72,7 +73,7 @@ class Runbook:
     """
 
     path: Path
-    notebook: Any = field(repr=False)
+    notebook: Notebook = field(repr=False)
     meta: RunbookMeta
     parameters: dict[str, ParameterSpec]
     language: str = PYTHON
@@ -90,17 +91,17 @@ class Runbook:
             and self.parameters_cell is not None
         )
 
-    def cells_tagged(self, tag: str) -> Iterator[tuple[int, Any]]:
+    def cells_tagged(self, tag: str) -> Iterator[tuple[int, Cell]]:
         """The (index, cell) pairs of the cells carrying ``tag``."""
         return ((i, c) for i, c in enumerate(self.notebook.cells) if tag in cell_tags(c))
 
     @property
-    def parameters_cell(self) -> Any | None:
+    def parameters_cell(self) -> Cell | None:
         """The first cell tagged ``parameters``, if any."""
         return next((cell for _, cell in self.cells_tagged(PARAMETERS_TAG)), None)
 
 
-def read_notebook(path: Path, where: str | None = None) -> Any:
+def read_notebook(path: Path, where: str | None = None) -> Notebook:
     """Read a notebook file Runbook wrote (a plan, a run) as valid nbformat v4, or raise
     NotebookFormatError naming the file and what is wrong."""
     shown = where or str(path)
@@ -116,7 +117,7 @@ def _read_text(path: Path, shown: str) -> str:
         raise NotebookFormatError(shown, str(error)) from None
 
 
-def parse_notebook(text: str, where: str) -> Any:
+def parse_notebook(text: str, where: str) -> Notebook:
     """Parse notebook JSON text as nbformat v4, valid under nbformat's validator, or raise
     NotebookFormatError: for what Runbook wrote, anything the validator rejects is a change."""
     notebook = _parse(text, where)
@@ -135,7 +136,7 @@ class WildNotebook:
     valid, every cell with an id; ``warnings`` says, in one line, what was changed to get it.
     """
 
-    notebook: Any
+    notebook: Notebook
     saved_as: str
     warnings: tuple[str, ...] = ()
 
@@ -167,7 +168,7 @@ def parse_wild_notebook(text: str, where: str) -> WildNotebook:
     return WildNotebook(notebook, saved_as, (line,))
 
 
-def _parse(text: str, where: str) -> Any:
+def _parse(text: str, where: str) -> Notebook:
     """The notebook JSON as an nbformat v4 node, not yet validated."""
     try:
         raw = json.loads(text)
@@ -187,12 +188,13 @@ def _parse(text: str, where: str) -> Any:
         reason = f"a string holds a lone surrogate ({error.object[error.start]!r}), not text"
         raise NotebookFormatError(where, reason) from None
     try:
-        return nbformat.convert(nbformat.reader.reads(text), 4)
+        notebook: Notebook = nbformat.convert(nbformat.reader.reads(text), 4)
     except Exception as error:  # nbformat raises bare exceptions for odd versions
         raise NotebookFormatError(where, _first_line(str(error))) from None
+    return notebook
 
 
-def _problem(notebook: Any) -> str | None:
+def _problem(notebook: Notebook) -> str | None:
     """What nbformat's validator rejects first, with where (``... at cells[1].metadata``)."""
     # nbformat's validate also gives 4.5 cells without an id one, warning on stderr: a
     # runbook was given its ids already (upgrade), a plan file without one is a change.
@@ -225,7 +227,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
-def write_notebook(notebook: Any, path: Path) -> None:
+def write_notebook(notebook: Notebook, path: Path) -> None:
     """Write a notebook atomically: a crash leaves the old file or the new one, never half."""
     write_atomic(path, nbformat.writes(notebook) + "\n")
 

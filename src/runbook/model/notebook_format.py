@@ -22,6 +22,7 @@ from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbformat.validator import normalize
 
 from runbook.errors import NotebookFormatError
+from runbook.typing import Notebook
 
 #: The kernel a notebook runs on when its kernelspec names none (nbclient's default too).
 DEFAULT_KERNEL: Final = "python3"
@@ -36,12 +37,12 @@ _CELL_TYPES: Final = frozenset({"code", "markdown", "raw"})
 _OUTPUT_TYPES: Final = frozenset({"execute_result", "display_data", "stream", "error"})
 
 
-def saved_format(notebook: Any) -> str:
+def saved_format(notebook: Notebook) -> str:
     """The nbformat version a notebook was saved in, like ``4.2``."""
     return f"{notebook.get('nbformat', '?')}.{notebook.get('nbformat_minor', 0)}"
 
 
-def upgrade(notebook: Any) -> list[str]:
+def upgrade(notebook: Notebook) -> list[str]:
     """Make ``notebook`` nbformat 4.5 in place, as papermill does; returns what it replaced.
 
     A cell without an id gets a fresh one (nothing to say: 4.0-4.4 have none); an id that is
@@ -64,7 +65,7 @@ def upgrade(notebook: Any) -> list[str]:
     return notes
 
 
-def repair(notebook: Any, where: str) -> list[str]:
+def repair(notebook: Notebook, where: str) -> list[str]:
     """Fix in place what nbformat's validator rejects but nbclient runs; returns what changed.
 
     Unknown keys where the schema allows none are dropped; a kernelspec without a name
@@ -81,7 +82,7 @@ def repair(notebook: Any, where: str) -> list[str]:
     return notes
 
 
-def drop_invalid_language(notebook: Any) -> list[str]:
+def drop_invalid_language(notebook: Notebook) -> list[str]:
     """Drop a ``kernelspec.language`` that is not text (the schema allows it; Runbook names
     the code's language by it); returns what changed."""
     spec = notebook.get("metadata", {}).get("kernelspec")
@@ -91,7 +92,7 @@ def drop_invalid_language(notebook: Any) -> list[str]:
     return []
 
 
-def _drop_unknown_keys(notebook: Any) -> list[str]:
+def _drop_unknown_keys(notebook: Notebook) -> list[str]:
     definitions = _schema()["definitions"]
     dropped = _drop(notebook, _schema()["properties"], "")
     for index, cell in enumerate(notebook.get("cells", [])):
@@ -144,7 +145,7 @@ def _repair_tags(metadata: dict[str, Any], place: str, where: str) -> list[str]:
     return [f"{place}.metadata.tags repeated: kept once"]
 
 
-def _strip_invalid_metadata(notebook: Any) -> list[str]:
+def _strip_invalid_metadata(notebook: Notebook) -> list[str]:
     before = _metadata_keys(notebook)
     try:
         _, cleaned = normalize(notebook, strip_invalid_metadata=True)
@@ -158,7 +159,7 @@ def _strip_invalid_metadata(notebook: Any) -> list[str]:
     return [f"{place}metadata.{key} dropped (not valid)" for place, key in sorted(before - after)]
 
 
-def _metadata_keys(notebook: Any) -> set[tuple[str, str]]:
+def _metadata_keys(notebook: Notebook) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
     if isinstance(notebook.get("metadata"), dict):
         keys |= {("", key) for key in notebook["metadata"]}

@@ -19,7 +19,6 @@ from runbook.model.notebook import Runbook
 from runbook.model.option_values import untyped_value
 from runbook.model.parameter_inference import UNTYPED
 from runbook.model.parameters import (
-    JsonValue,
     ParameterSpec,
     check_name,
     check_secret_reference,
@@ -27,6 +26,7 @@ from runbook.model.parameters import (
     coerce,
     default_secret_reference,
 )
+from runbook.typing import JsonValue
 
 #: Asks the operator for a missing required value; returns the raw answer.
 Prompt = Callable[[ParameterSpec], object]

@@ -24,7 +24,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any, Final
 
-from runbook.model.parameters import JsonValue, ParameterSpec, is_scalar
+from runbook.model.parameters import ParameterSpec, is_scalar
+from runbook.typing import JsonValue
 
 #: papermill's reading of one definition: ``name[: annotation] = value[  # comment]``.
 _DEFINITION: Final = re.compile(

@@ -20,6 +20,7 @@ from typing import Any, Final
 from runbook.errors import MetadataError, ParameterError, UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.yaml_files import parse_yaml
+from runbook.typing import JsonScalar, JsonValue
 
 PARAMETER_TYPES: Final = ("str", "int", "float", "bool", "date", "datetime", "list", "choice")
 SECRET_SCHEMES: Final = ("env", "file", "secret")
@@ -28,9 +29,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 _SPEC_KEYS = frozenset({"type", "default", "required", "help", "secret", "choices"})
-
-JsonScalar = str | int | float | bool | None
-JsonValue = JsonScalar | list[JsonScalar]
 
 
 @dataclass(frozen=True)
@@ -237,7 +235,7 @@ def _to_datetime(spec: ParameterSpec, raw: object) -> str:
     raise TypeError("expected an ISO datetime such as 2026-01-31T08:00:00+00:00")
 
 
-def _to_list(spec: ParameterSpec, raw: object) -> list[JsonScalar]:
+def _to_list(spec: ParameterSpec, raw: object) -> list[JsonValue]:
     if isinstance(raw, str):
         text = raw.strip()
         if text.startswith("["):
@@ -246,7 +244,7 @@ def _to_list(spec: ParameterSpec, raw: object) -> list[JsonScalar]:
             return [item.strip() for item in text.split(",") if item.strip()]
     if not isinstance(raw, list | tuple):
         raise TypeError("expected a list (YAML/JSON list or comma-separated text)")
-    items: list[JsonScalar] = []
+    items: list[JsonValue] = []
     for item in raw:
         if isinstance(item, dt.date):
             item = item.isoformat()

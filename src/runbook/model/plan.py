@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from runbook.typing import Notebook
+
 
 class PlanState(StrEnum):
     """Where a plan is in its life. ``planned`` waits for a review when one is required."""
@@ -40,7 +42,7 @@ class Plan:
     content: str = field(repr=False)
 
 
-def canonical_json(notebook: Any) -> str:
+def canonical_json(notebook: Notebook) -> str:
     """The canonical text of a notebook: key-sorted, compact JSON with sources as strings.
 
     Two notebooks that differ only in JSON layout (indentation, source split into lines)

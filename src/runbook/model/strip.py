@@ -48,7 +48,7 @@ def strip_notebook(nb: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
-def _strip_cell(cell: Any) -> Any:
+def _strip_cell(cell: object) -> object:
     if not isinstance(cell, dict):
         # Not ours to judge here: strip_text reports malformed cells, the filter passes them on.
         return copy.deepcopy(cell)

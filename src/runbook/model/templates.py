@@ -21,6 +21,7 @@ from nbformat.corpus.words import generate_corpus_id
 
 from runbook.errors import MetadataError, NotebookFormatError, UnknownTemplateError
 from runbook.model.strip import strip_notebook
+from runbook.typing import Notebook
 
 BUILTIN_TEMPLATES_DIR: Path = Path(__file__).parent.parent / "templates"
 
@@ -32,8 +33,8 @@ TemplateSource = Literal["builtin", "repository"]
 # nbformat's functions carry no annotations; these typed names keep mypy --strict meaningful.
 # random_cell_id in nbformat.v4 is generate_corpus_id under another name.
 _random_cell_id: Callable[[], str] = generate_corpus_id
-_from_dict: Callable[[Any], Any] = nbformat.from_dict
-_convert: Callable[[Any, int], Any] = nbformat.convert
+_from_dict: Callable[[Any], Notebook] = nbformat.from_dict
+_convert: Callable[[Any, int], Notebook] = nbformat.convert
 _reads_any_version: Callable[[str], Any] = nbformat.reader.reads
 
 
@@ -122,7 +123,7 @@ def slugify(title: str) -> str:
     return slug
 
 
-def render_template(template: Template, *, title: str, owner: str) -> Any:
+def render_template(template: Template, *, title: str, owner: str) -> Notebook:
     """Make a new runbook notebook (an ``nbformat.NotebookNode``) from ``template``.
 
     ``{{ title }}`` is replaced in markdown cells and in ``metadata.runbook.title`` only,
@@ -165,7 +166,7 @@ def render_template(template: Template, *, title: str, owner: str) -> Any:
     return rendered
 
 
-def _read_notebook(path: Path) -> Any:
+def _read_notebook(path: Path) -> Notebook:
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")

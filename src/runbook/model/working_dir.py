@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from runbook.errors import PathEscapeError
 from runbook.model.modules import unwalked
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository, resolve_inside
+from runbook.typing import Notebook
 
 #: The key of ``metadata.runbook.plan`` holding the working directory.
 PLAN_CWD_KEY: Final = "cwd"
@@ -46,7 +47,7 @@ def choose_cwd(
     return _recorded(repository, repository.resolve(chosen, base=base), chosen)
 
 
-def planned_cwd(notebook: Any) -> str:
+def planned_cwd(notebook: Notebook) -> str:
     """The working directory a plan notebook records; the root for a plan without one."""
     meta = notebook.get("metadata", {}).get("runbook", {}) if isinstance(notebook, dict) else {}
     plan = meta.get("plan") if isinstance(meta, dict) else None

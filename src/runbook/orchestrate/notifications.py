@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from runbook.engine.hooks import RunContext, RunObserver
 from runbook.errors import RunbookError
 from runbook.model.cells import cell_label
 from runbook.model.run import Decision, RunState
+from runbook.typing import Cell
 
 _LEVELS = {
     RunState.SUCCEEDED: "success",
@@ -44,7 +44,7 @@ class NotifyObserver(RunObserver):
             "info",
         )
 
-    def decided(self, ctx: RunContext, index: int, cell: Any, decision: Decision, by: str) -> None:
+    def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         self._send(
             ctx,
             "cell.decided",

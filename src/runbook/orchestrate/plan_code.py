@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from runbook.model.modules import Manifest, module_manifest
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
+from runbook.typing import Notebook
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def local_modules(repository: Repository) -> Manifest:
     )
 
 
-def planned_modules(notebook: Any) -> Manifest:
+def planned_modules(notebook: Notebook) -> Manifest:
     """The module manifest recorded in a plan notebook; empty for a plan that has none."""
     runbook_meta = notebook.get("metadata", {}).get("runbook", {})
     plan_meta = runbook_meta.get("plan") if isinstance(runbook_meta, dict) else None

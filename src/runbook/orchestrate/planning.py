@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import nbformat
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
-from runbook.model.parameters import JsonValue, check_name
+from runbook.model.parameters import check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
 from runbook.model.repository import Repository
 from runbook.model.review import Readiness, Review, Verdict, assess, same_person
@@ -52,6 +52,7 @@ from runbook.orchestrate.plan_files import (
 from runbook.store.audit import append_event
 from runbook.store.plans import create_plan, get_plan, list_plans, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
+from runbook.typing import JsonValue, Notebook
 
 
 def new_plan_id(title: str) -> str:
@@ -182,7 +183,7 @@ def _record_plan(session: Session, plan: Plan) -> None:
 class PlanFile:
     """A plan's file as it is now: its notebook and sha256, or why it cannot be read."""
 
-    notebook: Any | None
+    notebook: Notebook | None
     sha256: str | None
     problem: str | None = None
 
@@ -244,7 +245,7 @@ def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> P
     return load_runnable(session, repository, plan_id)[0]
 
 
-def load_runnable(session: Session, repository: Repository, plan_id: str) -> tuple[Plan, Any]:
+def load_runnable(session: Session, repository: Repository, plan_id: str) -> tuple[Plan, Notebook]:
     """The plan and the very notebook content that was verified, if it may run now.
 
     Reading once and running what was checked leaves no window in which the file could be
@@ -257,6 +258,8 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
+    # read_plan_file sets the notebook and its sha256 together; _intact_plan_file checked the sha
+    assert file.notebook is not None  # noqa: S101
     plan_folder(repository, plan.id, file.notebook)
     return plan, file.notebook
 
@@ -272,7 +275,7 @@ def _intact_plan_file(repository: Repository, plan: Plan) -> PlanFile:
     return file
 
 
-def plan_folder(repository: Repository, plan_id: str, notebook: Any) -> Path:
+def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Path:
     """The kernel's working directory the (verified) plan notebook records, checked again.
 
     Raises PlanFolderError when it is no longer a folder the plan may run in.

@@ -17,6 +17,7 @@ from typing import Any
 from runbook.errors import RunbookError
 from runbook.model.repository import Repository
 from runbook.model.run import CellEvent, Run, event_to_json, run_to_json
+from runbook.typing import Notebook
 
 WORKER_TIMEOUT = 300.0
 
@@ -45,7 +46,7 @@ class ReportWriter:
                 self._worker = None
 
     def write(
-        self, run: Run, events: list[CellEvent], notebook: Any
+        self, run: Run, events: list[CellEvent], notebook: Notebook
     ) -> tuple[list[str], list[str]]:
         """Write the reports; returns (paths relative to the repository, warnings)."""
         if not self._formats:
@@ -77,7 +78,7 @@ class ReportWriter:
         return answer if isinstance(answer, dict) else None
 
     def _write_here(
-        self, run: Run, events: list[CellEvent], notebook: Any
+        self, run: Run, events: list[CellEvent], notebook: Notebook
     ) -> tuple[list[str], list[str]]:
         from runbook.engine.report import write_run_report  # nbconvert: only when reporting
 

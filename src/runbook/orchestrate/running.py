@@ -62,6 +62,7 @@ from runbook.store.runs import (
     list_cell_events,
     list_runs,
 )
+from runbook.typing import Notebook
 
 
 @dataclass
@@ -191,7 +192,7 @@ def start_run(
 
 def _admit(
     sessions: sessionmaker[Session], repository: Repository, request: RunRequest
-) -> tuple[Any, int, Run, Path]:
+) -> tuple[Notebook, int, Run, Path]:
     """The policy checks, then the run record that takes the plan's run lock."""
     with sessions.begin() as session:
         sweep(session, repository)
@@ -251,7 +252,7 @@ def _new_run(
     )
 
 
-def _masker_for(notebook: Any) -> SecretMasker:
+def _masker_for(notebook: Notebook) -> SecretMasker:
     """A masker knowing the values of the plan's secret parameters, resolved here too."""
     masker = SecretMasker()
     meta = notebook.metadata.get("runbook", {})

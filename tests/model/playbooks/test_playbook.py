@@ -33,6 +33,7 @@ from runbook.model.playbooks.playbook import (
     validate_playbook,
 )
 from runbook.model.playbooks.playbook_templates import as_text, render_step, scan_template
+from runbook.typing import JsonValue
 
 EXAMPLE = """\
 name: restart-web
@@ -436,7 +437,8 @@ def test_render_unknown_variable_names_target_and_variable() -> None:
 
 
 def test_as_text() -> None:
-    assert [as_text(v) for v in ("a", 3, 2.5, True, None, [1, "b"], {"k": False})] == [
+    values: list[JsonValue] = ["a", 3, 2.5, True, None, [1, "b"], {"k": False}]
+    assert [as_text(v) for v in values] == [
         "a",
         "3",
         "2.5",

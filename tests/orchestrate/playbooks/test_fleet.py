@@ -290,7 +290,7 @@ def test_timeouts_and_missing_variables_fail_the_target_alone(
     (repo.root / "hosts.json").write_text(
         json.dumps([{"name": "web1", "vars": {"port": 80}}, {"name": "web2"}])
     )
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"name": "port", "shell": "echo {{ target.port }}"},
         {"name": "slow", "shell": "test {{ target.name }} != web1 || sleep 30", "timeout": 0.5},
     ]

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 from sqlalchemy import create_engine
@@ -115,7 +115,10 @@ def test_the_seed_sensor_runs_exactly_the_expected_dates_as_data_arrives(
     first, lines = scheduler(sessions, repo)
     started = first.tick(t0)  # first sight: the sensor polls at once
     first.wait()
-    assert sorted(r.reference_date for r in started) == [dt.date(2016, 1, 2), dt.date(2016, 1, 3)]
+    assert sorted(cast(dt.date, r.reference_date) for r in started) == [
+        dt.date(2016, 1, 2),
+        dt.date(2016, 1, 3),
+    ]
     assert any("new data for 2016-01-02" in line for line in lines)
 
     # Same day again: the schedule (daily at midnight) is not due, so no poll at all.

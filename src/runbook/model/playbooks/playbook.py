@@ -30,13 +30,11 @@ from enum import StrEnum
 from typing import Any, Final
 
 from runbook.errors import SpecError
+from runbook.typing import JsonValue
 
 DEFAULT_TIMEOUT: Final = 300.0
 DEFAULT_CONCURRENCY: Final = 20
 SHELL: Final = ("/bin/sh", "-c")
-
-#: A value as JSON knows it: str, int, float, bool, None, lists and str-keyed mappings.
-JsonValue = Any
 
 
 class TargetState(StrEnum):

@@ -12,10 +12,11 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from runbook.errors import SpecError
-from runbook.model.playbooks.playbook import SHELL, JsonValue, RunbookStep, Step, Target
+from runbook.model.playbooks.playbook import SHELL, RunbookStep, Step, Target
+from runbook.typing import JsonValue
 
 # The inner part may not contain "{{" or "}}", so one match never spans two templates.
 _TEMPLATE: Final = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
@@ -82,7 +83,7 @@ class _Missing(Exception):
     """A reference has no value for this target or run; carries the message."""
 
 
-def _lookup(reference: Reference, target: Target, params: Mapping[str, Any]) -> Any:
+def _lookup(reference: Reference, target: Target, params: Mapping[str, JsonValue]) -> JsonValue:
     if reference.root == "params":
         name = reference.path[0]
         if name not in params:
@@ -92,7 +93,7 @@ def _lookup(reference: Reference, target: Target, params: Mapping[str, Any]) -> 
         return target.name
     if reference.path[0] == "address":
         return target.address
-    value: Any = target.vars
+    value: JsonValue = target.vars
     for depth, key in enumerate(reference.path[1:], start=1):
         if not isinstance(value, dict) or key not in value:
             dotted = ".".join(reference.path[1 : depth + 1])
@@ -121,7 +122,7 @@ def as_text(value: JsonValue) -> str:
 def render_text(
     text: str,
     target: Target,
-    params: Mapping[str, Any],
+    params: Mapping[str, JsonValue],
     *,
     quote: bool = False,
 ) -> str:
@@ -143,7 +144,7 @@ def render_text(
     return _TEMPLATE.sub(substitute, text)
 
 
-def render_value(value: JsonValue, target: Target, params: Mapping[str, Any]) -> JsonValue:
+def render_value(value: JsonValue, target: Target, params: Mapping[str, JsonValue]) -> JsonValue:
     """A runbook parameter value rendered: strings templated, lists and mappings walked.
 
     A string that is exactly one template (``"{{ params.port }}"``) becomes the referenced
@@ -183,7 +184,7 @@ class RenderedStep:
 
 
 def render_command(
-    command: str | tuple[str, ...], target: Target, params: Mapping[str, Any]
+    command: str | tuple[str, ...], target: Target, params: Mapping[str, JsonValue]
 ) -> list[str]:
     """The argv of a shell command for ``target``.
 
@@ -196,7 +197,7 @@ def render_command(
     return [render_text(item, target, params) for item in command]
 
 
-def render_step(step: Step, target: Target, params: Mapping[str, Any]) -> RenderedStep:
+def render_step(step: Step, target: Target, params: Mapping[str, JsonValue]) -> RenderedStep:
     """``step`` rendered for ``target`` with the run's parameter values ``params``.
 
     Raises SpecError at ``step <name>`` when the target lacks a variable a template names

@@ -32,6 +32,7 @@ from runbook.credentials import scrubbed
 from runbook.errors import RunbookError
 from runbook.model.playbooks.playbook_templates import RenderedStep
 from runbook.model.run import Decision, RunState
+from runbook.typing import Cell
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -289,7 +290,7 @@ def runbook_step(
         return {**result, "status": "cancelled", "message": "cancelled before it started"}
 
     class Operator(AutomaticOperator):
-        def on_failure(self, index: int, cell: Any, error: str) -> Decision:
+        def on_failure(self, index: int, cell: Cell, error: str) -> Decision:
             if rollback and not control.interrupted.is_set():
                 return Decision.ROLLBACK
             return Decision.ABORT
@@ -299,7 +300,7 @@ def runbook_step(
             control.attach(None, asyncio.get_running_loop())
             self._check()
 
-        def cell_started(self, ctx: RunContext, index: int, cell: Any) -> None:
+        def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
             self._check()
 
         def _check(self) -> None:
