@@ -30,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.config import WorkflowSettings
 from runbook.errors import RunbookError
 from runbook.model.repository import Repository
 from runbook.model.schedule import CatchUp, decide, next_fire
 from runbook.model.sensor import DueRun, RunKey, due_runs, parameters_key
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.stencil import DateStencil, date_ranges_parameter
 from runbook.model.workflow import Trigger
 from runbook.model.workflow_run import TriggerKind, WorkflowRun, schedule_claim, sensor_claim

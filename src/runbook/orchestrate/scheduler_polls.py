@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runbook.config import WorkflowSettings
 from runbook.egress import policy_from_config
 from runbook.errors import ConfigError, SpecError
 from runbook.model.repository import Repository
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.stencil import parse_stencil
 from runbook.model.workflow import AvailableDatesSensor, SensorWorkflow, Trigger
 from runbook.orchestrate.sensors import (
