@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from runbook.credentials import environment
@@ -34,6 +33,9 @@ ALIASES: Final = {
     "RUNBOOK_LOG_LEVEL": "AUTOFLOW_LOG_LEVEL",
 }
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+if TYPE_CHECKING:  # pydantic is imported when settings are read, not with this module.
+    from runbook.model.settings_sections import WorkflowSettings
 
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
@@ -66,73 +68,19 @@ def database_url(root: Path, configured: str = "", environ: Mapping[str, str] | 
     return url.replace(PASSWORD_PLACEHOLDER, quote(password, safe=""), 1)
 
 
-@dataclass(frozen=True)
-class WorkflowSettings:
-    """Where workflows are read from and written to, and how they run.
-
-    ``inputs`` holds the workflows files and their notebooks; ``outputs`` receives each
-    workflow run's reports (``<outputs>/<workflow run id>/reports/``). Both are inside the
-    repository.
-    """
-
-    inputs: Path
-    outputs: Path
-    flowapi_url: str = ""
-    max_parallel: int = 4
-    sensor_attempts: int = 3
-    log_level: str = "INFO"
-
-
 def workflow_settings(
     root: Path, table: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> WorkflowSettings:
     """Settings from ``[workflows]`` of ``runbook.toml``, overridden by the environment.
 
-    Keys: ``inputs`` (default ``workflows``), ``outputs`` (default ``runs``),
-    ``flowapi_url`` (``FLOWAPI_URL``), ``max_parallel`` (``RUNBOOK_MAX_PARALLEL``, default 4),
-    ``sensor_attempts`` (default 3), ``log_level`` (``RUNBOOK_LOG_LEVEL``, default INFO).
+    The keys, their variables and defaults are the fields of
+    :class:`runbook.model.settings.WorkflowSettings`.
     """
-    env = os.environ if environ is None else environ
-    inputs = _inside(root, setting("RUNBOOK_INPUTS_DIR", env) or table.get("inputs", "workflows"))
-    outputs = _inside(root, setting("RUNBOOK_OUTPUTS_DIR", env) or table.get("outputs", "runs"))
-    url = env.get("FLOWAPI_URL") or table.get("flowapi_url", "")
-    if not isinstance(url, str):
-        raise ConfigError("workflows.flowapi_url", "must be text")
-    level = (setting("RUNBOOK_LOG_LEVEL", env) or str(table.get("log_level", "INFO"))).upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError("log level", f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return WorkflowSettings(
-        inputs=inputs,
-        outputs=outputs,
-        flowapi_url=url,
-        max_parallel=_count(
-            env.get("RUNBOOK_MAX_PARALLEL") or table.get("max_parallel", 4), "max_parallel"
-        ),
-        sensor_attempts=_count(table.get("sensor_attempts", 3), "sensor_attempts"),
-        log_level=level,
-    )
+    from runbook.model.settings_sections import load_workflow_settings
+
+    return load_workflow_settings(root, table, os.environ if environ is None else environ)
 
 
 def log_level_number(level: str) -> int:
     """The :mod:`logging` number of a level name from :data:`LOG_LEVELS`."""
     return int(logging.getLevelName(level))
-
-
-def _inside(root: Path, value: object) -> Path:
-    if not isinstance(value, str) or not value.strip() or "\x00" in value:
-        raise ConfigError("workflows", f"a folder must be a path, not {value!r}")
-    folder = (root / value).resolve()
-    base = root.resolve()
-    if folder != base and base not in folder.parents:
-        raise ConfigError("workflows", f"{value}: the folder must be inside the repository")
-    return folder
-
-
-def _count(value: object, name: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ConfigError(f"workflows.{name}", f"expected a whole number ≥ 1, not {value!r}")
-    return number

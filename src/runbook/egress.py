@@ -33,10 +33,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from runbook.errors import EgressError
+
+if TYPE_CHECKING:
+    from runbook.model.settings_sections import EgressSettings
 
 ALLOW_ENV: Final = "RUNBOOK_EGRESS_ALLOW"
 CONFIG_FILE: Final = "runbook.toml"
@@ -366,10 +369,19 @@ def config_table(repo_root: Path | None, name: str) -> dict[str, Any]:
     return table if isinstance(table, dict) else {}
 
 
+def egress_policy(settings: EgressSettings) -> EgressPolicy:
+    """The policy of a loaded repository's settings (``repository.config.egress()``)."""
+    return EgressPolicy(allow_private=settings.egress_entries)
+
+
 def policy_from_config(
     environ: Mapping[str, str] | None = None, repo_root: Path | None = None
 ) -> EgressPolicy:
-    """The policy for a repository: ``[egress] allow_private`` plus ``RUNBOOK_EGRESS_ALLOW``."""
+    """The policy for a repository: ``[egress] allow_private`` plus ``RUNBOOK_EGRESS_ALLOW``.
+
+    For notebooks (:mod:`runbook.helpers`), which have no loaded repository and should not
+    pay for pydantic; the rest use :func:`egress_policy`, with the same rules.
+    """
     env = os.environ if environ is None else environ
     configured = config_table(repo_root, "egress").get("allow_private", [])
     if isinstance(configured, str):

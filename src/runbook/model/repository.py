@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from runbook.errors import (
     ConfigError,
@@ -15,7 +15,9 @@ from runbook.errors import (
     UnknownRunbookError,
 )
 from runbook.model.files import read_failure, read_text
-from runbook.model.retention import RetentionPolicy, parse_retention
+
+if TYPE_CHECKING:  # pydantic is imported when a repository is read, not by `runbook --help`.
+    from runbook.model.settings import RepositorySettings
 
 CONFIG_FILE: Final = "runbook.toml"
 #: The repository's local state folder (git-ignored): the SQLite store, kernel folders.
@@ -47,29 +49,11 @@ NOTIFY_EVENTS: Final = ("run.started", "cell.decided", "run.failed", "run.finish
 
 
 @dataclass(frozen=True)
-class RepositoryConfig:
-    """The settings in ``runbook.toml``."""
-
-    name: str = ""
-    review: ReviewPolicy = field(default_factory=ReviewPolicy)
-    store_url: str = ""
-    #: Reports written after every run (``[report] formats``); empty for none.
-    report_formats: tuple[str, ...] = ("html",)
-    #: Apprise URLs notified of run events (``[notify] urls``), and which events (``on``).
-    notify_urls: tuple[str, ...] = ()
-    notify_events: tuple[str, ...] = NOTIFY_EVENTS
-    #: How long finished runs are kept (``[retention]``); see ``runbook gc``.
-    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
-    #: The OS user kernels run as (``[kernel] user``); empty for the runbook's own user.
-    kernel_user: str = ""
-
-
-@dataclass(frozen=True)
 class Repository:
     """A folder made by ``runbook init``."""
 
     root: Path
-    config: RepositoryConfig
+    config: RepositorySettings
 
     @property
     def runbooks_dir(self) -> Path:
@@ -170,8 +154,9 @@ def find_repository(start: Path) -> Repository:
     raise NotARepositoryError(str(start))
 
 
-def read_config(path: Path) -> RepositoryConfig:
-    """Parse ``runbook.toml``; every error names the file and the key."""
+def read_config(path: Path) -> RepositorySettings:
+    """Parse ``runbook.toml`` into the repository's settings; every error names the file and
+    the key. Variables override the keys :mod:`runbook.model.settings` says they do."""
     try:
         text = read_text(path)
     except (OSError, ValueError) as error:
@@ -182,54 +167,7 @@ def read_config(path: Path) -> RepositoryConfig:
         raise ConfigError(str(path), f"invalid TOML: {error}") from None
     except RecursionError:
         raise ConfigError(str(path), "invalid TOML: nested too deeply") from None
-    repository = _table(data, "repository", path)
-    review = _table(data, "review", path)
-    store = _table(data, "store", path)
-    report = _table(data, "report", path)
-    notify = _table(data, "notify", path)
-    kernel = _table(data, "kernel", path)
-    retention = parse_retention(_table(data, "retention", path), f"{path}: retention")
-    require = review.get("require", "tagged")
-    if require not in ("all", "none", "tagged"):
-        raise ConfigError(
-            f"{path}: review.require", f"{require!r} is not one of 'all', 'none', 'tagged'"
-        )
-    tags = review.get("tags", ["critical"])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ConfigError(f"{path}: review.tags", "must be a list of text")
-    name = repository.get("name", path.parent.name)
-    url = store.get("url", "")
-    kernel_user = kernel.get("user", "")
-    if not isinstance(kernel_user, str) or "\x00" in kernel_user:
-        raise ConfigError(f"{path}: kernel.user", "must be the name of a user")
-    if not isinstance(name, str) or not isinstance(url, str):
-        raise ConfigError(f"{path}", "repository.name and store.url must be text")
-    formats = _texts(report.get("formats", ["html"]), f"{path}: report.formats", REPORT_FORMATS)
-    urls = _texts(notify.get("urls", []), f"{path}: notify.urls")
-    events = _texts(notify.get("on", list(NOTIFY_EVENTS)), f"{path}: notify.on", NOTIFY_EVENTS)
-    return RepositoryConfig(
-        name=name,
-        review=ReviewPolicy(require=require, tags=tuple(tags)),
-        store_url=url,
-        report_formats=formats,
-        notify_urls=urls,
-        notify_events=events,
-        retention=retention,
-        kernel_user=kernel_user.strip(),
-    )
+    from runbook.credentials import environment
+    from runbook.model.settings import load_settings
 
-
-def _texts(value: object, where: str, allowed: tuple[str, ...] = ()) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(where, "must be a list of text")
-    unknown = [v for v in value if allowed and v not in allowed]
-    if unknown:
-        raise ConfigError(where, f"{unknown[0]!r} is not one of {', '.join(allowed)}")
-    return tuple(value)
-
-
-def _table(data: dict[str, object], key: str, path: Path) -> dict[str, object]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {key}", "must be a table")
-    return value
+    return load_settings(path, data, environment())

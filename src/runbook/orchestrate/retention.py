@@ -30,13 +30,13 @@ from typing import Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.config import WorkflowSettings
 from runbook.errors import PathEscapeError
 from runbook.model.audit import EventKind
 from runbook.model.files import file_lock, sync_folder
 from runbook.model.ids import IdKind, id_path, kind_of
 from runbook.model.repository import Repository
 from runbook.model.retention import RETENTION_KINDS
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.plan_files import sweep_plan_files
 from runbook.store.audit import append_event

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.egress import policy_from_config
+from runbook.egress import egress_policy
 from runbook.errors import ConfigError, FailureError, ParameterError, UsageError, refuses_runs
 from runbook.model.audit import EventKind, playbook_subject
 from runbook.model.option_values import untyped_value
@@ -101,7 +101,7 @@ def start_playbook(
     """
     spec = request.definition.spec
     values = bind_playbook_parameters(spec, request.parameters or {})
-    policy = policy_from_config(repo_root=repository.root)
+    policy = egress_policy(repository.config.egress())
     targets = read_inventory(spec.inventory, repository.root, policy)
     found = request.definition
     run = _new_run(spec, found.revision, found.definition, values, request.started_by)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
-from runbook.egress import policy_from_config
+from runbook.egress import egress_policy
 from runbook.errors import ConfigError, DataSourceError
 from runbook.model.playbooks.playbook import AddedTargets, TargetState
 from runbook.model.playbooks.playbook_run import TargetRecord
@@ -32,7 +32,7 @@ async def reread_inventory(execution: FleetExecution, batches: list[list[str]]) 
         return
     batch = len(batches) + 1
     spec, root = execution.spec, execution.repository.root
-    policy = policy_from_config(repo_root=root)
+    policy = egress_policy(execution.repository.config.egress())
     try:
         current = await asyncio.to_thread(read_inventory, spec.inventory, root, policy)
     except (ConfigError, DataSourceError) as error:

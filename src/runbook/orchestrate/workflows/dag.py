@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.config import WorkflowSettings
 from runbook.errors import (
     ParameterError,
     PathEscapeError,
@@ -34,6 +33,7 @@ from runbook.model.ids import stored_path
 from runbook.model.option_values import untyped_value
 from runbook.model.parameters import check_text
 from runbook.model.repository import Repository
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.workflows.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
 from runbook.model.workflows.workflow_run import (
     TriggerKind,

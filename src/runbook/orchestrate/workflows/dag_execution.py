@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.config import WorkflowSettings
 from runbook.engine.operators import AutomaticOperator
 from runbook.errors import RunbookError, RunStoreLostError
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.repository import Repository
 from runbook.model.run import Run, RunMode, RunState
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.workflows.workflow_run import (
     TaskRecord,
     TaskState,

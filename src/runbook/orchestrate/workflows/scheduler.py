@@ -31,9 +31,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.config import WorkflowSettings
 from runbook.errors import RunbookError
 from runbook.model.repository import Repository
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.stencil import DateStencil, date_ranges_parameter
 from runbook.model.workflows.schedule import CatchUp, decide, next_fire
 from runbook.model.workflows.sensor import DueRun, RunKey, due_runs, parameters_key

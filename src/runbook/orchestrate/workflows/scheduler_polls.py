@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runbook.config import WorkflowSettings
-from runbook.egress import policy_from_config
+from runbook.egress import egress_policy
 from runbook.errors import ConfigError, SpecError
 from runbook.model.repository import Repository
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.stencil import parse_stencil
 from runbook.model.workflows.workflow import AvailableDatesSensor, SensorWorkflow, Trigger
 from runbook.orchestrate.workflows.sensors import (
@@ -87,7 +87,7 @@ def _flowapi_poll(
         if not url:
             raise ConfigError("FLOWAPI_URL", "not set: the available-dates sensor needs it")
         token = find_secret("FLOWAPI_TOKEN") or ""
-        policy = policy_from_config(repo_root=repository.root)
+        policy = egress_policy(repository.config.egress())
         return flowapi_available_dates(url, token, sensor.cdr_types, policy)
 
     return SensorPoll(f"sensor|file|{source}", sensor.schedule, "UTC", read, sensor, workflows)
@@ -136,7 +136,7 @@ def _native_source(
     sensor: AvailableDatesSensor,
     where: str,
 ) -> DateSource:
-    policy = policy_from_config(repo_root=repository.root)
+    policy = egress_policy(repository.config.egress())
     if kind == "available_dates":
         return lambda: flowapi_available_dates(
             str(config.get("url") or settings.flowapi_url),

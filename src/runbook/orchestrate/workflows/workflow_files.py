@@ -12,8 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.config import WorkflowSettings, workflow_settings
-from runbook.egress import config_table
 from runbook.errors import (
     ConfigError,
     PathEscapeError,
@@ -23,6 +21,7 @@ from runbook.errors import (
 )
 from runbook.model.files import read_failure, read_text
 from runbook.model.repository import Repository, resolve_inside
+from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.stencil import DateStencil, date_ranges_parameter, parse_stencil
 from runbook.model.workflows.workflow import (
     FileCheck,
@@ -44,7 +43,7 @@ class DefinedWorkflow:
 
 def settings_for(repository: Repository) -> WorkflowSettings:
     """The workflow settings of ``repository`` (``[workflows]`` plus the environment)."""
-    return workflow_settings(repository.root, config_table(repository.root, "workflows"))
+    return repository.config.workflows(repository.root)
 
 
 def workflow_files(repository: Repository, settings: WorkflowSettings) -> list[Path]:
