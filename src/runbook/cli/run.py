@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 from rich.markup import escape
@@ -11,12 +10,8 @@ from rich.markup import escape
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
-from runbook.model.ids import IdKind, is_id, plan_file
-from runbook.model.repository import Repository
-from runbook.model.run import RunMode, new_run_id
+from runbook.model.run import RunMode
 from runbook.outcomes import exit_code_for_state
-
-#: Plan ids as `runbook plan` makes them: only these are looked up before the checks.
 
 
 @click.command("run")
@@ -91,8 +86,11 @@ def run_command(
     if skip_done and start_cell is None:
         raise click.UsageError("--skip-done only makes sense with --from CELL")
     repo = repository(ctx)
-    run_id, kernel = _launch_early(repo, plan_id, dry_run)
-    # Imported while the kernel boots: together they take about as long as the boot alone.
+    from runbook.orchestrate.run_launch import launch_early
+
+    # Booted before the rest is imported: the imports below, the policy checks and the
+    # store's opening take about as long as the kernel's boot, and overlap it.
+    early = launch_early(repo, plan_id, dry_run=dry_run)
     from runbook.cli.console import ConsoleObserver, TerminalOperator
     from runbook.engine.hooks import Operator
     from runbook.engine.operators import AutomaticOperator
@@ -120,8 +118,7 @@ def run_command(
         start_cell=start_cell,
         rebuild=not skip_done,
         cell_timeout=cell_timeout,
-        run_id=run_id,
-        kernel=kernel,
+        early=early,
     )
     with store_sessions(repo) as sessions:
         result = start_run(sessions, repo, request)
@@ -146,19 +143,3 @@ def run_command(
             shown.print(f"report: {escape(report)}")
         shown.print(f"log: runbook log {run.id}")
     return exit_code_for_state(outcome.state)
-
-
-def _launch_early(repo: Repository, plan_id: str, dry_run: bool) -> tuple[str | None, Any]:
-    """Boot the plan's kernel before anything else; (None, None) when that cannot be done.
-
-    The kernel runs nothing until the policy checks pass, and is stopped if they fail.
-    """
-    if not is_id(IdKind.PLAN, plan_id):
-        return None, None
-    from runbook.engine.launch import launch_for_plan
-
-    run_id = new_run_id()
-    kernel = launch_for_plan(
-        repo, plan_file(repo, plan_id), run_id=run_id, plan_id=plan_id, dry_run=dry_run
-    )
-    return (run_id, kernel) if kernel is not None else (None, None)

@@ -94,7 +94,7 @@ async def async_execute_run(
     the notebook's kernel is launched here. Either way it is shut down at the end.
     """
     loop = _CellLoop(ctx, operator, observers)
-    env = kernel_environment(
+    env = getattr(kernel_manager, "runbook_env", None) or kernel_environment(
         run_id=ctx.run.id, plan_id=ctx.run.plan_id, repo_root=ctx.repo_root, dry_run=ctx.dry_run
     )
     if kernel_manager is None:

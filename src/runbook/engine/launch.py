@@ -79,7 +79,7 @@ def kernel_name(notebook: Notebook) -> str:
 
 def launch_for_plan(
     repository: Repository, plan_file: Path, *, run_id: str, plan_id: str, dry_run: bool
-) -> Any:
+) -> RunKernelManager | None:
     """Boot the kernel a plan file asks for, in the working directory it records.
 
     The file is read cheaply, before any check: None (nothing launched) when it cannot say
@@ -101,11 +101,12 @@ def launch_for_plan(
     )
     folder = kernel_folder(repository.state_dir, run_id)
     try:
-        return launch_kernel(
+        manager: RunKernelManager = launch_kernel(
             name, env=env, cwd=cwd, folder=folder, user=repository.config.kernel_user
         )
     except Exception:  # e.g. no such kernelspec: the engine reports it with the run
         return None
+    return manager
 
 
 class RunKernelManager(AsyncKernelManager):
@@ -115,6 +116,8 @@ class RunKernelManager(AsyncKernelManager):
     runbook_handle: int | None = None
     runbook_user: KernelUser | None = None
     runbook_cwd: Path | None = None
+    #: The environment it was launched with (before its bytecode folder), built once per run.
+    runbook_env: dict[str, str] | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernel's command, naming the connection file through the folder's descriptor.
@@ -173,6 +176,7 @@ async def async_launch_kernel(
     )
     manager.runbook_folder, manager.runbook_handle = folder, handle
     manager.runbook_cwd = cwd
+    manager.runbook_env = dict(env)
     state_dir = folder.parent.parent
     bytecode.seed(folder / PYCACHE, state_dir, state_dir.parent)
     env = {**env, "PYTHONPYCACHEPREFIX": f"/proc/self/fd/{handle}/{PYCACHE}"}

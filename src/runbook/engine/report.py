@@ -32,8 +32,9 @@ import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
 from traitlets.config import Config
 
+from runbook.engine.report_cache import CachedHTMLExporter
 from runbook.engine.sanitize import RENDERED_OUT_MIMETYPES, clean_html, sanitize_notebook
-from runbook.errors import ReportError
+from runbook.errors import ReportError, RunbookError
 from runbook.model.files import write_atomic
 from runbook.model.ids import IdKind, id_path
 from runbook.model.run import CellEvent, Decision, Run
@@ -115,7 +116,7 @@ def render_html(
 def _html_exporter() -> HTMLExporter:
     # One exporter per process: its first render compiles the lab template and reads the
     # theme's CSS (about half a second); later renders reuse both.
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+    exporter = CachedHTMLExporter(  # type: ignore[no-untyped-call]
         config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
         template_name="lab",
         sanitize_html=True,
@@ -129,7 +130,7 @@ def _html_exporter() -> HTMLExporter:
 def _custom_exporter(template: Path) -> HTMLExporter:
     if not template.is_file():
         raise ReportError(f"template {template.name}: no such file")
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+    exporter = CachedHTMLExporter(  # type: ignore[no-untyped-call]
         config=Config({"TagRemovePreprocessor": {"enabled": True, **_REMOVE_TAGS}}),
         template_name="lab",
         template_file=str(template),
@@ -377,3 +378,21 @@ def write_run_report(
         write_report(notebook, report_path(repo_root, run, fmt), fmt, run=run, events=events)
         for fmt in formats
     ]
+
+
+def write_run_reports(
+    repo_root: Path,
+    run: Run,
+    events: Sequence[CellEvent],
+    notebook: Notebook,
+    formats: Sequence[str],
+) -> tuple[list[Path], list[str]]:
+    """Each format's report, one failing format a warning: (paths written, warnings)."""
+    written: list[Path] = []
+    warnings: list[str] = []
+    for fmt in formats:
+        try:
+            written += write_run_report(repo_root, run, events, notebook, formats=[fmt])
+        except RunbookError as error:
+            warnings.append(f"{fmt} report not written: {error}")
+    return written, warnings

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from runbook.engine.report import prepare_html_renderer, write_run_report
-from runbook.errors import RunbookError
+from runbook.engine.report import prepare_html_renderer, write_run_reports
 from runbook.model.run import event_from_json, run_from_json
 
 
@@ -29,15 +28,10 @@ def main() -> int:
     run = run_from_json(request["run"])
     events = [event_from_json(e) for e in request["events"]]
     notebook = nbformat.from_dict(request["notebook"])
-    written, warnings = [], []
-    for fmt in request["formats"]:
-        try:
-            paths = write_run_report(Path(request["root"]), run, events, notebook, formats=[fmt])
-        except RunbookError as error:
-            warnings.append(f"{fmt} report not written: {error}")
-            continue
-        written += [str(p) for p in paths]
-    json.dump({"reports": written, "warnings": warnings}, sys.stdout)
+    written, warnings = write_run_reports(
+        Path(request["root"]), run, events, notebook, request["formats"]
+    )
+    json.dump({"reports": [str(p) for p in written], "warnings": warnings}, sys.stdout)
     return 0
 
 

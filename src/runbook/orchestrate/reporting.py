@@ -14,7 +14,6 @@ import subprocess
 import sys
 from typing import Any
 
-from runbook.errors import RunbookError
 from runbook.model.repository import Repository
 from runbook.model.run import CellEvent, Run, event_to_json, run_to_json
 from runbook.typing import Notebook
@@ -64,6 +63,12 @@ class ReportWriter:
         paths = [self._repository.relative(self._repository.root / p) for p in answer["reports"]]
         return paths, list(answer["warnings"])
 
+    def discard(self) -> None:
+        """Let the worker go unasked (the run did not start): it reads end-of-input and stops."""
+        worker, self._worker = self._worker, None
+        if worker is not None and worker.stdin is not None:
+            worker.stdin.close()
+
     def _ask_worker(self, request: str) -> dict[str, Any] | None:
         worker, self._worker = self._worker, None
         if worker is None:
@@ -80,17 +85,8 @@ class ReportWriter:
     def _write_here(
         self, run: Run, events: list[CellEvent], notebook: Notebook
     ) -> tuple[list[str], list[str]]:
-        from runbook.engine.report import write_run_report  # nbconvert: only when reporting
+        from runbook.engine.report import write_run_reports  # nbconvert: only when reporting
 
-        written: list[str] = []
-        warnings: list[str] = []
-        for fmt in self._formats:
-            try:
-                paths = write_run_report(
-                    self._repository.root, run, events, notebook, formats=[fmt]
-                )
-            except RunbookError as error:
-                warnings.append(f"{fmt} report not written: {error}")
-                continue
-            written += [self._repository.relative(p) for p in paths]
-        return written, warnings
+        root = self._repository.root
+        written, warnings = write_run_reports(root, run, events, notebook, self._formats)
+        return [self._repository.relative(p) for p in written], warnings

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +25,7 @@ from runbook.engine.hooks import (
     RunContext,
     RunObserver,
 )
-from runbook.engine.launch import discard_kernel, kernel_name
+from runbook.engine.launch import RunKernelManager, kernel_name
 from runbook.errors import (
     ConfigError,
     NotAPlanError,
@@ -44,12 +43,12 @@ from runbook.model.ids import IdKind, id_path, run_folder
 from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
-from runbook.model.run import Run, RunMode, RunState, new_run_id
+from runbook.model.run import Run, RunMode, RunState
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable, plan_folder
-from runbook.orchestrate.reporting import ReportWriter
+from runbook.orchestrate.run_launch import EarlyRun, launch_early
 from runbook.orchestrate.sweeping import sweep
 from runbook.secrets import resolve_reference
 from runbook.store.audit import append_event
@@ -77,9 +76,11 @@ class RunRequest:
     start_cell: str | None = None
     rebuild: bool = True
     cell_timeout: float | None = None
-    #: A run id chosen, and a kernel launched for it, before the checks (see engine.launch).
-    run_id: str | None = None
-    kernel: Any = None
+    #: The run's kernel and report worker, started by the caller (``run_launch.launch_early``)
+    #: before importing this module; without them, ``start_run`` starts them first.
+    early: EarlyRun | None = None
+    #: Told the run's kernel as soon as it is launched (e.g. to interrupt it from elsewhere).
+    on_kernel: Callable[[RunKernelManager], None] | None = None
     #: Called in the transaction that records the run, before its kernel runs a cell: a
     #: caller linking the run to its own record (a workflow task) does it there, so the link
     #: exists whenever the run does, whenever the process dies.
@@ -129,13 +130,22 @@ class RunResult:
 def start_run(
     sessions: sessionmaker[Session], repository: Repository, request: RunRequest
 ) -> RunResult:
-    """Check, lock, execute and record one run of a plan, then write its reports."""
+    """Check, lock, execute and record one run of a plan, then write its reports.
+
+    The plan's kernel boots first, in its own process, while the checks run (see
+    :mod:`runbook.orchestrate.run_launch`); it runs nothing unless they pass.
+    """
+    early = request.early or launch_early(
+        repository, request.plan_id, dry_run=request.mode is RunMode.DRY_RUN
+    )
     try:
-        notebook, start, run, cwd = _admit(sessions, repository, request)
+        notebook, start, run, cwd = _admit(sessions, repository, request, early)
     except BaseException:
-        if request.kernel is not None:
-            discard_kernel(request.kernel)  # launched early, but the run may not start
+        early.discard()  # started early, but the run may not start
         raise
+    kernel = early.kernel if _fits(early, notebook, cwd) else None
+    if kernel is not None and request.on_kernel is not None:
+        request.on_kernel(kernel)
     ctx = RunContext(
         run=run,
         notebook=notebook,
@@ -154,7 +164,7 @@ def start_run(
     observers = [AutosaveObserver(), LogObserver(), recorder, *request.observers]
     if notifier is not None:
         observers.append(notifier)
-    reports = ReportWriter(repository)
+    reports = early.reports
     with keep_alive(sessions, RUN_LEASE, run.id, run.lease_epoch):
         outcome = execute_run(
             ctx,
@@ -163,7 +173,7 @@ def start_run(
             start_cell=start,
             rebuild=request.rebuild,
             cell_timeout=request.cell_timeout,
-            kernel_manager=request.kernel,
+            kernel_manager=kernel,
         )
     if recorder.lost is not None:
         detail = outcome.message if outcome.state is RunState.INTERRUPTED else None
@@ -191,7 +201,10 @@ def start_run(
 
 
 def _admit(
-    sessions: sessionmaker[Session], repository: Repository, request: RunRequest
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    request: RunRequest,
+    early: EarlyRun,
 ) -> tuple[Notebook, int, Run, Path]:
     """The policy checks, then the run record that takes the plan's run lock."""
     with sessions.begin() as session:
@@ -201,7 +214,8 @@ def _admit(
         previous = list_runs(session, plan_id=plan.id, limit=1)
     cwd = plan_folder(repository, plan.id, notebook)
     start = 0 if request.start_cell is None else find_cell(notebook, request.start_cell)
-    run = _new_run(repository, plan, request, start, previous[0].id if previous and start else None)
+    resumed_from = previous[0].id if previous and start else None
+    run = _new_run(repository, plan, request, early, start, resumed_from)
     with sessions.begin() as session:
         create_run(session, run)
         append_event(
@@ -220,21 +234,32 @@ def _admit(
         )
         if request.on_record is not None:
             request.on_record(session, run)
-    if request.kernel is not None and (
-        request.kernel.kernel_name != kernel_name(notebook)
-        or getattr(request.kernel, "runbook_cwd", None) != cwd
-    ):
-        # Launched for another kernelspec or folder than the verified plan's: start the right one.
-        discard_kernel(request.kernel)
-        request.kernel = None
     return notebook, start, run, cwd
 
 
+def _fits(early: EarlyRun, notebook: Notebook, cwd: Path) -> bool:
+    """Whether an early kernel is the verified plan's; if not, it is stopped here."""
+    kernel = early.kernel
+    if kernel is None:
+        return False
+    if kernel.kernel_name == kernel_name(notebook) and kernel.runbook_cwd == cwd:
+        return True
+    # Launched for another kernelspec or folder than the verified plan's: the engine starts
+    # the right one.
+    early.discard_kernel()
+    return False
+
+
 def _new_run(
-    repository: Repository, plan: Plan, request: RunRequest, start: int, resumed_from: str | None
+    repository: Repository,
+    plan: Plan,
+    request: RunRequest,
+    early: EarlyRun,
+    start: int,
+    resumed_from: str | None,
 ) -> Run:
     now = datetime.now(UTC)
-    run_id = request.run_id or new_run_id(now)
+    run_id = early.run_id
     # The plan's id comes from the store: it names a file only through the resolver.
     notebook = id_path(run_folder(repository, run_id), IdKind.PLAN, plan.id, NOTEBOOK_SUFFIX)
     return Run(

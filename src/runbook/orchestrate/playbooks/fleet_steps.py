@@ -270,10 +270,8 @@ def runbook_step(
     """
     # Imported here: the engine (nbclient, jupyter_client) is not needed by shell steps.
     from runbook.engine.hooks import RunContext, RunObserver
-    from runbook.engine.launch import launch_for_plan
     from runbook.engine.operators import AutomaticOperator
-    from runbook.model.ids import plan_notebook
-    from runbook.model.run import RunMode, new_run_id
+    from runbook.model.run import RunMode
     from runbook.orchestrate.planning import plan_runbook
     from runbook.orchestrate.running import RunRequest, start_run
 
@@ -309,12 +307,6 @@ def runbook_step(
 
                 raise StopRun(RunState.ABORTED, "cancelled by cancel --interrupt")
 
-    run_id = new_run_id()
-    # Launched here rather than by the engine so that a cancel can interrupt it.
-    kernel = launch_for_plan(
-        repository, plan_notebook(repository, plan), run_id=run_id, plan_id=plan.id, dry_run=False
-    )
-    control.attach(kernel)
     request = RunRequest(
         plan_id=plan.id,
         executor=user,
@@ -322,8 +314,7 @@ def runbook_step(
         mode=RunMode.AUTOMATIC,
         observers=[StopWhenCancelled()],
         cell_timeout=step.timeout,
-        run_id=run_id if kernel is not None else None,
-        kernel=kernel,
+        on_kernel=control.attach,  # so that a cancel can interrupt it
     )
     try:
         finished = start_run(sessions, repository, request)

@@ -1,0 +1,63 @@
+"""A run's processes, started before its checks so that their start-up overlaps them.
+
+A kernel takes most of a second to boot, and the report worker about as long to import
+nbconvert, each in a process of its own. :func:`launch_early` starts both first; the caller
+then imports, checks policy and opens the store meanwhile, so those costs overlap instead of
+adding up. This module imports only what the launch needs (jupyter_client, through
+:mod:`runbook.engine.launch`), so that a caller can launch before it imports the rest of the
+engine and the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runbook.engine.launch import RunKernelManager, discard_kernel, launch_for_plan
+from runbook.model.ids import IdKind, is_id, plan_file
+from runbook.model.repository import Repository
+from runbook.model.run import new_run_id
+from runbook.orchestrate.reporting import ReportWriter
+
+
+@dataclass(frozen=True)
+class EarlyRun:
+    """A run whose id is chosen and whose processes are starting, not yet admitted."""
+
+    run_id: str
+    #: Its kernel, booting; None when the plan file could not say which kernel or folder.
+    kernel: RunKernelManager | None
+    reports: ReportWriter
+
+    def discard(self) -> None:
+        """Stop what was started: the run was refused."""
+        self.reports.discard()
+        self.discard_kernel()
+
+    def discard_kernel(self) -> None:
+        """Stop the kernel (the verified plan asks for another kernel or folder)."""
+        if self.kernel is not None:
+            discard_kernel(self.kernel)
+
+
+def launch_early(repository: Repository, plan_id: str, *, dry_run: bool) -> EarlyRun:
+    """Start the report worker, then boot the kernel the plan file ``plan_id`` asks for.
+
+    The kernel runs nothing until the checks pass (``orchestrate.running.start_run`` stops
+    it when they fail, or starts another when the verified plan asks for another kernel or
+    folder). No kernel is launched when ``plan_id`` is not a plan id or its file cannot say
+    which kernel or folder: the checks that follow say why.
+    """
+    run_id = new_run_id()
+    # First: the worker's imports are the longer start-up, and the kernel's boot waits on
+    # its own process anyway.
+    reports = ReportWriter(repository)
+    kernel = None
+    if is_id(IdKind.PLAN, plan_id):
+        kernel = launch_for_plan(
+            repository,
+            plan_file(repository, plan_id),
+            run_id=run_id,
+            plan_id=plan_id,
+            dry_run=dry_run,
+        )
+    return EarlyRun(run_id, kernel, reports)
