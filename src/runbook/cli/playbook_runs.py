@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING, Final
 
 import click
-from click.shell_completion import CompletionItem
 from rich.table import Table
 
 from runbook.cli.context import (
@@ -30,7 +29,7 @@ from runbook.cli.playbook_view import (
     target_table,
 )
 from runbook.cli.terminal_text import safe_markup
-from runbook.cli.types import _complete_from_store
+from runbook.cli.types import PlaybookName, PlaybookRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.playbook_run import PlaybookRun, PlaybookRunState
@@ -45,32 +44,6 @@ _EXIT_HELP: Final = (
     "failures); 2 usage (unknown playbook, version, parameter or run); 3 cancelled or "
     "interrupted; 4 refused: a target is in use by another running playbook run."
 )
-
-
-class PlaybookName(click.ParamType[str, str]):
-    """An imported playbook's name; completes names recorded in the store."""
-
-    name = "NAME"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.playbook_definitions import playbook_names
-
-        return _complete_from_store(ctx, incomplete, playbook_names)
-
-
-class PlaybookRunId(click.ParamType[str, str]):
-    """A playbook run id; completes ids recorded in the store."""
-
-    name = "RUN"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.playbooks import playbook_run_ids
-
-        return _complete_from_store(ctx, incomplete, playbook_run_ids)
 
 
 version_option = click.option(
