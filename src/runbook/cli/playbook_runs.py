@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING, Final
 
 import click
-from rich.table import Table
 
 from runbook.cli.context import (
     acting_user,
@@ -28,6 +27,7 @@ from runbook.cli.playbook_view import (
     target_summary,
     target_table,
 )
+from runbook.cli.run_listing import RunListing, listing_options
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import PlaybookName, PlaybookRunId
 from runbook.cli.values import ParameterCommand, parameter_option
@@ -181,12 +181,7 @@ def cancel_command(
 
 
 @click.command("runs")
-@click.argument("name", metavar="[NAME]", required=False, type=PlaybookName())
-@click.option(
-    "--state", type=click.Choice([s.value for s in PlaybookRunState]), help="Only this state."
-)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@json_option
+@listing_options(PlaybookRunState, PlaybookName())
 @click.pass_context
 def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
@@ -199,24 +194,7 @@ def runs_command(
         runs = find_playbook_runs(
             session, playbook=name, state=PlaybookRunState(state) if state else None, limit=limit
         )
-    if as_json:
-        print_json([summary(run) for run in runs])
-        return
-    if not runs:
-        console.print("no playbook runs yet (start one with `runbook playbook run NAME`)")
-        return
-    table = Table("run", "playbook", "rev", "by", "started", "state", "retry of", box=None)
-    for run in runs:
-        table.add_row(
-            run.id,
-            safe_markup(run.playbook),
-            str(run.revision),
-            safe_markup(run.started_by),
-            timestamp(run.started_at),
-            run.state.value,
-            run.retry_of or "",
-        )
-    console.print(table)
+    _LISTING.print(runs, as_json=as_json)
 
 
 @click.command("status")
@@ -248,6 +226,26 @@ def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) 
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _row(run: PlaybookRun) -> tuple[str, ...]:
+    return (
+        run.id,
+        safe_markup(run.playbook),
+        str(run.revision),
+        safe_markup(run.started_by),
+        timestamp(run.started_at),
+        run.state.value,
+        run.retry_of or "",
+    )
+
+
+_LISTING: Final = RunListing(
+    summary=summary,
+    columns=("run", "playbook", "rev", "by", "started", "state", "retry of"),
+    row=_row,
+    empty="no playbook runs yet (start one with `runbook playbook run NAME`)",
+)
 
 
 def _live(as_json: bool) -> bool:
