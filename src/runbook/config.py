@@ -20,7 +20,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from runbook.credentials import environment
-from runbook.errors import ConfigError
+from runbook.errors import ConfigError, PathEscapeError
+from runbook.model.repository import resolve_inside
 from runbook.secrets import find_secret
 
 PASSWORD_PLACEHOLDER = "{}"  # noqa: S105 - a placeholder, not a password
@@ -121,11 +122,12 @@ def log_level_number(level: str) -> int:
 def _inside(root: Path, value: object) -> Path:
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise ConfigError("workflows", f"a folder must be a path, not {value!r}")
-    folder = (root / value).resolve()
-    base = root.resolve()
-    if folder != base and base not in folder.parents:
-        raise ConfigError("workflows", f"{value}: the folder must be inside the repository")
-    return folder
+    try:
+        return resolve_inside(root, value)
+    except PathEscapeError:
+        raise ConfigError(
+            "workflows", f"{value}: the folder must be inside the repository"
+        ) from None
 
 
 def _count(value: object, name: str) -> int:
