@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from runbook.errors import EgressError
+from runbook.model.repository import CONFIG_FILE, find_root
 
 if TYPE_CHECKING:
     from runbook.model.settings_sections import EgressSettings
 
 ALLOW_ENV: Final = "RUNBOOK_EGRESS_ALLOW"
-CONFIG_FILE: Final = "runbook.toml"
 USER_AGENT: Final = "runbook-egress/1"
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
@@ -329,8 +329,7 @@ def config_root(environ: Mapping[str, str] | None = None) -> Path | None:
     configured = (os.environ if environ is None else environ).get("RUNBOOK_REPO", "").strip()
     if configured:
         return Path(configured)
-    here = Path.cwd().resolve()
-    return next((d for d in (here, *here.parents) if (d / CONFIG_FILE).is_file()), None)
+    return find_root(Path.cwd())
 
 
 def notification_origin(url: str, target: Any) -> str | None:

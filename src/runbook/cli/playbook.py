@@ -16,7 +16,8 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
-from runbook.cli.playbook_runs import PlaybookName, register, revision_option, version_option
+from runbook.cli.playbook_runs import register, revision_option, version_option
+from runbook.cli.types import PlaybookName
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.playbooks.playbook_run import PlaybookDefinition

@@ -8,8 +8,6 @@ import time
 from typing import TYPE_CHECKING, Final
 
 import click
-from click.shell_completion import CompletionItem
-from rich.table import Table
 
 from runbook.cli.context import (
     acting_user,
@@ -29,8 +27,9 @@ from runbook.cli.playbook_view import (
     target_summary,
     target_table,
 )
+from runbook.cli.run_listing import RunListing, listing_options
 from runbook.cli.terminal_text import safe_markup
-from runbook.cli.types import _complete_from_store
+from runbook.cli.types import PlaybookName, PlaybookRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState
@@ -45,32 +44,6 @@ _EXIT_HELP: Final = (
     "failures); 2 usage (unknown playbook, version, parameter or run); 3 cancelled or "
     "interrupted; 4 refused: a target is in use by another running playbook run."
 )
-
-
-class PlaybookName(click.ParamType[str, str]):
-    """An imported playbook's name; completes names recorded in the store."""
-
-    name = "NAME"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.playbooks.playbook_definitions import playbook_names
-
-        return _complete_from_store(ctx, incomplete, playbook_names)
-
-
-class PlaybookRunId(click.ParamType[str, str]):
-    """A playbook run id; completes ids recorded in the store."""
-
-    name = "RUN"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.playbooks.playbook_runs import playbook_run_ids
-
-        return _complete_from_store(ctx, incomplete, playbook_run_ids)
 
 
 version_option = click.option(
@@ -208,12 +181,7 @@ def cancel_command(
 
 
 @click.command("runs")
-@click.argument("name", metavar="[NAME]", required=False, type=PlaybookName())
-@click.option(
-    "--state", type=click.Choice([s.value for s in PlaybookRunState]), help="Only this state."
-)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@json_option
+@listing_options(PlaybookRunState, PlaybookName())
 @click.pass_context
 def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
@@ -226,24 +194,7 @@ def runs_command(
         runs = find_playbook_runs(
             session, playbook=name, state=PlaybookRunState(state) if state else None, limit=limit
         )
-    if as_json:
-        print_json([summary(run) for run in runs])
-        return
-    if not runs:
-        console.print("no playbook runs yet (start one with `runbook playbook run NAME`)")
-        return
-    table = Table("run", "playbook", "rev", "by", "started", "state", "retry of", box=None)
-    for run in runs:
-        table.add_row(
-            run.id,
-            safe_markup(run.playbook),
-            str(run.revision),
-            safe_markup(run.started_by),
-            timestamp(run.started_at),
-            run.state.value,
-            run.retry_of or "",
-        )
-    console.print(table)
+    _LISTING.print(runs, as_json=as_json)
 
 
 @click.command("status")
@@ -275,6 +226,26 @@ def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) 
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _row(run: PlaybookRun) -> tuple[str, ...]:
+    return (
+        run.id,
+        safe_markup(run.playbook),
+        str(run.revision),
+        safe_markup(run.started_by),
+        timestamp(run.started_at),
+        run.state.value,
+        run.retry_of or "",
+    )
+
+
+_LISTING: Final = RunListing(
+    summary=summary,
+    columns=("run", "playbook", "rev", "by", "started", "state", "retry of"),
+    row=_row,
+    empty="no playbook runs yet (start one with `runbook playbook run NAME`)",
+)
 
 
 def _live(as_json: bool) -> bool:

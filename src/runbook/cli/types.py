@@ -1,18 +1,26 @@
-"""Argument types that complete runbook names, plan ids and template names in the shell."""
+"""Argument types that complete runbook names, plan ids, run ids and template names in the shell.
+
+Completion imports the store only when the shell asks (``lookup`` names the function), so
+that defining the commands stays light.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 from click.shell_completion import CompletionItem
 
 from runbook.errors import RunbookError
 
+if TYPE_CHECKING:
+    from runbook.model.repository import Repository
 
-def _repository(ctx: click.Context) -> object | None:
+
+def _repository(ctx: click.Context) -> Repository | None:
+    # Completion runs no callbacks: --repo is read from the parsed parameters.
     from runbook.model.repository import find_repository
 
     chosen = (ctx.find_root().params or {}).get("repo")
@@ -30,26 +38,11 @@ class RunbookName(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.model.repository import Repository
-
         repo = _repository(ctx)
-        if not isinstance(repo, Repository):
+        if repo is None:
             return []
         names = [repo.runbook_name(p) for p in repo.runbook_paths()]
         return [CompletionItem(n) for n in names if n.startswith(incomplete)]
-
-
-class PlanId(click.ParamType[str, str]):
-    """A plan id; completes ids recorded in the store."""
-
-    name = "PLAN"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.plans import plan_ids
-
-        return _complete_from_store(ctx, incomplete, plan_ids)
 
 
 class TemplateName(click.ParamType[str, str]):
@@ -60,11 +53,10 @@ class TemplateName(click.ParamType[str, str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from runbook.model.repository import Repository
         from runbook.model.templates import list_templates
 
         repo = _repository(ctx)
-        folder = repo.templates_dir if isinstance(repo, Repository) else None
+        folder = repo.templates_dir if repo is not None else None
         return [
             CompletionItem(t.name, help=t.description)
             for t in list_templates(folder)
@@ -72,44 +64,63 @@ class TemplateName(click.ParamType[str, str]):
         ]
 
 
-class RunId(click.ParamType[str, str]):
+class StoredValue(click.ParamType[str, str]):
+    """A value recorded in the store; completes the recorded ones.
+
+    A subclass names its ``lookup``: ``"module:function"``, a function of a session and a
+    prefix returning the values that start with it.
+    """
+
+    lookup: ClassVar[str]
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        """The recorded values starting with ``incomplete``; none on any error."""
+        from runbook.cli.context import store_session
+
+        repo = _repository(ctx)
+        if repo is None:
+            return []
+        module, _, function = self.lookup.partition(":")
+        values = getattr(import_module(module), function)
+        try:
+            with store_session(repo) as session:
+                return [CompletionItem(value) for value in values(session, incomplete)]
+        except RunbookError:
+            return []
+
+
+class PlanId(StoredValue):
+    """A plan id; completes ids recorded in the store."""
+
+    name = "PLAN"
+    lookup = "runbook.store.plans:plan_ids"
+
+
+class RunId(StoredValue):
     """A run id; completes ids recorded in the store."""
 
     name = "RUN"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.runs import run_ids
-
-        return _complete_from_store(ctx, incomplete, run_ids)
+    lookup = "runbook.store.runs:run_ids"
 
 
-class WorkflowRunId(click.ParamType[str, str]):
+class WorkflowRunId(StoredValue):
     """A workflow run id; completes ids recorded in the store."""
 
     name = "RUN"
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        from runbook.store.workflows.workflow_runs import workflow_run_ids
-
-        return _complete_from_store(ctx, incomplete, workflow_run_ids)
+    lookup = "runbook.store.workflows.workflow_runs:workflow_run_ids"
 
 
-def _complete_from_store(
-    ctx: click.Context, incomplete: str, ids: Callable[[Any, str], list[str]]
-) -> list[CompletionItem]:
-    """Ids from the repository's store that start with ``incomplete``; none on any error."""
-    from runbook.cli.context import store_session
-    from runbook.model.repository import Repository
+class PlaybookName(StoredValue):
+    """An imported playbook's name; completes names recorded in the store."""
 
-    repo = _repository(ctx)
-    if not isinstance(repo, Repository):
-        return []
-    try:
-        with store_session(repo) as session:
-            return [CompletionItem(i) for i in ids(session, incomplete)]
-    except RunbookError:
-        return []
+    name = "NAME"
+    lookup = "runbook.store.playbooks.playbook_definitions:playbook_names"
+
+
+class PlaybookRunId(StoredValue):
+    """A playbook run id; completes ids recorded in the store."""
+
+    name = "RUN"
+    lookup = "runbook.store.playbooks.playbook_runs:playbook_run_ids"

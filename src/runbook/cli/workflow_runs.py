@@ -22,6 +22,7 @@ from runbook.cli.context import (
     store_sessions,
 )
 from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.run_listing import RunListing, listing_options
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import ParameterCommand, parameter_option
@@ -130,12 +131,7 @@ def resume_command(ctx: click.Context, as_user: str | None, as_json: bool, run_i
 
 
 @click.command("runs")
-@click.argument("name", metavar="[NAME]", required=False)
-@click.option(
-    "--state", type=click.Choice([s.value for s in WorkflowState]), help="Only this state."
-)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@json_option
+@listing_options(WorkflowState)
 @click.pass_context
 def runs_command(
     ctx: click.Context, name: str | None, state: str | None, limit: int, as_json: bool
@@ -148,24 +144,7 @@ def runs_command(
         runs = find_workflow_runs(
             session, workflow=name, state=WorkflowState(state) if state else None, limit=limit
         )
-    if as_json:
-        print_json([workflow_run_summary(run) for run in runs])
-        return
-    if not runs:
-        console.print("no workflow runs yet (start one with `runbook workflow run NAME`)")
-        return
-    table = Table("run", "workflow", "date", "trigger", "by", "started", "state", box=None)
-    for run in runs:
-        table.add_row(
-            run.id,
-            safe_markup(run.workflow),
-            run.reference_date.isoformat() if run.reference_date else "",
-            run.trigger.value,
-            safe_markup(run.started_by),
-            timestamp(run.started_at),
-            run.state.value,
-        )
-    console.print(table)
+    _LISTING.print(runs, as_json=as_json)
 
 
 @click.command("show")
@@ -230,6 +209,26 @@ def task_summary(task: TaskRecord) -> dict[str, Any]:
         "ended_at": task.ended_at.isoformat() if task.ended_at else None,
         "message": task.message,
     }
+
+
+def _row(run: WorkflowRun) -> tuple[str, ...]:
+    return (
+        run.id,
+        safe_markup(run.workflow),
+        run.reference_date.isoformat() if run.reference_date else "",
+        run.trigger.value,
+        safe_markup(run.started_by),
+        timestamp(run.started_at),
+        run.state.value,
+    )
+
+
+_LISTING: Final = RunListing(
+    summary=workflow_run_summary,
+    columns=("run", "workflow", "date", "trigger", "by", "started", "state"),
+    row=_row,
+    empty="no workflow runs yet (start one with `runbook workflow run NAME`)",
+)
 
 
 def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:

@@ -145,13 +145,20 @@ def resolve_inside(
     return resolved
 
 
+def find_root(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upwards that holds a runbook.toml, or None."""
+    here = start.resolve()
+    return next(
+        (folder for folder in (here, *here.parents) if (folder / CONFIG_FILE).is_file()), None
+    )
+
+
 def find_repository(start: Path) -> Repository:
     """The repository containing ``start``: the nearest folder upwards with a runbook.toml."""
-    here = start.resolve()
-    for folder in (here, *here.parents):
-        if (folder / CONFIG_FILE).is_file():
-            return Repository(root=folder, config=read_config(folder / CONFIG_FILE))
-    raise NotARepositoryError(str(start))
+    root = find_root(start)
+    if root is None:
+        raise NotARepositoryError(str(start))
+    return Repository(root=root, config=read_config(root / CONFIG_FILE))
 
 
 def read_config(path: Path) -> RepositorySettings:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from runbook.errors import ConfigError
+from runbook.errors import ConfigError, PathEscapeError
+from runbook.model.repository import resolve_inside
 from runbook.model.settings import _LOADING, LOG_LEVELS, _Inputs, _loading, _origin, _Settings
 
 
@@ -63,12 +64,12 @@ class WorkflowSettings(_Settings):
     def _inside(cls, value: object) -> Path:
         if not isinstance(value, str | Path) or not str(value).strip() or "\x00" in str(value):
             raise ConfigError("workflows", f"a folder must be a path, not {value!r}")
-        root = _LOADING.get().root
-        folder = (root / value).resolve()
-        base = root.resolve()
-        if folder != base and base not in folder.parents:
-            raise ConfigError("workflows", f"{value}: the folder must be inside the repository")
-        return folder
+        try:
+            return resolve_inside(_LOADING.get().root, str(value))
+        except PathEscapeError:
+            raise ConfigError(
+                "workflows", f"{value}: the folder must be inside the repository"
+            ) from None
 
     @field_validator("flowapi_url", mode="before")
     @classmethod

@@ -37,13 +37,19 @@ class LeaseKind(Generic[Leased]):
 
     table: type[Leased]
     running: str
+    interrupted: str
     noun: str
 
 
-RUN_LEASE: Final = LeaseKind(RunRow, RunState.RUNNING.value, "run")
-WORKFLOW_RUN_LEASE: Final = LeaseKind(WorkflowRunRow, WorkflowState.RUNNING.value, "workflow run")
+RUN_LEASE: Final = LeaseKind(RunRow, RunState.RUNNING.value, RunState.INTERRUPTED.value, "run")
+WORKFLOW_RUN_LEASE: Final = LeaseKind(
+    WorkflowRunRow, WorkflowState.RUNNING.value, WorkflowState.INTERRUPTED.value, "workflow run"
+)
 PLAYBOOK_RUN_LEASE: Final = LeaseKind(
-    PlaybookRunRow, PlaybookRunState.RUNNING.value, "playbook run"
+    PlaybookRunRow,
+    PlaybookRunState.RUNNING.value,
+    PlaybookRunState.INTERRUPTED.value,
+    "playbook run",
 )
 LEASE_KINDS: Final = (RUN_LEASE, WORKFLOW_RUN_LEASE, PLAYBOOK_RUN_LEASE)
 
@@ -88,7 +94,7 @@ def fenced_update(
         raise LeaseLostError(kind, record_id)
 
 
-def expired_leases(
+def _expired_leases(
     session: Session,
     kind: LeaseKind[Leased],
     *,
@@ -107,3 +113,25 @@ def expired_leases(
         or row.heartbeat_at < cutoff
         or (owner_gone is not None and owner_gone(row.lease_owner))
     ]
+
+
+def interrupt_expired(
+    session: Session,
+    kind: LeaseKind[Leased],
+    *,
+    lease_seconds: float,
+    owner_gone: OwnerGone | None = None,
+    now: datetime,
+    **values: object,
+) -> list[Leased]:
+    """Mark the records of ``kind`` whose lease expired ``interrupted``, with ``values`` set
+    on each too (when it ended, why); the rows marked, flushed."""
+    rows = _expired_leases(
+        session, kind, lease_seconds=lease_seconds, owner_gone=owner_gone, now=now
+    )
+    for row in rows:
+        row.state = kind.interrupted
+        for column, value in values.items():
+            setattr(row, column, value)
+    session.flush()
+    return rows

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import AlreadyExistsError, PlanRunningError, UnknownRunError
 from runbook.model.run import CellEvent, CellStatus, Decision, Run, RunMode, RunState
-from runbook.store.leases import RUN_LEASE, OwnerGone, expired_leases, fenced_update, renew_lease
+from runbook.store.leases import (
+    RUN_LEASE,
+    OwnerGone,
+    fenced_update,
+    interrupt_expired,
+    renew_lease,
+)
+from runbook.store.run_records import ids_starting, newest_first
 from runbook.store.tables import CellEventRow, RunRow
 
 
@@ -74,20 +81,15 @@ def list_runs(
     limit: int | None = None,
 ) -> list[Run]:
     """Runs, newest first, optionally for one plan or in one state."""
-    query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc())
-    if plan_id is not None:
-        query = query.where(RunRow.plan_id == plan_id)
-    if state is not None:
-        query = query.where(RunRow.state == state.value)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_to_run(row) for row in session.scalars(query)]
+    rows = newest_first(
+        session, RunRow, limit=limit, plan_id=plan_id, state=state.value if state else None
+    )
+    return [_to_run(row) for row in rows]
 
 
 def run_ids(session: Session, prefix: str = "") -> list[str]:
     """Run ids starting with ``prefix``, sorted (for shell completion)."""
-    query = select(RunRow.id).where(RunRow.id.startswith(prefix, autoescape=True))
-    return sorted(session.scalars(query))
+    return ids_starting(session, RunRow, prefix)
 
 
 def heartbeat(session: Session, run_id: str, epoch: int, now: datetime | None = None) -> None:
@@ -131,20 +133,18 @@ def sweep_interrupted(
     ``failed`` and never retried here.
     """
     moment = now or datetime.now(UTC)
-    marked = []
-    for row in expired_leases(
-        session, RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
-    ):
-        row.state = RunState.INTERRUPTED.value
-        row.ended_at = moment
-        row.running_plan_id = None
-        row.message = (
-            "the executing process stopped heart-beating; the outcome of the "
-            "cell in flight is unknown"
-        )
-        marked.append(row.id)
-    session.flush()
-    return marked
+    rows = interrupt_expired(
+        session,
+        RUN_LEASE,
+        lease_seconds=lease_seconds,
+        owner_gone=owner_gone,
+        now=moment,
+        ended_at=moment,
+        running_plan_id=None,
+        message="the executing process stopped heart-beating; the outcome of the cell in "
+        "flight is unknown",
+    )
+    return [row.id for row in rows]
 
 
 def add_cell_event(session: Session, event: CellEvent) -> CellEvent:

@@ -88,9 +88,3 @@ def _holders(session: Session, keys: Sequence[str]) -> dict[str, tuple[str, str,
 def release_locks(session: Session, run_id: str) -> None:
     """Free every target locked by run ``run_id``."""
     session.execute(delete(TargetLockRow).where(TargetLockRow.run_id == run_id))
-
-
-def locked_targets(session: Session, run_id: str) -> list[str]:
-    """The lock keys (target identities) run ``run_id`` holds, sorted."""
-    query = select(TargetLockRow.target).where(TargetLockRow.run_id == run_id)
-    return sorted(session.scalars(query))

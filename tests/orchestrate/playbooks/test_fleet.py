@@ -55,8 +55,8 @@ from runbook.store.playbooks.playbook_runs import (
     list_targets,
 )
 from runbook.store.runs import get_run
-from runbook.store.target_locks import locked_targets
 from tests.builders import write_runbook
+from tests.locks import locked_targets
 
 
 @pytest.fixture

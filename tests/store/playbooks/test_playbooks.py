@@ -40,7 +40,8 @@ from runbook.store.playbooks.playbook_runs import (
     update_targets,
 )
 from runbook.store.tables import PlaybookRunRow, PlaybookTargetRow, TargetLockRow
-from runbook.store.target_locks import lock_targets, locked_targets
+from runbook.store.target_locks import lock_targets
+from tests.locks import locked_targets
 from tests.store.conftest import T0
 
 WEB = """\

@@ -89,33 +89,6 @@ class _Schedule:
     last_of_day: time  # the latest fire time of a matching day
 
 
-def fire_times(
-    cron: str, timezone: str, after: datetime, until: datetime, *, limit: int = 1000
-) -> list[datetime]:
-    """The fire times t with ``after < t <= until``, ascending, as aware UTC datetimes.
-
-    At most ``limit`` are returned: the earliest ones, so a caller can page through a long
-    window by calling again with ``after`` set to the last one returned. To count the fire
-    times of a long window without listing them, use :func:`missed_fires`. Raises SpecError
-    for an invalid expression or time zone, ValueError for a naive datetime or a negative
-    ``limit``.
-    """
-    schedule = _schedule(cron, timezone)
-    start, end = _utc(after, "after"), _utc(until, "until")
-    if limit < 0:
-        raise ValueError(f"limit must be zero or more, got {limit}")
-    found: list[datetime] = []
-    if limit == 0:
-        return found
-    for instant in _instants(schedule, start):
-        if instant > end:
-            break
-        found.append(instant)
-        if len(found) == limit:
-            break
-    return found
-
-
 def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
     """The first fire time strictly after ``after``, as an aware UTC datetime."""
     schedule = _schedule(cron, timezone)

@@ -30,9 +30,10 @@ from runbook.store.leases import (
     PLAYBOOK_RUN_LEASE,
     LeaseLostError,
     OwnerGone,
-    expired_leases,
     fenced_update,
+    interrupt_expired,
 )
+from runbook.store.run_records import ids_starting, newest_first
 from runbook.store.tables import (
     PlaybookRunRow,
     PlaybookTargetRow,
@@ -127,22 +128,19 @@ def list_playbook_runs(
     limit: int | None = None,
 ) -> list[PlaybookRun]:
     """Playbook runs, newest first, optionally of one playbook or in one state."""
-    query = select(PlaybookRunRow).order_by(
-        PlaybookRunRow.started_at.desc(), PlaybookRunRow.id.desc()
+    rows = newest_first(
+        session,
+        PlaybookRunRow,
+        limit=limit,
+        playbook=playbook,
+        state=state.value if state else None,
     )
-    if playbook is not None:
-        query = query.where(PlaybookRunRow.playbook == playbook)
-    if state is not None:
-        query = query.where(PlaybookRunRow.state == state.value)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_to_run(row) for row in session.scalars(query)]
+    return [_to_run(row) for row in rows]
 
 
 def playbook_run_ids(session: Session, prefix: str = "") -> list[str]:
     """Playbook run ids starting with ``prefix``, sorted (for shell completion)."""
-    query = select(PlaybookRunRow.id).where(PlaybookRunRow.id.startswith(prefix, autoescape=True))
-    return sorted(session.scalars(query))
+    return ids_starting(session, PlaybookRunRow, prefix)
 
 
 def list_targets(session: Session, run_id: str) -> list[TargetRecord]:
@@ -231,15 +229,16 @@ def sweep_playbook_runs(
     which cannot have started, become SKIPPED.
     """
     moment = now or datetime.now(UTC)
-    marked = []
-    for row in expired_leases(
-        session, PLAYBOOK_RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
-    ):
-        row.state = PlaybookRunState.INTERRUPTED.value
-        row.finish_ts = moment
-        row.message = "the playbook run's process stopped heart-beating"
-        marked.append(row.id)
-    session.flush()
+    rows = interrupt_expired(
+        session,
+        PLAYBOOK_RUN_LEASE,
+        lease_seconds=lease_seconds,
+        owner_gone=owner_gone,
+        now=moment,
+        finish_ts=moment,
+        message="the playbook run's process stopped heart-beating",
+    )
+    marked = [row.id for row in rows]
     if not marked:
         return marked
     targets = PlaybookTargetRow

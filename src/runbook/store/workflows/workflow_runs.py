@@ -32,9 +32,10 @@ from runbook.store.leases import (
     WORKFLOW_RUN_LEASE,
     LeaseLostError,
     OwnerGone,
-    expired_leases,
     fenced_update,
+    interrupt_expired,
 )
+from runbook.store.run_records import ids_starting, newest_first
 from runbook.store.tables import RunRow, SchedulerStateRow, WorkflowRunRow, WorkflowTaskRow
 
 
@@ -106,22 +107,19 @@ def list_workflow_runs(
     limit: int | None = None,
 ) -> list[WorkflowRun]:
     """Workflow runs, newest first, optionally of one workflow or in one state."""
-    query = select(WorkflowRunRow).order_by(
-        WorkflowRunRow.started_at.desc(), WorkflowRunRow.id.desc()
+    rows = newest_first(
+        session,
+        WorkflowRunRow,
+        limit=limit,
+        workflow=workflow,
+        state=state.value if state else None,
     )
-    if workflow is not None:
-        query = query.where(WorkflowRunRow.workflow == workflow)
-    if state is not None:
-        query = query.where(WorkflowRunRow.state == state.value)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_to_run(row) for row in session.scalars(query)]
+    return [_to_run(row) for row in rows]
 
 
 def workflow_run_ids(session: Session, prefix: str = "") -> list[str]:
     """Workflow run ids starting with ``prefix``, sorted (for shell completion)."""
-    query = select(WorkflowRunRow.id).where(WorkflowRunRow.id.startswith(prefix, autoescape=True))
-    return sorted(session.scalars(query))
+    return ids_starting(session, WorkflowRunRow, prefix)
 
 
 def list_tasks(session: Session, run_id: str) -> list[TaskRecord]:
@@ -201,17 +199,20 @@ def sweep_workflow_runs(
     that the next poll may try it again (a schedule firing keeps it: one run per fire time).
     """
     moment = now or datetime.now(UTC)
-    marked = []
-    for row in expired_leases(
-        session, WORKFLOW_RUN_LEASE, lease_seconds=lease_seconds, owner_gone=owner_gone, now=moment
-    ):
-        row.state = WorkflowState.INTERRUPTED.value
-        row.ended_at = moment
-        row.message = "the workflow's process stopped heart-beating"
+    rows = interrupt_expired(
+        session,
+        WORKFLOW_RUN_LEASE,
+        lease_seconds=lease_seconds,
+        owner_gone=owner_gone,
+        now=moment,
+        ended_at=moment,
+        message="the workflow's process stopped heart-beating",
+    )
+    for row in rows:
         if row.trigger == TriggerKind.SENSOR.value:
             row.claim = None
-        marked.append(row.id)
     session.flush()
+    marked = [row.id for row in rows]
     if marked:
         reconcile_tasks(session, marked, now=moment)
         session.execute(
