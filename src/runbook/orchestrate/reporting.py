@@ -64,10 +64,17 @@ class ReportWriter:
         return paths, list(answer["warnings"])
 
     def discard(self) -> None:
-        """Let the worker go unasked (the run did not start): it reads end-of-input and stops."""
+        """Stop the worker unasked (the run did not start).
+
+        It holds nothing but warm imports, so it is killed rather than waited for: a refused
+        run should not wait for nbconvert to finish importing. It is reaped here, so no
+        process outlives the refusal.
+        """
         worker, self._worker = self._worker, None
-        if worker is not None and worker.stdin is not None:
-            worker.stdin.close()
+        if worker is None:
+            return
+        worker.kill()
+        worker.communicate()
 
     def _ask_worker(self, request: str) -> dict[str, Any] | None:
         worker, self._worker = self._worker, None

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
-from runbook.model.repository import Repository
+from runbook.model.repository import Repository, find_repository
 from runbook.model.workflows.workflow_run import TriggerKind, WorkflowState
 from runbook.orchestrate.workflows.scheduler import Scheduler, SchedulerOptions
 from runbook.orchestrate.workflows.workflow_files import settings_for
@@ -358,6 +358,7 @@ def test_a_failing_sensor_firing_is_retried_up_to_sensor_attempts(
 ) -> None:
     config = repo.root / "runbook.toml"
     config.write_text(config.read_text().replace("sensor_attempts = 3", "sensor_attempts = 2"))
+    repo = find_repository(repo.root)  # settings are read once, with the repository
     (repo.root / "workflows" / "daily.yml").write_text(
         "workflows:\n"
         "  - name: daily\n"
