@@ -25,7 +25,7 @@ from runbook.engine import bytecode
 from runbook.engine.kernel_folders import OWNER_FILE
 from runbook.engine.kernel_folders import kernel_folder as kernel_folder
 from runbook.engine.kernel_user import KernelUser, kernel_user, launch_failure
-from runbook.model.notebook_format import DEFAULT_KERNEL
+from runbook.model.kernelspec import DEFAULT_KERNEL
 from runbook.typing import Notebook
 
 if TYPE_CHECKING:

@@ -22,15 +22,9 @@ from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbformat.validator import normalize
 
 from runbook.errors import NotebookFormatError
+from runbook.model.kernelspec import DEFAULT_KERNEL, DEFAULT_KERNELSPEC
 from runbook.typing import Notebook
 
-#: The kernel a notebook runs on when its kernelspec names none (nbclient's default too).
-DEFAULT_KERNEL: Final = "python3"
-DEFAULT_KERNELSPEC: Final = {
-    "name": DEFAULT_KERNEL,
-    "display_name": "Python 3",
-    "language": "python",
-}
 _CELL_ID: Final = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 _CURRENT_MINOR: Final = 5
 _CELL_TYPES: Final = frozenset({"code", "markdown", "raw"})

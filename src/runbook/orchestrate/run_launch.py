@@ -40,7 +40,7 @@ class EarlyRun:
 
 
 def launch_early(repository: Repository, plan_id: str, *, dry_run: bool) -> EarlyRun:
-    """Start the report worker, then boot the kernel the plan file ``plan_id`` asks for.
+    """Boot the kernel the plan file ``plan_id`` asks for, then start the report worker.
 
     The kernel runs nothing until the checks pass (``orchestrate.running.start_run`` stops
     it when they fail, or starts another when the verified plan asks for another kernel or
@@ -48,9 +48,6 @@ def launch_early(repository: Repository, plan_id: str, *, dry_run: bool) -> Earl
     which kernel or folder: the checks that follow say why.
     """
     run_id = new_run_id()
-    # First: the worker's imports are the longer start-up, and the kernel's boot waits on
-    # its own process anyway.
-    reports = ReportWriter(repository)
     kernel = None
     if is_id(IdKind.PLAN, plan_id):
         kernel = launch_for_plan(
@@ -60,4 +57,6 @@ def launch_early(repository: Repository, plan_id: str, *, dry_run: bool) -> Earl
             plan_id=plan_id,
             dry_run=dry_run,
         )
+    # After the kernel: its boot is on the run's critical path, the worker's warm-up is not.
+    reports = ReportWriter(repository)
     return EarlyRun(run_id, kernel, reports)
