@@ -1,4 +1,4 @@
-"""Print the settings table of the README from the settings models' fields.
+"""Print the settings tables of the README from the settings models' fields.
 
 Run ``python scripts/settings_table.py`` and paste its output under "Settings" in README.md.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from runbook.model.settings import RepositorySettings
+from runbook.model.settings_process import TOLD_TO_KERNELS, ProcessSettings
 from runbook.model.settings_sections import EgressSettings, WorkflowSettings
 
 
@@ -36,6 +37,16 @@ def main() -> None:
     print("|---|---|---|---|")
     for model in (RepositorySettings, WorkflowSettings, EgressSettings):
         print("\n".join(rows(model)))
+    print("\nProcess variables (no runbook.toml key sets them):\n")
+    print("| Variable | Default | Meaning |")
+    print("|---|---|---|")
+    for row in rows(ProcessSettings):
+        print(row.replace("| — ", "", 1))
+    print("\nTold to every kernel and playbook step (for notebooks to read):\n")
+    print("| Variable | Meaning |")
+    print("|---|---|")
+    for name, meaning in TOLD_TO_KERNELS.items():
+        print(f"| `{name}` | {meaning} |")
 
 
 if __name__ == "__main__":

@@ -77,3 +77,12 @@ def test_the_whole_flow_on_postgresql(repo: Repository, postgres_url: str) -> No
     assert shown["status"] == "approved"
     status = json.loads(runbook("db", "status", "--json").stdout)
     assert status["url"].startswith("postgresql://postgres:***@")
+
+
+def test_a_bad_lease_variable_is_one_line_naming_it(
+    run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNBOOK_LEASE_SECONDS", "soon")
+    result = run_cli("runs")
+    assert result.code == 1
+    assert result.err == "runbook: error: RUNBOOK_LEASE_SECONDS: 'soon' is not a number\n"

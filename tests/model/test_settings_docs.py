@@ -22,9 +22,10 @@ def test_the_readme_settings_table_is_printed_from_the_models() -> None:
 
 def test_every_setting_names_its_key_and_says_what_it_means() -> None:
     from runbook.model.settings import RepositorySettings
+    from runbook.model.settings_process import ProcessSettings
     from runbook.model.settings_sections import EgressSettings, WorkflowSettings
 
-    for model in (RepositorySettings, WorkflowSettings, EgressSettings):
+    for model in (RepositorySettings, WorkflowSettings, EgressSettings, ProcessSettings):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
             extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}

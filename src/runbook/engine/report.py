@@ -268,7 +268,9 @@ def _summary_markdown(run: Run, events: Sequence[CellEvent]) -> str:
 
 def find_chromium() -> str | None:
     """The Chromium to print with: RUNBOOK_CHROMIUM, /usr/bin/chromium, or one on PATH."""
-    chosen = os.environ.get("RUNBOOK_CHROMIUM")
+    from runbook.model.settings_process import process_settings
+
+    chosen = process_settings().chromium
     if chosen:
         return shutil.which(chosen)
     if os.access("/usr/bin/chromium", os.X_OK):

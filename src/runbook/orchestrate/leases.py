@@ -12,24 +12,18 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from typing import Final
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.errors import ConfigError, RunbookError
+from runbook.errors import RunbookError
+from runbook.model.settings_process import process_settings
 from runbook.store.leases import Leased, LeaseKind, renew_lease
-
-DEFAULT_LEASE_SECONDS: Final = 30.0
 
 
 def lease_seconds() -> float:
     """How long a run's lease lasts without a heartbeat (``RUNBOOK_LEASE_SECONDS``)."""
-    raw = os.environ.get("RUNBOOK_LEASE_SECONDS", "")
-    try:
-        return float(raw) if raw else DEFAULT_LEASE_SECONDS
-    except ValueError:
-        raise ConfigError("RUNBOOK_LEASE_SECONDS", f"{raw!r} is not a number") from None
+    return process_settings().lease_seconds
 
 
 def lease_owner() -> str:

@@ -8,7 +8,6 @@ command that looks marks it ``interrupted``: outcome unknown, never silently ``f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -44,8 +43,9 @@ from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState
+from runbook.model.settings_process import process_settings
 from runbook.orchestrate.audit_anchor import anchor_quietly
-from runbook.orchestrate.leases import keep_alive, lease_owner, lease_seconds
+from runbook.orchestrate.leases import keep_alive, lease_owner
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable, plan_folder
 from runbook.orchestrate.run_launch import EarlyRun, launch_early
@@ -85,20 +85,6 @@ class RunRequest:
     #: caller linking the run to its own record (a workflow task) does it there, so the link
     #: exists whenever the run does, whenever the process dies.
     on_record: Callable[[Session, Run], None] | None = None
-
-
-def store_retry_seconds() -> float:
-    """How long a run keeps retrying a store that dropped its connection before it stops
-    ``interrupted`` (``RUNBOOK_STORE_RETRY_SECONDS``; default: one lease, after which a
-    sweeper may have marked the run interrupted anyway)."""
-    raw = os.environ.get("RUNBOOK_STORE_RETRY_SECONDS", "")
-    try:
-        seconds = float(raw) if raw else lease_seconds()
-    except ValueError:
-        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not a number") from None
-    if not seconds >= 0:
-        raise ConfigError("RUNBOOK_STORE_RETRY_SECONDS", f"{raw!r} is not zero or more")
-    return seconds
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
@@ -159,7 +145,7 @@ def start_run(
     notifier = (
         NotifyObserver(config.notify_urls, config.notify_events) if config.notify_urls else None
     )
-    budget = store_retry_seconds()
+    budget = process_settings().store_retry_seconds
     recorder = RecordObserver(sessions, budget)
     observers = [AutosaveObserver(), LogObserver(), recorder, *request.observers]
     if notifier is not None:
