@@ -78,11 +78,11 @@ def kernel_name(notebook: Notebook) -> str:
 
 
 def launch_for_plan(
-    repository: Repository, plan_file: Path, *, run_id: str, plan_id: str, dry_run: bool
+    repository: Repository, plan_text: str, *, run_id: str, plan_id: str, dry_run: bool
 ) -> RunKernelManager | None:
-    """Boot the kernel a plan file asks for, in the working directory it records.
+    """Boot the kernel a plan file's text asks for, in the working directory it records.
 
-    The file is read cheaply, before any check: None (nothing launched) when it cannot say
+    The text is parsed cheaply, before any check: None (nothing launched) when it cannot say
     which kernel or folder, and the checks that follow say why. A kernel launched here runs
     nothing until they pass; ``orchestrate.running`` starts another if the verified plan
     asks for a different kernel or folder.
@@ -91,7 +91,7 @@ def launch_for_plan(
     from runbook.model.working_dir import kernel_cwd, planned_cwd
 
     try:
-        planned = json.loads(plan_file.read_text(encoding="utf-8"))
+        planned = json.loads(plan_text)
         name = kernel_name(planned)
         cwd = kernel_cwd(repository, planned_cwd(planned))
     except (OSError, ValueError, AttributeError, PathEscapeError):

@@ -11,12 +11,21 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 #: Largest text file Runbook reads as input (config, YAML): far above any real one, far
 #: below what would exhaust memory.
 MAX_TEXT_BYTES: Final = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileText:
+    """A file's text as it was read, to be checked and used without reading it again."""
+
+    path: Path
+    text: str
 
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:

@@ -30,6 +30,7 @@ from runbook.errors import (
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
+from runbook.model.files import FileText
 from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
@@ -188,10 +189,20 @@ class PlanFile:
     problem: str | None = None
 
 
-def read_plan_file(repository: Repository, plan: Plan) -> PlanFile:
-    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none."""
+def read_plan_file(
+    repository: Repository, plan: Plan, already_read: FileText | None = None
+) -> PlanFile:
+    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none.
+
+    ``already_read``: the text of the plan's file, if the caller read it just before (the
+    early kernel launch does); a text read from another path is ignored.
+    """
     try:
-        notebook = read_notebook(plan_notebook(repository, plan), plan.notebook_path)
+        path = plan_notebook(repository, plan)
+        if already_read is not None and already_read.path == path:
+            notebook = parse_notebook(already_read.text, plan.notebook_path)
+        else:
+            notebook = read_notebook(path, plan.notebook_path)
     except NotebookFormatError as error:
         return PlanFile(None, None, error.reason)
     except PathEscapeError as error:  # a record pointing elsewhere: unreadable
@@ -245,14 +256,16 @@ def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> P
     return load_runnable(session, repository, plan_id)[0]
 
 
-def load_runnable(session: Session, repository: Repository, plan_id: str) -> tuple[Plan, Notebook]:
+def load_runnable(
+    session: Session, repository: Repository, plan_id: str, already_read: FileText | None = None
+) -> tuple[Plan, Notebook]:
     """The plan and the very notebook content that was verified, if it may run now.
 
     Reading once and running what was checked leaves no window in which the file could be
-    swapped between the check and the run.
+    swapped between the check and the run (``already_read``: see :func:`read_plan_file`).
     """
     plan = get_plan(session, plan_id)
-    file = _intact_plan_file(repository, plan)
+    file = _intact_plan_file(repository, plan, already_read)
     readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
@@ -264,10 +277,12 @@ def load_runnable(session: Session, repository: Repository, plan_id: str) -> tup
     return plan, file.notebook
 
 
-def _intact_plan_file(repository: Repository, plan: Plan) -> PlanFile:
+def _intact_plan_file(
+    repository: Repository, plan: Plan, already_read: FileText | None = None
+) -> PlanFile:
     """The plan's file if it holds exactly what was planned; else the PolicyError saying
     what is wrong: it cannot be read (which file, why), or its content changed."""
-    file = read_plan_file(repository, plan)
+    file = read_plan_file(repository, plan, already_read)
     if file.sha256 is None:
         raise PlanUnreadableError(plan.id, plan.notebook_path, file.problem or "unknown")
     if file.sha256 != plan.sha256:

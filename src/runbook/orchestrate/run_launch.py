@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbook.engine.launch import RunKernelManager, discard_kernel, launch_for_plan
+from runbook.model.files import FileText
 from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.repository import Repository
 from runbook.model.run import new_run_id
@@ -27,6 +28,8 @@ class EarlyRun:
     #: Its kernel, booting; None when the plan file could not say which kernel or folder.
     kernel: RunKernelManager | None
     reports: ReportWriter
+    #: The plan file as read for the launch, which the checks then verify: read once.
+    plan_file: FileText | None = None
 
     def discard(self) -> None:
         """Stop what was started: the run was refused."""
@@ -49,14 +52,19 @@ def launch_early(repository: Repository, plan_id: str, *, dry_run: bool) -> Earl
     """
     run_id = new_run_id()
     kernel = None
-    if is_id(IdKind.PLAN, plan_id):
+    read = _read_plan(repository, plan_id) if is_id(IdKind.PLAN, plan_id) else None
+    if read is not None:
         kernel = launch_for_plan(
-            repository,
-            plan_file(repository, plan_id),
-            run_id=run_id,
-            plan_id=plan_id,
-            dry_run=dry_run,
+            repository, read.text, run_id=run_id, plan_id=plan_id, dry_run=dry_run
         )
     # After the kernel: its boot is on the run's critical path, the worker's warm-up is not.
     reports = ReportWriter(repository)
-    return EarlyRun(run_id, kernel, reports)
+    return EarlyRun(run_id, kernel, reports, read)
+
+
+def _read_plan(repository: Repository, plan_id: str) -> FileText | None:
+    path = plan_file(repository, plan_id)
+    try:
+        return FileText(path, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):  # the checks read it again, and say why it fails
+        return None

@@ -196,7 +196,7 @@ def _admit(
     with sessions.begin() as session:
         sweep(session, repository)
         plan_id = resolve_plan_id(session, repository, request.plan_id)
-        plan, notebook = load_runnable(session, repository, plan_id)
+        plan, notebook = load_runnable(session, repository, plan_id, early.plan_file)
         previous = list_runs(session, plan_id=plan.id, limit=1)
     cwd = plan_folder(repository, plan.id, notebook)
     start = 0 if request.start_cell is None else find_cell(notebook, request.start_cell)
