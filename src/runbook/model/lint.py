@@ -10,6 +10,7 @@ from typing import Final
 
 from runbook.model.injection import INJECTED_TAG, PARAMETERS_TAG, cell_tags
 from runbook.model.languages import PYTHON
+from runbook.model.lint_calls import CallScan, notebook_names, scan_cell
 from runbook.model.notebook import RUNBOOK_TAGS, Runbook
 from runbook.model.parameter_inference import infer_specs
 
@@ -63,6 +64,7 @@ def check_runbook(runbook: Runbook) -> list[Finding]:
     findings = [
         *_check_order(runbook),
         *_check_mutations(runbook),
+        *_check_calls(runbook),
         *_check_tags(runbook),
         *_check_parameters(runbook),
         # What nbformat's validator rejects and Runbook reads leniently (as nbclient does).
@@ -123,6 +125,69 @@ def _check_mutations(runbook: Runbook) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _check_calls(runbook: Runbook) -> list[Finding]:
+    """Direct process and file calls (:mod:`runbook.model.lint_calls`) outside confirm, and
+    inside confirm when the runbook says a dry run may execute its confirm cells."""
+    if runbook.language != PYTHON:  # Python's grammar would misread R or bash
+        return []
+    code = [(i, c) for i, c in enumerate(runbook.notebook.cells) if c.cell_type == "code"]
+    names = notebook_names(c.source for _, c in code)
+    findings = []
+    for index, cell in code:
+        tags = set(cell_tags(cell))
+        if "skip-execution" in tags:
+            continue
+        scan = scan_cell(cell.source, names)
+        if scan.syntax_error is not None:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "syntax-error",
+                    f"not Python ({scan.syntax_error}): its calls are not checked",
+                    index,
+                )
+            )
+        if "confirm" in tags and runbook.meta.dry_run == "helpers":
+            findings += _outside_helpers(index, scan)
+        elif scan.calls and not _QUIET_TAGS & tags and NOT_MUTATIVE_MARK not in cell.source:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "call-without-confirm",
+                    f"calls {_calls_shown(scan)} but is not tagged confirm; tag it, or add "
+                    f"the comment '# {NOT_MUTATIVE_MARK}' if it only reads",
+                    index,
+                )
+            )
+    return findings
+
+
+def _outside_helpers(index: int, scan: CallScan) -> list[Finding]:
+    if scan.calls:
+        what = f"calls {_calls_shown(scan)} directly"
+    elif scan.shell:
+        what = "runs a shell (! or a shell magic)"
+    elif scan.unannounced:
+        what = f"calls sh() without mutative=True (line {scan.unannounced[0]})"
+    else:
+        return []
+    return [
+        Finding(
+            Severity.ERROR,
+            "dry-run-outside-helpers",
+            f"metadata.runbook.dry_run is 'helpers', so a dry run executes this confirm cell, "
+            f"but it {what}: use sh(..., mutative=True), or drop dry_run",
+            index,
+        )
+    ]
+
+
+def _calls_shown(scan: CallScan) -> str:
+    name, line = scan.calls[0]
+    more = len(scan.calls) - 1
+    return f"{name}() (line {line})" + (f" and {more} more" if more else "")
 
 
 def _check_tags(runbook: Runbook) -> list[Finding]:

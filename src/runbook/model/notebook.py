@@ -47,8 +47,12 @@ _META_KEYS: Final = frozenset(
         "plan",
         "review",
         "idempotent",
+        "dry_run",
     }
 )
+#: ``metadata.runbook.dry_run`` values: ``helpers`` says the confirm cells act only through
+#: ``sh(..., mutative=True)``, so a dry run may execute them with the helpers announcing.
+DRY_RUN_MODES: Final = frozenset({"helpers"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class RunbookMeta:
     version: str = ""
     tags: tuple[str, ...] = ()
     declared: dict[str, ParameterSpec] | None = None
+    #: How a dry run treats confirm cells: ``""`` skips them, ``helpers`` executes them with
+    #: the helpers only announcing (see :data:`DRY_RUN_MODES`).
+    dry_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -278,6 +285,11 @@ def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise MetadataError(f"{base}.tags", "must be a list of text")
     declared = parse_specs(raw["parameters"], f"{base}.parameters") if "parameters" in raw else None
+    dry_run = raw.get("dry_run", "")
+    if dry_run != "" and not (isinstance(dry_run, str) and dry_run in DRY_RUN_MODES):
+        raise MetadataError(
+            f"{base}.dry_run", f"must be one of: {', '.join(sorted(DRY_RUN_MODES))} (or absent)"
+        )
     return RunbookMeta(
         title=texts["title"] or default_title,
         description=texts["description"],
@@ -285,4 +297,5 @@ def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:
         version=texts["version"],
         tags=tuple(tags),
         declared=declared,
+        dry_run=dry_run,
     )
