@@ -97,7 +97,7 @@ def test_ipython_syntax_is_tolerated_and_a_syntax_error_is_a_warning(tmp_path: P
 
 
 def test_a_helpers_dry_run_forbids_direct_calls_in_confirm_cells(tmp_path: Path) -> None:
-    meta = {"title": "t", "dry_run": "helpers"}
+    meta: dict[str, object] = {"title": "t", "dry_run": "helpers"}
     runbook = _runbook(
         tmp_path,
         [
