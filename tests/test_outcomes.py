@@ -55,6 +55,7 @@ PINNED = {
     "ReportError": (1, 500),
     "AlreadyExistsError": (1, 409),
     "PolicyError": (1, 403),
+    "CheckFailedError": (1, 422),
     "SelfReviewError": (1, 403),
     "ReviewRequiredError": (1, 403),
     "PlanModifiedError": (1, 403),

@@ -27,6 +27,7 @@ from typing import Final
 from runbook.errors import (
     AlreadyExistsError,
     AuditTamperedError,
+    CheckFailedError,
     ConfigError,
     DataSourceError,
     EgressError,
@@ -90,6 +91,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UsageError, Status(EXIT_USAGE, 400)),
     # Refused at the start of a run: its HTTP status is its cause's (see status_of).
     (RunRefusedError, Status(EXIT_REFUSED, 403)),
+    # The runbook, not the caller's rights, is what is wrong: unprocessable, like a bad spec.
+    (CheckFailedError, Status(EXIT_FAILURE, 422)),
     (PlanRunningError, _CONFLICT),
     (TargetLockedError, _CONFLICT),
     (PolicyError, Status(EXIT_FAILURE, 403)),

@@ -95,6 +95,7 @@ def test_secret_parameters_are_stored_as_references(repo: Repository, session: S
         repo,
         parameters={
             "host": {"type": "str", "default": "x"},
+            "port": {"type": "int", "default": 5432},
             "password": {"type": "str", "secret": True},
         },
     )

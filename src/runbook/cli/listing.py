@@ -10,7 +10,7 @@ from rich.table import Table
 
 from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
-from runbook.cli.plan import plan_summary
+from runbook.cli.plan import plan_summary, print_forced
 from runbook.cli.render import render_notebook
 from runbook.cli.review import module_summary, print_modules, review_summary
 from runbook.cli.types import PlanId, RunbookName
@@ -173,6 +173,7 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
         console.print(f"{key}: {escape(str(data[key]))}")
     if readiness.reason:
         console.print(f"[yellow]not ready: {escape(readiness.reason)}[/yellow]")
+    print_forced(plan)
     table = Table("parameter", "value", box=None)
     for name, value in plan.parameters.items():
         table.add_row(name, escape(repr(value)))

@@ -16,6 +16,7 @@ from runbook.cli.output import console, print_json
 from runbook.cli.types import RunbookName
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.errors import ParameterError
+from runbook.model.forcing import forced_line, plan_forced
 from runbook.model.option_values import read_option_values
 from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
@@ -40,6 +41,12 @@ from runbook.orchestrate.planning import plan_runbook
     help="The kernel's working directory, inside the repository "
     "(default: the runbook's own folder, as in Jupyter).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Plan even though `runbook check` finds errors; they are recorded in the plan, "
+    "shown to the reviewer, and the plan then always needs a review.",
+)
 @as_option
 @json_option
 @click.argument("runbook", type=RunbookName())
@@ -49,6 +56,7 @@ def plan_command(
     parameters: tuple[tuple[str, str], ...],
     parameters_file: Path | None,
     cwd: str | None,
+    force: bool,
     as_user: str | None,
     as_json: bool,
     runbook: str,
@@ -63,6 +71,9 @@ def plan_command(
     take a reference (env:VAR, file:PATH, secret:NAME), never a value. The plan is recorded
     with the sha256 of its content, which includes the kernel's working directory (--cwd;
     the runbook's folder by default).
+
+    A runbook with `runbook check` errors is refused (exit 1, one line naming the cell
+    and the rule) unless --force is given.
     """
     repo = repository(ctx)
     path = repo.find_runbook(runbook, base=Path.cwd())
@@ -80,6 +91,7 @@ def plan_command(
             warn=_warn,
             cwd=cwd,
             cwd_base=Path.cwd(),
+            force=force,
         )
     if as_json:
         print_json(plan_summary(plan))
@@ -90,6 +102,7 @@ def plan_command(
         table.add_row(name, escape(repr(value)))
     console.print(table)
     console.print(f"working directory: {escape(plan_cwd(plan))}")
+    print_forced(plan)
     if plan.review_required:
         console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
     else:
@@ -110,7 +123,21 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "planned_at": plan.planned_at.isoformat(),
         "state": plan.state.value,
         "review_required": plan.review_required,
+        "forced": plan_forced(plan),
     }
+
+
+def print_forced(plan: Plan) -> None:
+    """The ``check`` errors the planner forced past (``plan --force``), if any, in red."""
+    forced = plan_forced(plan)
+    if not forced:
+        return
+    console.print(
+        f"[bold red]FORCED: planned with --force past {len(forced)} check error(s); "
+        "this plan needs a review whatever runbook.toml says:[/bold red]"
+    )
+    for entry in forced:
+        console.print(f"[red]  {escape(forced_line(entry))}[/red]")
 
 
 def _warn(line: str) -> None:

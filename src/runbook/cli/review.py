@@ -10,6 +10,7 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json
+from runbook.cli.plan import print_forced
 from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
 from runbook.errors import NotebookFormatError, PathEscapeError
@@ -94,6 +95,7 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
         f"runbook {plan.runbook_path}, planned by {escape(plan.planned_by)} at "
         f"{plan.planned_at.isoformat(timespec='seconds')}"
     )
+    print_forced(plan)
     table = Table("parameter", "value", box=None)
     for name, value in plan.parameters.items():
         table.add_row(name, escape(repr(value)))

@@ -25,6 +25,7 @@ The tree::
         ├── InjectionError          a generated parameters cell is not pure literals
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
         ├── PolicyError             refused by the repository's rules
+        │   ├── CheckFailedError    `check` errors in a runbook planned without --force
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
@@ -74,6 +75,7 @@ from runbook.errors.failures import (
     redact_url,
 )
 from runbook.errors.policy import (
+    CheckFailedError,
     NotAPlanError,
     PlanCodeChangedError,
     PlanFolderError,
@@ -105,6 +107,7 @@ from runbook.errors.usage import (
 __all__ = [
     "AlreadyExistsError",
     "AuditTamperedError",
+    "CheckFailedError",
     "ConfigError",
     "DataSourceError",
     "EgressError",

@@ -35,6 +35,24 @@ class ReviewRequiredError(PolicyError):
         self.reason = reason
 
 
+class CheckFailedError(PolicyError):
+    """``runbook check`` finds errors in the runbook being planned, and ``--force`` was not
+    given. ``where`` is the first error's place (``cell 3`` or ``notebook``), ``count`` how
+    many errors there are."""
+
+    def __init__(self, runbook: str, where: str, code: str, reason: str, count: int) -> None:
+        more = f" (and {count - 1} more error(s))" if count > 1 else ""
+        super().__init__(
+            f"{runbook}: {where}: {code}: {reason}{more}; see `runbook check {runbook}`, fix "
+            "it, or plan with --force (recorded on the plan, which then always needs review)"
+        )
+        self.runbook = runbook
+        self.where = where
+        self.code = code
+        self.reason = reason
+        self.count = count
+
+
 class PlanModifiedError(PolicyError):
     """The plan's content no longer matches the sha256 recorded when it was planned."""
 

@@ -31,6 +31,7 @@ from runbook.errors import (
 )
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.files import FileText
+from runbook.model.forcing import FORCED_KEY, check_for_planning, plan_forced
 from runbook.model.identity import check_identity
 from runbook.model.ids import plan_file, plan_notebook
 from runbook.model.injection import inject_parameters, render_parameters
@@ -78,6 +79,7 @@ def plan_runbook(
     warn: Warn | None = None,
     cwd: str | None = None,
     cwd_base: Path | None = None,
+    force: bool = False,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
@@ -87,7 +89,9 @@ def plan_runbook(
     what reading the runbook as nbclient does changed (``model.notebook_format``) and each
     value taken more loosely than a declared parameter would take it. The kernel will run in
     ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the plan
-    records it (see :mod:`runbook.model.working_dir`).
+    records it (see :mod:`runbook.model.working_dir`). A runbook with ``runbook check``
+    errors raises CheckFailedError unless ``force``: the errors forced past are then
+    recorded in the plan, which always needs a review (:mod:`runbook.model.forcing`).
 
     The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
     was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
@@ -96,6 +100,7 @@ def plan_runbook(
     check_identity(planner, "planner")
     where = repository.relative(runbook_path)
     runbook = load_runbook(runbook_path, where)
+    forced = check_for_planning(runbook, where, force=force)
     working_dir = choose_cwd(repository, runbook_path, cwd, base=cwd_base)
     if warn is not None:
         for line in runbook.warnings:
@@ -128,6 +133,8 @@ def plan_runbook(
         "modules": local_modules(repository),
         "nbformat": runbook.saved_as,
     }
+    if forced:  # hashed with the rest: the reviewer sees it, and it cannot be dropped
+        notebook.metadata.runbook.plan[FORCED_KEY] = forced
     sweep_plan_files(session, repository)
     target = plan_file(repository, plan_id)
     if target.exists():
@@ -145,7 +152,7 @@ def plan_runbook(
         planned_at=planned_at,
         state=PlanState.PLANNED,
         notebook_path=repository.relative(target),
-        review_required=repository.config.review.requires_review(runbook.meta.tags),
+        review_required=bool(forced) or repository.config.review.requires_review(runbook.meta.tags),
         content=canonical,
     )
     with writing_plan_files(repository):
@@ -174,6 +181,7 @@ def _record_plan(session: Session, plan: Plan) -> None:
             "parameters": plan.parameters,  # secrets are references here, never values
             "cwd": plan_cwd(plan),
             "review_required": plan.review_required,
+            FORCED_KEY: plan_forced(plan),  # the check errors the planner overrode
         },
         at=plan.planned_at,
     )
@@ -228,7 +236,8 @@ def plan_readiness(
     return assess(
         plan.sha256,
         file.sha256,
-        plan.review_required,
+        # A forced plan needs a review even if its record were edited to say otherwise.
+        plan.review_required or bool(plan_forced(plan)),
         list_reviews(session, plan.id),
         changes,
         unreadable=file.problem,
