@@ -164,7 +164,11 @@ def test_dry_run_never_executes_confirm_cells_and_sh_only_prints(repo: Repositor
             ("code", "open('created-by-confirm', 'w').close()", ["confirm"]),
         ],
     )
-    code, outcome, _ = run_json(repo, plan(repo, "dry"), "--dry-run", "--yes")
+    # planned past check (sh(mutative=True) outside confirm), so reviewed: the dry run
+    # announces the command
+    plan_id = plan(repo, "dry", "--force")
+    assert runbook(repo, "review", plan_id, "--approve", "--as", "bob").returncode == 0
+    code, outcome, _ = run_json(repo, plan_id, "--dry-run", "--yes")
     assert code == 0 and outcome["state"] == "succeeded"
     assert not (repo.runbooks_dir / "created-by-sh").exists()
     assert not (repo.runbooks_dir / "created-by-confirm").exists()

@@ -35,10 +35,13 @@ def _control_sequences(text: str) -> list[str]:
 
 def test_a_cell_cannot_drive_the_operators_terminal(repo: Repository) -> None:
     write_runbook(repo.runbooks_dir / "hostile.ipynb", [("code", HOSTILE_PRINT, [])])
+    # os.system outside confirm: planned past check, so reviewed
+    plan_id = plan(repo, "hostile", "--force")
+    assert runbook(repo, "review", plan_id, "--approve", "--as", "bob").returncode == 0
     screen = io.StringIO()
     child = pexpect.spawn(
         RUNBOOK,
-        ["run", plan(repo, "hostile"), "--as", "dave"],
+        ["run", plan_id, "--as", "dave"],
         cwd=str(repo.root),
         env={**os.environ, "COLUMNS": "120", "TERM": "xterm-256color"},
         encoding="utf-8",
