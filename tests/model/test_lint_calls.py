@@ -106,6 +106,7 @@ def test_a_helpers_dry_run_forbids_direct_calls_in_confirm_cells(tmp_path: Path)
             ("import shutil\nshutil.rmtree('/srv')", ["confirm"]),
             ("!rm -rf /srv", ["confirm"]),
             ("sh('rm -rf /srv')", ["confirm"]),
+            ("print(sh('ls /srv').stdout)", ["confirm"]),  # only reads: runs in a dry run
         ],
         meta,
     )

@@ -13,6 +13,7 @@ from runbook.cli.terminal_text import ansi_text, safe_markup, visible_controls
 from runbook.engine.hooks import RunContext, RunObserver, output_text
 from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
+from runbook.model.plan_values import PlanValue, plan_values
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 from runbook.typing import Cell, Output
 
@@ -39,22 +40,33 @@ class ConsoleObserver(RunObserver):
         self._started = time.monotonic()
         #: The number of cells of the notebook being run (known once it started).
         self.total: int | None = None
+        #: The plan's parameter values, masked, as shown before a confirm cell.
+        self.values: list[PlanValue] = []
 
     def run_started(self, ctx: RunContext) -> None:
         self._started = time.monotonic()
         self.total = len(ctx.notebook.cells)
+        self.values = [
+            PlanValue(v.name, ctx.masker.mask(v.text), v.secret) for v in plan_values(ctx.notebook)
+        ]
         mode = "dry run" if ctx.dry_run else ctx.run.mode.value
         self.console.rule(f"run {ctx.run.id} of plan {ctx.run.plan_id} ({mode})")
 
     def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
         if self.full:
-            self.console.print(_code_panel(index, self.total, cell))
+            self.console.print(_code_panel(index, self.total, cell), soft_wrap=False)
         else:
             tags = ", ".join(cell_tags(cell))
             self.console.print(
                 f"[bold]▶ {cell_label(index, self.total)}[/bold]"
                 + (" " + safe_markup(f"[{tags}]") if tags else "")
             )
+
+    def cell_previewed(self, ctx: RunContext, index: int, cell: Cell, note: str) -> None:
+        """A dry run shows each confirm cell whole, with the values it would act on."""
+        self.console.print(_code_panel(index, self.total, cell), soft_wrap=False)
+        print_values(self.console, self.values)
+        self.console.print(Text(f"  dry run: {note}", style="yellow"), soft_wrap=False)
 
     def cell_output(self, ctx: RunContext, index: int, output: Output) -> None:
         text = output_text(output)
@@ -88,6 +100,18 @@ class ConsoleObserver(RunObserver):
         style = "green" if state is RunState.SUCCEEDED else "red"
         detail = f": {safe_markup(ctx.masker.mask(message))}" if message else ""
         self.console.rule(f"[{style}]{state.value}[/{style}] in {elapsed:.1f} s{detail}")
+
+
+def print_values(console: Console, values: list[PlanValue]) -> None:
+    """The plan's parameter values, one a line, wrapped (never cut) at the terminal's width."""
+    if not values:
+        console.print(Text("  the plan binds no parameters", style="dim"))
+        return
+    console.print(Text("  with the plan's values:", style="bold"))
+    for value in values:
+        line = Text(f"    {visible_controls(value.name)} = ", style="cyan")
+        line.append(visible_controls(value.text), style="magenta" if value.secret else None)
+        console.print(line, overflow="fold", soft_wrap=False)
 
 
 def _code_panel(index: int, total: int | None, cell: Cell) -> Any:
@@ -134,8 +158,11 @@ class TerminalOperator:
         return self._user
 
     def confirm(self, index: int, cell: Cell) -> Decision:
-        """Ask before a mutative (confirm) cell."""
-        self.console.print(_code_panel(index, self._screen.total if self._screen else None, cell))
+        """Ask before a mutative (confirm) cell: its whole source, wrapped, and the values."""
+        # soft_wrap=False: the console's default (soft wrap) would crop the panel's lines.
+        shown = _code_panel(index, self._screen.total if self._screen else None, cell)
+        self.console.print(shown, soft_wrap=False)
+        print_values(self.console, self._screen.values if self._screen else [])
         return self._ask(
             "Run this mutative step? [y]es / [s]kip / [a]bort / [r]ollback",
             {"y": Decision.YES, "s": Decision.SKIP, "a": Decision.ABORT, "r": Decision.ROLLBACK},

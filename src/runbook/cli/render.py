@@ -52,7 +52,8 @@ def render_notebook(console: Console, notebook: Notebook) -> None:
                     title=title,
                     title_align="left",
                     border_style=border,
-                )
+                ),
+                soft_wrap=False,  # the console soft-wraps, which would crop the panel's lines
             )
         else:
             console.print(title, style="dim")

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from runbook.engine.cell_rules import dry_run_step, rebuildable
 from runbook.engine.hooks import Operator, RunContext, RunObserver, RunSignal, StopRun
 from runbook.engine.kernel import StreamingClient
 from runbook.engine.kernel_output import forward_kernel_output
@@ -31,7 +32,6 @@ from runbook.engine.launch import (
 )
 from runbook.model.cells import cell_label
 from runbook.model.injection import cell_tags
-from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK
 from runbook.model.repository import STATE_FOLDER
 from runbook.model.run import CellEvent, CellStatus, Decision, RunState
 from runbook.terminal import terminal_safe
@@ -39,8 +39,8 @@ from runbook.typing import Cell, Output
 
 __all__ = ["Outcome", "RunSignal", "StopRun", "async_execute_run", "execute_run"]
 
-#: Tags of cells that are never re-executed to rebuild kernel state on resume.
-_NOT_REBUILT = frozenset({"confirm", "rollback", "manual", "skip-execution"})
+#: Who a dry run's choices at confirm cells are recorded as made by.
+DRY_RUN = "dry-run"
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class _CellLoop:
         return Outcome(RunState.SUCCEEDED, None)
 
     async def _before_start(self, index: int, cell: Cell, rebuild: bool) -> None:
-        if rebuild and cell.cell_type == "code" and _rebuildable(cell):
+        if rebuild and cell.cell_type == "code" and rebuildable(cell):
             await self._execute_or_fail(
                 index, cell, by="rebuild (--from)", on_exit=RunState.SUCCEEDED
             )
@@ -208,8 +208,7 @@ class _CellLoop:
         by: str | None = None
         if "confirm" in tags:
             if self.ctx.dry_run:
-                self._decide(index, cell, Decision.SKIP, "dry-run")
-                self._finish(index, cell, CellStatus.SKIPPED, decision=Decision.SKIP, by="dry-run")
+                await self._dry_run(index, cell)
                 return
             decision = await self._gate(index, cell, self.operator.confirm)
             by = self.operator.name
@@ -229,6 +228,17 @@ class _CellLoop:
         if decision is Decision.ROLLBACK:
             await self._rollback(index)
         return decision
+
+    async def _dry_run(self, index: int, cell: Cell) -> None:
+        """A confirm cell in a dry run: shown with the plan's values, then skipped, or
+        executed with the helpers only announcing (``cell_rules.dry_run_step``)."""
+        step = dry_run_step(self.ctx.notebook, cell)
+        self.tell(lambda o: o.cell_previewed(self.ctx, index, cell, step.note))
+        if step.execute:
+            await self._execute_or_fail(index, cell, by=DRY_RUN, on_exit=RunState.SUCCEEDED)
+            return
+        self._decide(index, cell, Decision.SKIP, DRY_RUN)
+        self._finish(index, cell, CellStatus.SKIPPED, decision=Decision.SKIP, by=DRY_RUN)
 
     def _decide(self, index: int, cell: Cell, decision: Decision, by: str) -> None:
         self.tell(lambda o: o.decided(self.ctx, index, cell, decision, by))
@@ -372,14 +382,6 @@ def _write_stderr(text: str) -> None:
     # What the kernel's children wrote goes to the operator's terminal: colours only.
     sys.stderr.write(terminal_safe(text))
     sys.stderr.flush()
-
-
-def _rebuildable(cell: Cell) -> bool:
-    if _NOT_REBUILT & set(cell_tags(cell)):
-        return False
-    if NOT_MUTATIVE_MARK in cell.source:
-        return True
-    return not any(pattern.search(cell.source) for pattern in MUTATIVE_PATTERNS)
 
 
 def _catch_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> bool:

@@ -119,6 +119,10 @@ class RunObserver:
     def decided(self, ctx: RunContext, index: int, cell: Cell, decision: Decision, by: str) -> None:
         """Someone decided at a gate."""
 
+    def cell_previewed(self, ctx: RunContext, index: int, cell: Cell, note: str) -> None:
+        """A dry run reached a confirm cell: show what it would do; ``note`` says whether it
+        is executed with the helpers announcing, or not at all."""
+
     def cell_finished(self, ctx: RunContext, index: int, cell: Cell, event: CellEvent) -> None:
         """A cell is done with: executed, failed, skipped or shown."""
 

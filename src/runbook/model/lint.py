@@ -165,13 +165,8 @@ def _check_calls(runbook: Runbook) -> list[Finding]:
 
 
 def _outside_helpers(index: int, scan: CallScan) -> list[Finding]:
-    if scan.calls:
-        what = f"calls {_calls_shown(scan)} directly"
-    elif scan.shell:
-        what = "runs a shell (! or a shell magic)"
-    elif scan.unannounced:
-        what = f"calls sh() without mutative=True (line {scan.unannounced[0]})"
-    else:
+    what = acts_around_helpers(scan)
+    if what is None:
         return []
     return [
         Finding(
@@ -182,6 +177,25 @@ def _outside_helpers(index: int, scan: CallScan) -> list[Finding]:
             index,
         )
     ]
+
+
+def acts_around_helpers(scan: CallScan) -> str | None:
+    """How a confirm cell would act in a helpers dry run (``RUNBOOK_DRY_RUN=1``), or None
+    when all it does that looks mutative goes through ``sh(..., mutative=True)``.
+
+    ``sh(...)`` without ``mutative=True`` runs in a dry run: allowed for commands that only
+    read, refused when the call looks mutative (:data:`MUTATIVE_PATTERNS`).
+    """
+    if scan.syntax_error is not None:
+        return f"cannot be read as Python ({scan.syntax_error})"
+    if scan.calls:
+        return f"calls {_calls_shown(scan)} directly"
+    if scan.shell:
+        return "runs a shell (! or a shell magic)"
+    for line, text in scan.unannounced:
+        if NOT_MUTATIVE_MARK not in text and any(p.search(text) for p in MUTATIVE_PATTERNS):
+            return f"calls sh() on a mutative-looking command without mutative=True (line {line})"
+    return None
 
 
 def _calls_shown(scan: CallScan) -> str:

@@ -75,13 +75,13 @@ _IPYTHON_LINE: Final = re.compile(r"^(\s*)(?:[!%]|\w+\s*=\s*[!%])")
 class CallScan:
     """What one cell calls directly: ``calls`` as (dotted name, line); ``syntax_error`` when
     the cell is not Python even with IPython syntax blanked; ``shell`` when it has ``!`` or
-    shell-magic lines; ``unannounced`` the lines of ``sh(...)`` calls a dry run would run
-    (no literal ``mutative=True``)."""
+    shell-magic lines; ``unannounced`` the ``sh(...)`` calls a dry run would run (no literal
+    ``mutative=True``), as (line, the call's text)."""
 
     calls: tuple[tuple[str, int], ...] = ()
     syntax_error: str | None = None
     shell: bool = False
-    unannounced: tuple[int, ...] = ()
+    unannounced: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass
@@ -144,7 +144,7 @@ def scan_cell(source: str, names: dict[str, str] | None = None) -> CallScan:
         if isinstance(node, ast.Call) and (name := _destructive(node.func, local.aliases))
     ]
     unannounced = [
-        node.lineno
+        (node.lineno, ast.unparse(node))
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and _dotted(node.func, local.aliases) in _SH_NAMES
