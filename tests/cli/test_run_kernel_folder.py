@@ -24,7 +24,7 @@ BLOCKING_CELL = """\
 import os, threading
 from pathlib import Path
 Path('reached.tmp').write_text(str(os.getpid()))
-os.rename('reached.tmp', 'reached')
+os.rename('reached.tmp', 'reached')  # runbook: not-mutative (a marker for the test)
 threading.Event().wait()
 """
 

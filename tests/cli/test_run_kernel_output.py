@@ -14,6 +14,7 @@ pytestmark = pytest.mark.kernel
 CANARY = "FdCanary-93b2-secret"
 
 CHILDREN_CELL = """\
+# runbook: not-mutative (its children only echo)
 import os, subprocess
 os.system('echo "system-out $DB_PASSWORD"')
 subprocess.run(['sh', '-c', 'echo "child-err $DB_PASSWORD" >&2'], check=True)
