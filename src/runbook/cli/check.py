@@ -24,8 +24,12 @@ def check_command(ctx: click.Context, as_json: bool, runbooks: tuple[str, ...]) 
     """Lint RUNBOOKS (default: every runbook) without running them.
 
     Errors (exit 1): a confirm cell before the first precheck, a mutative-looking step
-    without `confirm`, parameters set in the cell but not declared. Warnings: missing
-    precheck/verify/rollback cells, inferred parameters, misspelt tags.
+    without `confirm` (shell patterns, and direct calls read with ast: subprocess, os.system,
+    os.remove, shutil.rmtree, Path.unlink…), parameters set in the cell but not declared, a
+    confirm cell acting around the helpers when metadata.runbook.dry_run is "helpers".
+    `runbook plan` refuses a runbook with errors unless --force. Warnings: missing
+    precheck/verify/rollback cells, inferred parameters, misspelt tags, cells that are not
+    Python.
     """
     repo = repository(ctx)
     paths = [repo.find_runbook(name) for name in runbooks] if runbooks else repo.runbook_paths()

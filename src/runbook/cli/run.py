@@ -25,7 +25,9 @@ from runbook.outcomes import exit_code_for_state
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Never execute confirm cells; sh(..., mutative=True) prints instead of running.",
+    help="sh(..., mutative=True) prints instead of running; confirm cells are shown with "
+    "the plan's values and not executed (executed, the helpers announcing, when the runbook "
+    "declares metadata.runbook.dry_run = 'helpers').",
 )
 @click.option(
     "--interactive/--no-interactive",
