@@ -117,6 +117,19 @@ def test_a_helpers_dry_run_forbids_direct_calls_in_confirm_cells(tmp_path: Path)
     ]
 
 
+def test_a_helpers_dry_run_forbids_touching_the_dry_run_variable(tmp_path: Path) -> None:
+    meta: dict[str, object] = {"title": "t", "dry_run": "helpers"}
+    runbook = _runbook(
+        tmp_path,
+        [
+            ("import os\nos.environ['RUNBOOK_DRY_RUN'] = '0'", ["precheck"]),
+            ("sh('systemctl restart db', mutative=True)", ["confirm"]),
+        ],
+        meta,
+    )
+    assert _errors(check_runbook(runbook)) == [("dry-run-outside-helpers", 0)]
+
+
 def test_an_unknown_dry_run_mode_is_a_metadata_error(tmp_path: Path) -> None:
     with pytest.raises(MetadataError, match="dry_run"):
         _runbook(tmp_path, [("x = 1", [])], {"title": "t", "dry_run": "everything"})

@@ -16,7 +16,7 @@ from typing import Final
 
 from runbook.model.injection import cell_tags
 from runbook.model.lint import MUTATIVE_PATTERNS, NOT_MUTATIVE_MARK, acts_around_helpers
-from runbook.model.lint_calls import notebook_names, scan_cell
+from runbook.model.lint_calls import DRY_RUN_VARIABLE, notebook_names, scan_cell
 from runbook.typing import Cell, Notebook
 
 #: Tags of cells that are never re-executed to rebuild kernel state on resume.
@@ -47,6 +47,8 @@ def dry_run_step(notebook: Notebook, cell: Cell) -> DryRunStep:
     if declared != "helpers":
         return DryRunStep(False, "not executed in a dry run")
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    if any(DRY_RUN_VARIABLE in source for source in code):
+        return DryRunStep(False, f"not executed: a cell names {DRY_RUN_VARIABLE}")
     scan = scan_cell(cell.source, notebook_names(code))
     around = acts_around_helpers(scan)
     if around is not None:

@@ -10,7 +10,7 @@ from typing import Final
 
 from runbook.model.injection import INJECTED_TAG, PARAMETERS_TAG, cell_tags
 from runbook.model.languages import PYTHON
-from runbook.model.lint_calls import CallScan, notebook_names, scan_cell
+from runbook.model.lint_calls import DRY_RUN_VARIABLE, CallScan, notebook_names, scan_cell
 from runbook.model.notebook import RUNBOOK_TAGS, Runbook
 from runbook.model.parameter_inference import infer_specs
 
@@ -149,7 +149,18 @@ def _check_calls(runbook: Runbook) -> list[Finding]:
                     index,
                 )
             )
-        if "confirm" in tags and runbook.meta.dry_run == "helpers":
+        helpers = runbook.meta.dry_run == "helpers"
+        if helpers and DRY_RUN_VARIABLE in cell.source:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "dry-run-outside-helpers",
+                    f"names {DRY_RUN_VARIABLE}, which a dry run of a runbook with "
+                    "metadata.runbook.dry_run = 'helpers' relies on: leave it to the helpers",
+                    index,
+                )
+            )
+        if "confirm" in tags and helpers:
             findings += _outside_helpers(index, scan)
         elif scan.calls and not _QUIET_TAGS & tags and NOT_MUTATIVE_MARK not in cell.source:
             findings.append(

@@ -65,6 +65,9 @@ DESTRUCTIVE_CALLS: Final = frozenset(
 DESTRUCTIVE_PREFIXES: Final = ("os.exec", "os.spawn")
 #: Methods that delete whatever object they are called on (``pathlib.Path``'s).
 DESTRUCTIVE_METHODS: Final = frozenset({"unlink", "rmdir"})
+#: The variable that puts the helpers in announce mode (``runbook.helpers.DRY_RUN_ENV``): a
+#: cell that names it may switch a helpers dry run to acting for real.
+DRY_RUN_VARIABLE: Final = "RUNBOOK_DRY_RUN"
 #: IPython lines that run a shell: outside the helpers, so never announced in a dry run.
 _SHELL_LINE: Final = re.compile(r"^\s*(?:\w+\s*=\s*)?(?:!|%%?(?:sx|system|bash|sh|script)\b)")
 _SH_NAMES: Final = frozenset({"sh", "runbook.helpers.sh", "helpers.sh"})
