@@ -155,6 +155,9 @@ def test_a_tampered_stored_plan_is_refused_in_one_line_on_every_workstation(
         assert f"plan {plan_id}: its notebook in the store was modified after planning" in (
             refused.stderr
         )
+        verified = runbook(repo, "verify", plan_id, RUNBOOK_DB_URL=store)
+        assert verified.returncode == 1 and verified.stderr.count("\n") == 1
+        assert "its notebook in the store was modified after planning" in verified.stderr
         listed = runbook(repo, "plans", "--json", RUNBOOK_DB_URL=store)
         assert [p["status"] for p in json.loads(listed.stdout)] == ["modified"]
     assert not (bob.runbooks_dir / "restarted").exists()
