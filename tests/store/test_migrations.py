@@ -86,6 +86,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             assert [_unquoted(r) for r in rows] == other.exec_driver_sql(query).fetchall()
         assert {row.name for row in rows} == {
             "plans",
+            "plan_notebooks",
             "reviews",
             "ix_plans_runbook_path",
             "ix_reviews_plan_id",

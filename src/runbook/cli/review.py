@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -14,15 +15,18 @@ from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
 from runbook.errors import NotebookFormatError, PathEscapeError
 from runbook.model.diff import notebook_diff
-from runbook.model.ids import plan_notebook
-from runbook.model.notebook import read_notebook, read_wild_notebook
+from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Review, Verdict
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
+from runbook.orchestrate.plan_store import intact_plan_notebook
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness, review_plan
 from runbook.store.plans import get_plan
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.command("review")
@@ -57,7 +61,7 @@ def review_command(
     with store_session(repo) as session:
         plan = get_plan(session, plan_id)
         if not quiet and not as_json:
-            show_plan_for_review(repo, plan)
+            show_plan_for_review(session, repo, plan)
         if verdict is None and sys.stdin.isatty() and not as_json:
             verdict = _ask_verdict()
         if verdict is None:
@@ -86,9 +90,13 @@ def review_summary(review: Review) -> dict[str, object]:
     }
 
 
-def show_plan_for_review(repo: Repository, plan: Plan) -> None:
-    """Everything a reviewer needs to judge a plan, printed to the console."""
-    notebook = read_notebook(plan_notebook(repo, plan), plan.notebook_path)
+def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None:
+    """Everything a reviewer needs to judge a plan, printed to the console.
+
+    The notebook is the one kept in the store, verified (and cached under ``runs/plans/``):
+    a reviewer on any machine of the store sees what will run.
+    """
+    notebook = intact_plan_notebook(session, repo, plan)
     console.rule(f"Plan {plan.id}: {escape(plan.title)}")
     console.print(
         f"runbook {plan.runbook_path}, planned by {escape(plan.planned_by)} at "

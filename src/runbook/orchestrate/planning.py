@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import secrets as random_source
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -20,22 +19,19 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import (
     AlreadyExistsError,
-    NotebookFormatError,
     PathEscapeError,
     PlanCodeChangedError,
     PlanFolderError,
-    PlanModifiedError,
-    PlanUnreadableError,
     ReviewRequiredError,
     SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.files import FileText
 from runbook.model.identity import check_identity
-from runbook.model.ids import plan_file, plan_notebook
+from runbook.model.ids import plan_file
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
+from runbook.model.notebook import load_runbook, parse_notebook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
 from runbook.model.parameters import check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
@@ -50,7 +46,9 @@ from runbook.orchestrate.plan_files import (
     sweep_plan_files,
     writing_plan_files,
 )
+from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
 from runbook.store.audit import append_event
+from runbook.store.plan_notebooks import store_plan_notebook
 from runbook.store.plans import create_plan, get_plan, list_plans, set_plan_state
 from runbook.store.reviews import add_review, list_reviews
 from runbook.typing import JsonValue, Notebook
@@ -151,7 +149,7 @@ def plan_runbook(
     with writing_plan_files(repository):
         pending = pending_plan_file(repository, plan_id, text)
         try:
-            _record_plan(session, plan)
+            _record_plan(session, plan, text.encode("utf-8"))
         except BaseException:
             session.rollback()
             pending.unlink(missing_ok=True)
@@ -160,9 +158,11 @@ def plan_runbook(
     return plan
 
 
-def _record_plan(session: Session, plan: Plan) -> None:
-    """The plan's record and its audit event, committed together: never one without the other."""
+def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
+    """The plan's record, its notebook's bytes and its audit event, committed together:
+    never one without the others."""
     create_plan(session, plan)
+    store_plan_notebook(session, plan.id, notebook)
     append_event(
         session,
         kind=EventKind.PLAN_CREATED,
@@ -180,36 +180,6 @@ def _record_plan(session: Session, plan: Plan) -> None:
     session.commit()
 
 
-@dataclass(frozen=True)
-class PlanFile:
-    """A plan's file as it is now: its notebook and sha256, or why it cannot be read."""
-
-    notebook: Notebook | None
-    sha256: str | None
-    problem: str | None = None
-
-
-def read_plan_file(
-    repository: Repository, plan: Plan, already_read: FileText | None = None
-) -> PlanFile:
-    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none.
-
-    ``already_read``: the text of the plan's file, if the caller read it just before (the
-    early kernel launch does); a text read from another path is ignored.
-    """
-    try:
-        path = plan_notebook(repository, plan)
-        if already_read is not None and already_read.path == path:
-            notebook = parse_notebook(already_read.text, plan.notebook_path)
-        else:
-            notebook = read_notebook(path, plan.notebook_path)
-    except NotebookFormatError as error:
-        return PlanFile(None, None, error.reason)
-    except PathEscapeError as error:  # a record pointing elsewhere: unreadable
-        return PlanFile(None, None, str(error))
-    return PlanFile(notebook, content_sha256(canonical_json(notebook)))
-
-
 def plan_readiness(
     session: Session,
     repository: Repository,
@@ -222,7 +192,11 @@ def plan_readiness(
     ``current_modules`` is the repository's module manifest when the caller has it already
     (a listing judges many plans against one walk of the repository).
     """
-    file = PlanFile(None, actual_sha256) if actual_sha256 else read_plan_file(repository, plan)
+    file = (
+        PlanFile(None, actual_sha256)
+        if actual_sha256
+        else read_plan_file(session, repository, plan, fill_cache=False)
+    )
     current = local_modules(repository) if current_modules is None else current_modules
     changes = manifest_changes(plan_modules(plan), current)
     return assess(
@@ -265,7 +239,7 @@ def load_runnable(
     swapped between the check and the run (``already_read``: see :func:`read_plan_file`).
     """
     plan = get_plan(session, plan_id)
-    file = _intact_plan_file(repository, plan, already_read)
+    file = _intact_plan_file(session, repository, plan, already_read)
     readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
@@ -278,16 +252,10 @@ def load_runnable(
 
 
 def _intact_plan_file(
-    repository: Repository, plan: Plan, already_read: FileText | None = None
+    session: Session, repository: Repository, plan: Plan, already_read: FileText | None = None
 ) -> PlanFile:
-    """The plan's file if it holds exactly what was planned; else the PolicyError saying
-    what is wrong: it cannot be read (which file, why), or its content changed."""
-    file = read_plan_file(repository, plan, already_read)
-    if file.sha256 is None:
-        raise PlanUnreadableError(plan.id, plan.notebook_path, file.problem or "unknown")
-    if file.sha256 != plan.sha256:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, file.sha256)
-    return file
+    """The plan's notebook if it holds exactly what was planned (see ``plan_store``)."""
+    return intact_plan_file(session, repository, plan, already_read)
 
 
 def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Path:
@@ -321,7 +289,7 @@ def review_plan(
     plan = get_plan(session, plan_id)
     if same_person(plan.planned_by, reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, reviewer)
-    _intact_plan_file(repository, plan)
+    _intact_plan_file(session, repository, plan)
     changes = manifest_changes(plan_modules(plan), local_modules(repository))
     if changes:
         raise PlanCodeChangedError(plan.id, changes)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -101,6 +102,21 @@ class PlanRow(Base):
     notebook_path: Mapped[str] = mapped_column(String(1024))
     review_required: Mapped[bool] = mapped_column(Boolean)
     content: Mapped[str] = mapped_column(Text)
+
+
+class PlanNotebookRow(Base):
+    """A plan's notebook, its exact bytes as planned: any machine on the store can read it.
+
+    Recorded in the transaction that records the plan; plans recorded before revision 0007
+    have none (their file under ``runs/plans/`` is all there is).
+    """
+
+    __tablename__ = "plan_notebooks"
+
+    plan_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReviewRow(Base):
