@@ -23,8 +23,8 @@ from runbook.orchestrate.planning import (
     load_runnable,
     plan_readiness,
     plan_runbook,
-    review_plan,
 )
+from runbook.orchestrate.reviewing import review_plan
 from runbook.store.plan_notebooks import plan_notebook_bytes
 from runbook.store.tables import PlanNotebookRow
 from tests.builders import write_runbook

@@ -18,7 +18,8 @@ from runbook.errors import (
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
 from runbook.orchestrate import planning
-from runbook.orchestrate.planning import ensure_runnable, plan_runbook, review_plan
+from runbook.orchestrate.planning import ensure_runnable, plan_runbook
+from runbook.orchestrate.reviewing import review_plan
 from runbook.store.plans import get_plan, list_plans
 
 

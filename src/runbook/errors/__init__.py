@@ -26,6 +26,8 @@ The tree::
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
         ├── PolicyError             refused by the repository's rules
         │   ├── SelfReviewError     the planner tried to review their own plan
+        │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
+        │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
@@ -75,6 +77,7 @@ from runbook.errors.failures import (
 )
 from runbook.errors.policy import (
     NotAPlanError,
+    NothingToWithdrawError,
     PlanCodeChangedError,
     PlanFolderError,
     PlanModifiedError,
@@ -84,6 +87,7 @@ from runbook.errors.policy import (
     ReviewRequiredError,
     RunRefusedError,
     SelfReviewError,
+    SignatureError,
     TargetLockedError,
     refuses_runs,
 )
@@ -115,6 +119,7 @@ __all__ = [
     "NotAPlanError",
     "NotARepositoryError",
     "NotebookFormatError",
+    "NothingToWithdrawError",
     "ParameterError",
     "PathEscapeError",
     "PlanCodeChangedError",
@@ -129,6 +134,7 @@ __all__ = [
     "RunStoreLostError",
     "RunbookError",
     "SelfReviewError",
+    "SignatureError",
     "SpecError",
     "StoreError",
     "StoreUnavailableError",

@@ -23,7 +23,6 @@ from runbook.errors import (
     PlanCodeChangedError,
     PlanFolderError,
     ReviewRequiredError,
-    SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.files import FileText
@@ -35,8 +34,9 @@ from runbook.model.notebook import load_runbook, parse_notebook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
 from runbook.model.parameters import check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
+from runbook.model.readiness import Readiness, assess
 from runbook.model.repository import Repository
-from runbook.model.review import Readiness, Review, Verdict, assess, same_person
+from runbook.model.review_rules import RecordedRules
 from runbook.model.templates import slugify
 from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, plan_cwd, planned_cwd
 from runbook.orchestrate.plan_code import local_modules, plan_modules
@@ -47,10 +47,12 @@ from runbook.orchestrate.plan_files import (
     writing_plan_files,
 )
 from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
+from runbook.orchestrate.review_trust import counted_reviews, review_rules_now
 from runbook.store.audit import append_event
 from runbook.store.plan_notebooks import store_plan_notebook
-from runbook.store.plans import create_plan, get_plan, list_plans, set_plan_state
-from runbook.store.reviews import add_review, list_reviews
+from runbook.store.plans import create_plan, get_plan, list_plans
+from runbook.store.reviews import list_reviews
+from runbook.store.runs import spending_run
 from runbook.typing import JsonValue, Notebook
 
 
@@ -145,6 +147,10 @@ def plan_runbook(
         notebook_path=repository.relative(target),
         review_required=repository.config.review.requires_review(runbook.meta.tags),
         content=canonical,
+        review_rules=RecordedRules(
+            tuple(runbook.meta.tags),
+            repository.config.review.rules.requirements(runbook.meta.tags),
+        ),
     )
     with writing_plan_files(repository):
         pending = pending_plan_file(repository, plan_id, text)
@@ -174,10 +180,15 @@ def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
             "parameters": plan.parameters,  # secrets are references here, never values
             "cwd": plan_cwd(plan),
             "review_required": plan.review_required,
+            **_rules_payload(plan),
         },
         at=plan.planned_at,
     )
     session.commit()
+
+
+def _rules_payload(plan: Plan) -> dict[str, object]:
+    return {"review_rules": plan.review_rules.to_json()} if plan.review_rules is not None else {}
 
 
 def plan_readiness(
@@ -199,13 +210,18 @@ def plan_readiness(
     )
     current = local_modules(repository) if current_modules is None else current_modules
     changes = manifest_changes(plan_modules(plan), current)
+    reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
+    required, requirements = review_rules_now(repository, plan)
     return assess(
         plan.sha256,
         file.sha256,
-        plan.review_required,
-        list_reviews(session, plan.id),
+        required,
+        reviews,
         changes,
         unreadable=file.problem,
+        unsigned=unsigned,
+        requirements=requirements,
+        spent_by=spending_run(session, plan.id) if required else None,
     )
 
 
@@ -239,23 +255,16 @@ def load_runnable(
     swapped between the check and the run (``already_read``: see :func:`read_plan_file`).
     """
     plan = get_plan(session, plan_id)
-    file = _intact_plan_file(session, repository, plan, already_read)
+    file = intact_plan_file(session, repository, plan, already_read)
     readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
-    # read_plan_file sets the notebook and its sha256 together; _intact_plan_file checked the sha
+    # read_plan_file sets the notebook and its sha256 together; intact_plan_file checked the sha
     assert file.notebook is not None  # noqa: S101
     plan_folder(repository, plan.id, file.notebook)
     return plan, file.notebook
-
-
-def _intact_plan_file(
-    session: Session, repository: Repository, plan: Plan, already_read: FileText | None = None
-) -> PlanFile:
-    """The plan's notebook if it holds exactly what was planned (see ``plan_store``)."""
-    return intact_plan_file(session, repository, plan, already_read)
 
 
 def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Path:
@@ -268,55 +277,3 @@ def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Pat
         return kernel_cwd(repository, recorded)
     except PathEscapeError as error:
         raise PlanFolderError(plan_id, recorded, error.reason) from None
-
-
-def review_plan(
-    session: Session,
-    repository: Repository,
-    plan_id: str,
-    verdict: Verdict,
-    *,
-    reviewer: str,
-    comment: str | None = None,
-    now: datetime | None = None,
-) -> Review:
-    """Record a verdict on a plan, bound to the content the reviewer saw.
-
-    The planner may not review their own plan, and a plan whose file changed since it was
-    planned cannot be reviewed at all.
-    """
-    check_identity(reviewer, "reviewer")
-    plan = get_plan(session, plan_id)
-    if same_person(plan.planned_by, reviewer):
-        raise SelfReviewError(plan.id, plan.planned_by, reviewer)
-    _intact_plan_file(session, repository, plan)
-    changes = manifest_changes(plan_modules(plan), local_modules(repository))
-    if changes:
-        raise PlanCodeChangedError(plan.id, changes)
-    review = add_review(
-        session,
-        Review(
-            plan_id=plan.id,
-            verdict=verdict,
-            reviewer=reviewer,
-            plan_sha256=plan.sha256,
-            reviewed_at=now or datetime.now(UTC),
-            comment=comment or None,
-        ),
-    )
-    append_event(
-        session,
-        kind=EventKind.REVIEW_RECORDED,
-        actor=reviewer,
-        subject=plan_subject(plan.id),
-        payload={
-            "verdict": review.verdict.value,
-            "plan_sha256": review.plan_sha256,
-            "comment": review.comment,
-        },
-        at=review.reviewed_at,
-    )
-    state = PlanState.APPROVED if verdict is Verdict.APPROVED else PlanState.REJECTED
-    set_plan_state(session, plan.id, state)
-    session.commit()
-    return review

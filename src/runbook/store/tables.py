@@ -102,6 +102,7 @@ class PlanRow(Base):
     notebook_path: Mapped[str] = mapped_column(String(1024))
     review_required: Mapped[bool] = mapped_column(Boolean)
     content: Mapped[str] = mapped_column(Text)
+    review_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PlanNotebookRow(Base):
@@ -136,6 +137,10 @@ class ReviewRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     plan_sha256: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    identity_kind: Mapped[str] = mapped_column(String(16), server_default="claimed")
+    signature: Mapped[str | None] = mapped_column(Text, unique=True)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    signer_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class RunRow(Base):
