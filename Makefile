@@ -29,8 +29,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check_module_size.py
 
+# One pytest worker per core (pytest-xdist): every test has its own folders, databases and
+# ports. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts

@@ -114,7 +114,7 @@ def test_a_planted_bytecode_file_never_runs_in_place_of_the_reviewed_source(
     assert any(shared.rglob(f"*.{sys.implementation.cache_tag}.pyc"))
     mirror = shared / repo.root.resolve().relative_to("/")
     assert not mirror.exists()
-    again = _run(repo, plan_id)
+    again = _run(repo, _approved_plan(repo))  # a new plan: the success spent the first's approval
     assert again[0] == 0 and "genuine helper" in again[1], again[2]
 
 

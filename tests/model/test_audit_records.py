@@ -9,14 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runbook.model.audit import AuditEvent, EventKind
-from runbook.model.audit_records import (
-    Ledger,
-    RecordFacts,
-    cross_check,
-    plan_facts,
-    review_facts,
-    run_facts,
-)
+from runbook.model.audit_facts import RecordFacts, plan_facts, review_facts, run_facts
+from runbook.model.audit_records import Ledger, cross_check
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

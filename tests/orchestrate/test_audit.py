@@ -27,8 +27,9 @@ from runbook.model.review import Verdict
 from runbook.model.run import Run, RunMode, RunState
 from runbook.orchestrate.audit_anchor import anchor_audit, anchor_file
 from runbook.orchestrate.audit_verify import AuditVerdict, verify_audit_log
-from runbook.orchestrate.planning import plan_runbook, review_plan
+from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.retention import collect_garbage
+from runbook.orchestrate.reviewing import review_plan
 from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import append_event, list_events
 from runbook.store.db import ensure_schema, make_engine, session_scope

@@ -13,7 +13,8 @@ from runbook.model.audit import EventKind
 from runbook.model.forcing import plan_forced
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate.planning import ensure_runnable, plan_runbook, review_plan
+from runbook.orchestrate.planning import ensure_runnable, plan_runbook
+from runbook.orchestrate.reviewing import review_plan
 from runbook.store.audit import list_events
 from runbook.store.plans import list_plans
 from tests.builders import write_runbook

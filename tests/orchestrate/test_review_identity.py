@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from runbook.errors import IdentityError, SelfReviewError
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate.planning import plan_runbook, review_plan
+from runbook.orchestrate.planning import plan_runbook
+from runbook.orchestrate.reviewing import review_plan
 from runbook.store.tables import PlanRow
 from tests.model.test_identity import ALICE_VARIANTS
 from tests.orchestrate.test_planning import make_runbook

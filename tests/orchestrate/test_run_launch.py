@@ -62,3 +62,18 @@ def test_a_file_swapped_before_the_launch_is_refused(
     with pytest.raises(RunRefusedError, match="was modified after planning"):
         start_run(sessions, repo, request)
     assert not (repo.runbooks_dir / "ran").exists()
+
+
+def test_a_plan_without_its_local_file_runs_from_the_store(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    plan_id = _plan(repo, sessions)
+    written = plan_file(repo, plan_id).read_bytes()
+    plan_file(repo, plan_id).unlink()  # as on another workstation of the same store
+    early = launch_early(repo, plan_id, dry_run=False)
+    assert early.plan_file is None and early.kernel is None  # nothing to launch from
+    request = RunRequest(plan_id, "bob", AutomaticOperator("bob", yes=True), early=early)
+    result = start_run(sessions, repo, request)
+    assert result.run.state is RunState.SUCCEEDED
+    assert (repo.runbooks_dir / "ran").read_text() == "as planned"
+    assert plan_file(repo, plan_id).read_bytes() == written  # the cache, from the store

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from runbook.model.audit import GENESIS_HASH, EventKind, plan_subject, verify_chain
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate import planning
-from runbook.orchestrate.planning import plan_runbook, review_plan
+from runbook.orchestrate import planning, reviewing
+from runbook.orchestrate.planning import plan_runbook
+from runbook.orchestrate.reviewing import review_plan
 from runbook.store.audit import append_event, iter_events, list_events, verify_audit
 from runbook.store.db import session_scope
 from runbook.store.plans import get_plan, list_plans
@@ -240,6 +241,10 @@ def test_planning_and_reviewing_append_events(
         "parameters": {"host": "db1", "password": "env:PGPASS"},
         "review_required": plan.review_required,
         "cwd": "runbooks",
+        "review_rules": {
+            "tags": [],
+            "requirements": [{"approvals": 1, "reviewers": [], "source": "review"}],
+        },
     }
     assert (reviewed.kind, reviewed.actor, reviewed.at) == (
         "review.recorded",
@@ -262,6 +267,7 @@ def test_a_failed_append_rolls_back_the_plan_and_the_review(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(planning, "append_event", broken)
+    monkeypatch.setattr(reviewing, "append_event", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         plan_runbook(session, repo, path, {"host": "db2"}, planner="alice")
     assert [p.id for p in list_plans(session)] == [plan.id]

@@ -86,6 +86,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             assert [_unquoted(r) for r in rows] == other.exec_driver_sql(query).fetchall()
         assert {row.name for row in rows} == {
             "plans",
+            "plan_notebooks",
             "reviews",
             "ix_plans_runbook_path",
             "ix_reviews_plan_id",
@@ -123,7 +124,11 @@ def test_constraint_names_follow_the_naming_convention(engine: Engine) -> None:
     inspector = inspect(engine)
     assert inspector.get_pk_constraint("plans")["name"] in {"pk_plans", None}
     assert {ix["name"] for ix in inspector.get_indexes("plans")} == {"ix_plans_runbook_path"}
-    assert {ix["name"] for ix in inspector.get_indexes("reviews")} == {"ix_reviews_plan_id"}
+    # PostgreSQL lists the index behind a unique constraint among the indexes; SQLite does not.
+    indexes = {ix["name"] for ix in inspector.get_indexes("reviews")} - {"uq_reviews_signature"}
+    assert indexes == {"ix_reviews_plan_id"}
+    unique = inspector.get_unique_constraints("reviews")
+    assert [u["name"] for u in unique] == ["uq_reviews_signature"]
     (foreign_key,) = inspector.get_foreign_keys("reviews")
     assert foreign_key["name"] == "fk_reviews_plan_id_plans"
     assert foreign_key["options"].get("ondelete") == "CASCADE"

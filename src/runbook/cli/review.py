@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -15,24 +17,50 @@ from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
 from runbook.errors import NotebookFormatError, PathEscapeError
 from runbook.model.diff import notebook_diff
-from runbook.model.ids import plan_notebook
-from runbook.model.notebook import read_notebook, read_wild_notebook
+from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Review, Verdict
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
-from runbook.orchestrate.planning import ensure_runnable, plan_readiness, review_plan
+from runbook.orchestrate.plan_store import intact_plan_notebook
+from runbook.orchestrate.planning import ensure_runnable, plan_readiness
+from runbook.orchestrate.review_trust import review_rules_now
+from runbook.orchestrate.reviewing import review_plan
+from runbook.orchestrate.ssh_signatures import choose_key
 from runbook.store.plans import get_plan
+from runbook.store.reviews import list_reviews
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.command("review")
 @click.option(
     "--approve", "verdict", flag_value=Verdict.APPROVED.value, help="Approve the plan as shown."
 )
-@click.option("--reject", "verdict", flag_value=Verdict.REJECTED.value, help="Reject the plan.")
+@click.option(
+    "--reject",
+    "verdict",
+    flag_value=Verdict.REJECTED.value,
+    help="Reject the plan: a veto, which later approvals do not override.",
+)
+@click.option(
+    "--withdraw",
+    "verdict",
+    flag_value=Verdict.WITHDRAWN.value,
+    help="Take back your earlier verdict on the plan (how a rejection is lifted).",
+)
 @click.option("-m", "--comment", metavar="TEXT", help="A comment recorded with the verdict.")
 @click.option("--quiet", is_flag=True, help="Record the verdict without showing the plan.")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Sign the verdict with this SSH key (private, or public with its private half in "
+    "the ssh-agent). Default where review.signed is on: an agent key listed in "
+    "allowed_signers, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa.",
+)
 @as_option
 @json_option
 @click.argument("plan_id", metavar="PLAN", type=PlanId())
@@ -42,6 +70,7 @@ def review_command(
     verdict: str | None,
     comment: str | None,
     quiet: bool,
+    key: Path | None,
     as_user: str | None,
     as_json: bool,
     plan_id: str,
@@ -51,27 +80,48 @@ def review_command(
     Shows the rendered markdown, highlighted code, bound parameters, the confirm cells and
     the diff against the source runbook. With --approve or --reject the verdict is
     recorded; on a terminal without either you are asked. The planner may not review their
-    own plan, and any later change to the plan voids the verdict.
+    own plan, and any later change to the plan voids the verdict. A rejection stands until
+    its reviewer withdraws it (--withdraw) or the runbook is planned again; [review]
+    approvals, reviewers, groups and tag.<tag> in runbook.toml say how many approvals a
+    plan needs and from whom.
+
+    Where runbook.toml sets [review] signed = true, the verdict is signed with your SSH key
+    (ssh-keygen -Y sign) and you are the name allowed_signers lists for that key, not what
+    --as says; --key signs in any repository.
     """
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
     with store_session(repo) as session:
         plan = get_plan(session, plan_id)
         if not quiet and not as_json:
-            show_plan_for_review(repo, plan)
+            show_plan_for_review(session, repo, plan)
+            print_verdicts(session, repo, plan)
         if verdict is None and sys.stdin.isatty() and not as_json:
             verdict = _ask_verdict()
         if verdict is None:
             return
+        policy = repo.config.review
+        signing = (
+            choose_key(key, policy.allowed_signers or repo.root / "allowed_signers")
+            if key is not None or policy.signed
+            else None
+        )
         review = review_plan(
-            session, repo, plan.id, Verdict(verdict), reviewer=reviewer, comment=comment
+            session,
+            repo,
+            plan.id,
+            Verdict(verdict),
+            reviewer=reviewer,
+            comment=comment,
+            key=signing,
         )
     if as_json:
         print_json(review_summary(review))
         return
+    signed = f", signed by {review.signer_key}" if review.signer_key else ""
     console.print(
         f"{escape(review.reviewer)} {review.verdict.value} plan {plan.id} "
-        f"(sha256 {review.plan_sha256[:12]}…)"
+        f"(sha256 {review.plan_sha256[:12]}…{signed})"
     )
 
 
@@ -84,12 +134,18 @@ def review_summary(review: Review) -> dict[str, object]:
         "comment": review.comment,
         "plan_sha256": review.plan_sha256,
         "reviewed_at": review.reviewed_at.isoformat(),
+        "identity_kind": review.identity_kind.value,
+        "signer_key": review.signer_key,
     }
 
 
-def show_plan_for_review(repo: Repository, plan: Plan) -> None:
-    """Everything a reviewer needs to judge a plan, printed to the console."""
-    notebook = read_notebook(plan_notebook(repo, plan), plan.notebook_path)
+def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None:
+    """Everything a reviewer needs to judge a plan, printed to the console.
+
+    The notebook is the one kept in the store, verified (and cached under ``runs/plans/``):
+    a reviewer on any machine of the store sees what will run.
+    """
+    notebook = intact_plan_notebook(session, repo, plan)
     console.rule(f"Plan {plan.id}: {escape(plan.title)}")
     console.print(
         f"runbook {plan.runbook_path}, planned by {escape(plan.planned_by)} at "
@@ -114,6 +170,25 @@ def show_plan_for_review(repo: Repository, plan: Plan) -> None:
         console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
         return
     render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
+
+
+def print_verdicts(session: Session, repo: Repository, plan: Plan) -> None:
+    """What the plan needs under the review rules, and the verdicts it has, with who made
+    each and how that identity was established."""
+    required, requirements = review_rules_now(repo, plan)
+    console.rule("Review")
+    if required:
+        console.print("needs: " + "; ".join(escape(r.describe()) for r in requirements))
+    else:
+        console.print("needs: no review (review.require)")
+    for review in list_reviews(session, plan.id):
+        how = f"ssh-key {review.signer_key}" if review.signer_key else review.identity_kind.value
+        comment = f": {escape(review.comment)}" if review.comment else ""
+        console.print(f"{escape(review.reviewer)} {review.verdict.value} ({how}){comment}")
+    readiness = plan_readiness(session, repo, plan)
+    console.print(
+        f"now: {readiness.status}" + (f" ({escape(readiness.reason)})" if readiness.reason else "")
+    )
 
 
 def print_modules(modules: list[ModuleStatus]) -> None:

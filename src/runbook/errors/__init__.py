@@ -27,6 +27,8 @@ The tree::
         ├── PolicyError             refused by the repository's rules
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
         │   ├── SelfReviewError     the planner tried to review their own plan
+        │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
+        │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
@@ -77,6 +79,7 @@ from runbook.errors.failures import (
 from runbook.errors.policy import (
     CheckFailedError,
     NotAPlanError,
+    NothingToWithdrawError,
     PlanCodeChangedError,
     PlanFolderError,
     PlanModifiedError,
@@ -86,6 +89,7 @@ from runbook.errors.policy import (
     ReviewRequiredError,
     RunRefusedError,
     SelfReviewError,
+    SignatureError,
     TargetLockedError,
     refuses_runs,
 )
@@ -118,6 +122,7 @@ __all__ = [
     "NotAPlanError",
     "NotARepositoryError",
     "NotebookFormatError",
+    "NothingToWithdrawError",
     "ParameterError",
     "PathEscapeError",
     "PlanCodeChangedError",
@@ -132,6 +137,7 @@ __all__ = [
     "RunStoreLostError",
     "RunbookError",
     "SelfReviewError",
+    "SignatureError",
     "SpecError",
     "StoreError",
     "StoreUnavailableError",

@@ -16,14 +16,28 @@ class PolicyError(FailureError):
 class SelfReviewError(PolicyError):
     """The planner may not review their own plan."""
 
-    def __init__(self, plan_id: str, planner: str, reviewer: str) -> None:
+    def __init__(self, plan_id: str, planner: str, reviewer: str, *, by_key: bool = False) -> None:
+        how = "with their own key" if by_key else "(use --as or RUNBOOK_USER)"
         super().__init__(
             f"plan {plan_id}: {planner} planned it, so {reviewer} may not review it; "
-            "a second person must review (use --as or RUNBOOK_USER)"
+            f"a second person must review {how}"
         )
         self.plan_id = plan_id
         self.planner = planner
         self.reviewer = reviewer
+
+
+class NothingToWithdrawError(PolicyError):
+    """A withdrawal by a reviewer who has no standing verdict on the plan."""
+
+    def __init__(self, plan_id: str, reviewer: str) -> None:
+        super().__init__(f"plan {plan_id}: {reviewer} has no standing verdict on it to withdraw")
+        self.plan_id = plan_id
+        self.reviewer = reviewer
+
+
+class SignatureError(PolicyError):
+    """A review's SSH signature is missing, invalid, or by a key the repository does not list."""
 
 
 class ReviewRequiredError(PolicyError):

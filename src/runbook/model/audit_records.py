@@ -7,7 +7,7 @@ event, in one transaction, so the two must tell the same story:
 record              its events              compared
 ==================  ======================  ==================================================
 plan                ``plan.created``        planner and time, runbook, sha256, parameters,
-                                            review_required; state = the last verdict's
+                                            review_required; state = its standing verdicts'
 review              ``review.recorded``     reviewer and time, verdict, plan_sha256, comment
                     (in order, per plan)
 run                 ``run.started``,        executor, plan, mode, start_cell, resumed_from;
@@ -31,46 +31,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
-from runbook.model.audit import (
-    AuditEvent,
-    EventKind,
-    plan_subject,
-    playbook_subject,
-    run_subject,
-    workflow_subject,
-)
-
-
-class RecordKind(StrEnum):
-    """The kinds of record the audit log is checked against."""
-
-    PLAN = "plan"
-    REVIEW = "review"
-    RUN = "run"
-    WORKFLOW_RUN = "workflow run"
-    PLAYBOOK_RUN = "playbook run"
-
-
-@dataclass(frozen=True)
-class RecordFacts:
-    """What a record's audit event must say about it.
-
-    ``payload`` holds the payload fields of the record's first event (its creation, or for
-    a review its ``review.recorded``) that must be equal; ``at`` the event's time when it
-    is the record's own; ``state`` the state its events must end in (None: not compared).
-    """
-
-    kind: RecordKind
-    id: str
-    subject: str
-    actor: str
-    payload: dict[str, Any]
-    at: datetime | None = None
-    state: str | None = None
+from runbook.model.audit import AuditEvent, EventKind
+from runbook.model.audit_facts import RecordFacts, RecordKind
+from runbook.model.review import VerdictSeen, plan_state
 
 
 @dataclass(frozen=True)
@@ -149,8 +114,9 @@ class Ledger:
             entry.state = _INITIAL_STATE[record[0]]
         elif kind == EventKind.REVIEW_RECORDED:
             entry.reviews.append(event)
-            verdict = payload.get("verdict")
-            entry.state = verdict if isinstance(verdict, str) else entry.state
+            entry.state = plan_state(
+                [VerdictSeen(e.actor, str(_verdict(e))) for e in entry.reviews]
+            )
         elif kind in _STATE_EVENTS:
             state = payload.get("state")
             entry.state = state if isinstance(state, str) else entry.state
@@ -294,98 +260,3 @@ def _kind_of(subject: str) -> tuple[RecordKind, str] | None:
 def _shown(value: object) -> str:
     text = json.dumps(value, ensure_ascii=True, sort_keys=True, default=str)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-
-
-def plan_facts(
-    *,
-    plan_id: str,
-    runbook_path: str,
-    sha256: str,
-    parameters: dict[str, Any],
-    planned_by: str,
-    planned_at: datetime,
-    review_required: bool,
-    state: str,
-) -> RecordFacts:
-    """What the ``plan.created`` event and the reviews of a plan say."""
-    return RecordFacts(
-        kind=RecordKind.PLAN,
-        id=plan_id,
-        subject=plan_subject(plan_id),
-        actor=planned_by,
-        at=planned_at,
-        payload={
-            "runbook": runbook_path,
-            "sha256": sha256,
-            "parameters": parameters,
-            "review_required": review_required,
-        },
-        state=state,
-    )
-
-
-def review_facts(
-    *,
-    review_id: int,
-    plan_id: str,
-    verdict: str,
-    reviewer: str,
-    plan_sha256: str,
-    comment: str | None,
-    reviewed_at: datetime,
-) -> RecordFacts:
-    """What a review's ``review.recorded`` event says."""
-    return RecordFacts(
-        kind=RecordKind.REVIEW,
-        id=str(review_id),
-        subject=plan_subject(plan_id),
-        actor=reviewer,
-        at=reviewed_at,
-        payload={"verdict": verdict, "plan_sha256": plan_sha256, "comment": comment},
-    )
-
-
-def run_facts(
-    *,
-    run_id: str,
-    plan_id: str,
-    executor: str,
-    mode: str,
-    start_cell: int,
-    resumed_from: str | None,
-    state: str,
-) -> RecordFacts:
-    """What a run's ``run.started`` and last state event say."""
-    return RecordFacts(
-        kind=RecordKind.RUN,
-        id=run_id,
-        subject=run_subject(run_id),
-        actor=executor,
-        payload={
-            "plan": plan_id,
-            "mode": mode,
-            "start_cell": start_cell,
-            "resumed_from": resumed_from,
-        },
-        state=state,
-    )
-
-
-def started_run_facts(
-    kind: RecordKind, *, run_id: str, started_by: str, state: str, payload: dict[str, Any]
-) -> RecordFacts:
-    """What a workflow or playbook run's ``*.started`` and ``*.finished`` events say."""
-    return RecordFacts(
-        kind=kind,
-        id=run_id,
-        subject=_STARTED_RUN_SUBJECTS[kind](run_id),
-        actor=started_by,
-        payload=payload,
-        state=state,
-    )
-
-
-_STARTED_RUN_SUBJECTS: Final = {
-    RecordKind.WORKFLOW_RUN: workflow_subject,
-    RecordKind.PLAYBOOK_RUN: playbook_subject,
-}

@@ -25,14 +25,16 @@ def find_cell(notebook: Notebook, reference: str, option: str = "--from") -> int
     """
     cells = notebook.get("cells", []) if isinstance(notebook, dict) else notebook.cells
     text = reference.strip()
-    if text.isascii() and text.isdigit():
-        if int(text) < len(cells):
-            return int(text)
+    number = text.isascii() and text.isdigit()
+    if number and int(text) < len(cells):
+        return int(text)
+    # After the numbers: a generated cell id may be all digits (8 hex digits: ~2 % of them).
+    for index, cell in enumerate(cells):
+        if cell.get("id") == text:
+            return index
+    if number:
         raise UsageError(
             f"{option} {reference}: the plan has cells 0 to {len(cells) - 1} "
             "(numbered from 0, as the run shows them), or give a cell id"
         )
-    for index, cell in enumerate(cells):
-        if cell.get("id") == text:
-            return index
     raise UsageError(f"{option} {reference}: no cell has that number or id")

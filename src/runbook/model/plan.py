@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from runbook.model.review_rules import RecordedRules
 from runbook.typing import Notebook
 
 
@@ -40,6 +41,8 @@ class Plan:
     notebook_path: str
     review_required: bool
     content: str = field(repr=False)
+    #: The review rules it was made under; None for a plan made before they were recorded.
+    review_rules: RecordedRules | None = None
 
 
 def canonical_json(notebook: Notebook) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -15,6 +15,7 @@ from runbook.errors import (
     UnknownRunbookError,
 )
 from runbook.model.files import read_failure, read_text
+from runbook.model.review_rules import ReviewRules
 
 if TYPE_CHECKING:  # pydantic is imported when a repository is read, not by `runbook --help`.
     from runbook.model.settings import RepositorySettings
@@ -34,6 +35,11 @@ class ReviewPolicy:
 
     require: ReviewRequirement = "tagged"
     tags: tuple[str, ...] = ("critical",)
+    #: Verdicts must carry an SSH signature by a key listed in ``allowed_signers``.
+    signed: bool = False
+    allowed_signers: Path | None = None
+    #: How many approvals, from whom, by tag (``runbook.model.review_rules``).
+    rules: ReviewRules = field(default_factory=ReviewRules)
 
     def requires_review(self, runbook_tags: tuple[str, ...]) -> bool:
         """Whether a runbook with these ``metadata.runbook.tags`` needs an approval."""

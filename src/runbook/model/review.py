@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from runbook.model.identity import same_identity
 
@@ -15,11 +16,26 @@ class Verdict(StrEnum):
 
     APPROVED = "approved"
     REJECTED = "rejected"
+    #: The reviewer takes back their earlier verdicts on the plan (a rejection, above all).
+    WITHDRAWN = "withdrawn"
+
+
+class IdentityKind(StrEnum):
+    """How a reviewer's identity was established."""
+
+    #: Said by the caller: ``--as``, ``RUNBOOK_USER``, git's ``user.email``, the OS user.
+    CLAIMED = "claimed"
+    #: Proven: the principal ``allowed_signers`` lists for the SSH key that signed.
+    SSH_KEY = "ssh-key"
 
 
 @dataclass(frozen=True)
 class Review:
-    """One verdict on one plan. ``plan_sha256`` is the plan content the reviewer saw."""
+    """One verdict on one plan. ``plan_sha256`` is the plan content the reviewer saw.
+
+    A signed review keeps its armored SSH ``signature`` over :func:`signed_message` (which
+    covers ``nonce``) and the fingerprint of the key (``signer_key``).
+    """
 
     plan_id: str
     verdict: Verdict
@@ -28,100 +44,62 @@ class Review:
     reviewed_at: datetime
     comment: str | None = None
     id: int | None = None
+    identity_kind: IdentityKind = IdentityKind.CLAIMED
+    signature: str | None = None
+    nonce: str | None = None
+    signer_key: str | None = None
+
+
+def signed_message(plan_id: str, plan_sha256: str, verdict: Verdict, nonce: str) -> str:
+    """What a reviewer's key signs: the plan, the content seen, the verdict, and a nonce
+    that makes each verdict's signature new (so a recorded one cannot be replayed)."""
+    return (
+        "runbook review v1\n"
+        f"plan {plan_id}\n"
+        f"sha256 {plan_sha256}\n"
+        f"verdict {Verdict(verdict).value}\n"
+        f"nonce {nonce}\n"
+    )
+
+
+class _Verdicted(Protocol):
+    @property
+    def reviewer(self) -> str: ...
+    @property
+    def verdict(self) -> str: ...
+
+
+_V = TypeVar("_V", bound=_Verdicted)
+
+
+def standing(reviews: Sequence[_V]) -> list[_V]:
+    """The approvals and rejections among ``reviews`` (oldest first) that stand: each,
+    unless its reviewer later withdrew. A reviewer's later approval does not take back their
+    rejection: only a withdrawal does (a rejection is a veto)."""
+    kept: list[_V] = []
+    for review in reviews:
+        if review.verdict == Verdict.WITHDRAWN:
+            kept = [r for r in kept if not same_person(r.reviewer, review.reviewer)]
+        else:
+            kept.append(review)
+    return kept
 
 
 @dataclass(frozen=True)
-class Readiness:
-    """Whether a plan may run now, and if not, why.
+class VerdictSeen:
+    """A verdict as an audit event tells it."""
 
-    ``approval`` is the latest approval bound to the plan's current content; an approval of
-    different content (the plan was changed after review) never counts. ``code_changes``
-    names the repository modules the plan can import that changed since planning (which
-    void any review just as a change to the plan file does).
-    """
-
-    intact: bool
-    review_required: bool
-    approval: Review | None
-    rejection: Review | None
-    reason: str
-    code_changes: tuple[str, ...] = ()
-    unreadable: bool = False
-
-    @property
-    def ready(self) -> bool:
-        """True when the plan is intact and its review policy is met."""
-        return not self.reason
-
-    @property
-    def status(self) -> str:
-        """One word for listings: unreadable, modified, rejected, approved, ready or
-        awaiting-review."""
-        if self.unreadable:
-            return "unreadable"
-        if not self.intact or self.code_changes:
-            return "modified"
-        if self.rejection is not None:
-            return "rejected"
-        if self.approval is not None:
-            return "approved"
-        return "awaiting-review" if self.review_required else "ready"
+    reviewer: str
+    verdict: str
 
 
-def assess(
-    plan_sha256: str,
-    actual_sha256: str | None,
-    review_required: bool,
-    reviews: list[Review],
-    code_changes: Sequence[str] = (),
-    *,
-    unreadable: str | None = None,
-) -> Readiness:
-    """Judge a plan from its recorded hash, the hash of its file now, and its reviews.
-
-    ``actual_sha256`` is None when the file cannot be read (``unreadable`` says why). Only
-    the latest verdict on the current content counts, so a rejection can be answered by a
-    later approval and vice versa.
-    """
-    intact = actual_sha256 == plan_sha256
-    current = [r for r in reviews if r.plan_sha256 == plan_sha256]
-    latest = current[-1] if current else None
-    approval = latest if latest and latest.verdict is Verdict.APPROVED else None
-    rejection = latest if latest and latest.verdict is Verdict.REJECTED else None
-    if not intact:
-        if actual_sha256 is None:
-            reason = (
-                f"the plan file cannot be read: {unreadable}"
-                if unreadable
-                else ("the plan file is missing")
-            )
-        else:
-            reason = "the plan was modified after planning; any review of it is void"
-    elif code_changes:
-        reason = (
-            "repository code it can import changed since planning "
-            f"({', '.join(code_changes[:5])}); any review of it is void"
-        )
-    elif rejection is not None:
-        reason = f"rejected by {rejection.reviewer}"
-    elif review_required and approval is None:
-        voided = [r for r in reviews if r.plan_sha256 != plan_sha256]
-        reason = (
-            "its approval was voided by a change to the plan"
-            if voided
-            else "it needs an approval from a second person (`runbook review PLAN --approve`)"
-        )
-    else:
-        reason = ""
-    return Readiness(
-        intact=intact,
-        review_required=review_required,
-        approval=approval,
-        rejection=rejection,
-        reason=reason,
-        code_changes=tuple(code_changes),
-        unreadable=actual_sha256 is None,
-    )
+def plan_state(verdicts: Sequence[_Verdicted]) -> str:
+    """A plan's state after its verdicts, oldest first: ``rejected`` while a rejection
+    stands, else ``approved`` while an approval does, else ``planned``."""
+    kinds = {str(v.verdict) for v in standing(verdicts)}
+    if Verdict.REJECTED in kinds:
+        return "rejected"
+    return "approved" if Verdict.APPROVED in kinds else "planned"
 
 
 def same_person(a: str, b: str) -> bool:

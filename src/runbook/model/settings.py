@@ -25,9 +25,10 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from runbook.errors import ConfigError
-from runbook.model.repository import NOTIFY_EVENTS, REPORT_FORMATS, ReviewPolicy
+from runbook.errors import ConfigError, PathEscapeError
+from runbook.model.repository import NOTIFY_EVENTS, REPORT_FORMATS, ReviewPolicy, resolve_inside
 from runbook.model.retention import RetentionPolicy, parse_retention
+from runbook.model.review_rules import ReviewRules, parse_review_rules
 
 if TYPE_CHECKING:
     from runbook.model.settings_sections import EgressSettings, WorkflowSettings
@@ -172,6 +173,28 @@ class RepositorySettings(_Settings):
         description="The runbook tags that need an approval when `review.require` is tagged.",
         json_schema_extra=_origin("review.tags"),
     )
+    review_signed: bool = Field(
+        default=False,
+        description="Verdicts must be signed with an SSH key listed in "
+        "`review.allowed_signers` (`ssh-keygen -Y`); the key's principal is the reviewer.",
+        json_schema_extra=_origin("review.signed"),
+    )
+    review_allowed_signers: Path = Field(
+        default=Path("allowed_signers"),
+        validate_default=True,
+        description="Who may review: an OpenSSH allowed_signers file inside the repository "
+        "(committed, so changes to it are reviewed in git).",
+        json_schema_extra=_origin("review.allowed_signers"),
+    )
+    review_rules: ReviewRules = Field(
+        default_factory=ReviewRules,
+        description="How many distinct approvals a plan needs and from whom: "
+        "`review.approvals` (default 1) from `review.reviewers` (names or `@group`; empty: "
+        "anyone but the planner), groups in `[review.groups]`, and per runbook tag "
+        "`[review.tag.<tag>]` with its own `approvals` and `reviewers`. A rejection vetoes "
+        "until its reviewer withdraws it.",
+        json_schema_extra=_origin("review.*"),
+    )
     kernel_user: str = Field(
         default="",
         description="The OS user kernels run as (needs root); empty for the runbook's own user.",
@@ -234,6 +257,32 @@ class RepositorySettings(_Settings):
             raise ConfigError(_where("review.tags"), "must be a list of text")
         return tuple(value)
 
+    @field_validator("review_signed", mode="before")
+    @classmethod
+    def _signed(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ConfigError(_where("review.signed"), "must be true or false")
+        return value
+
+    @field_validator("review_allowed_signers", mode="before")
+    @classmethod
+    def _signers(cls, value: object) -> object:
+        if not isinstance(value, str | Path) or not str(value).strip() or "\x00" in str(value):
+            raise ConfigError(_where("review.allowed_signers"), "must be a path")
+        try:
+            return resolve_inside(_LOADING.get().root, str(value))
+        except PathEscapeError:
+            raise ConfigError(
+                _where("review.allowed_signers"), f"{value}: must be inside the repository"
+            ) from None
+
+    @field_validator("review_rules", mode="before")
+    @classmethod
+    def _rules(cls, value: object) -> object:
+        if isinstance(value, ReviewRules):
+            return value
+        return parse_review_rules(value if isinstance(value, dict) else {}, _LOADING.get().where)
+
     @field_validator("kernel_user", mode="before")
     @classmethod
     def _kernel_user(cls, value: object) -> object:
@@ -261,7 +310,13 @@ class RepositorySettings(_Settings):
     @property
     def review(self) -> ReviewPolicy:
         """Which runbooks need an approval (``review.require`` and ``review.tags``)."""
-        return ReviewPolicy(require=self.review_require, tags=self.review_tags)  # type: ignore[arg-type]
+        return ReviewPolicy(
+            require=self.review_require,  # type: ignore[arg-type]
+            tags=self.review_tags,
+            signed=self.review_signed,
+            allowed_signers=self.review_allowed_signers,
+            rules=self.review_rules,
+        )
 
     def workflows(self, root: Path) -> WorkflowSettings:
         """The ``[workflows]`` settings of the repository at ``root``, with the variables as

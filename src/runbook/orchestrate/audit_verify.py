@@ -43,7 +43,9 @@ from runbook.orchestrate.audit_anchor import (
     stream_events,
 )
 from runbook.orchestrate.audit_git import GitError, anchor_ref, read_ref
+from runbook.orchestrate.review_trust import signature_holds
 from runbook.store.audit_records import record_facts, store_label
+from runbook.store.reviews import signed_reviews
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,19 @@ class _Anchors:
     findings: list[str]
 
 
+def _bad_signatures(sessions: sessionmaker[Session], repository: Repository) -> list[str]:
+    """Signed reviews whose signature does not verify against allowed_signers now."""
+    with reading(sessions) as session:
+        signed = signed_reviews(session)
+    return [
+        f"review {review.id} of plan {review.plan_id}: its signature (key "
+        f"{review.signer_key or 'unknown'}) is not a valid {review.verdict.value} verdict by "
+        f"{review.reviewer} under allowed_signers"
+        for review in signed
+        if not signature_holds(repository, review)
+    ]
+
+
 def verify_audit_log(sessions: sessionmaker[Session], repository: Repository) -> AuditVerdict:
     """Check the chain, its anchors and the records (see the module docstring)."""
     with reading(sessions) as session:
@@ -107,6 +122,7 @@ def verify_audit_log(sessions: sessionmaker[Session], repository: Repository) ->
         found = [finding for finding in cross_check(ledger, again) if finding.key in keys]
     findings = [chain.reason] if not chain.ok else []
     findings += check.findings() + anchors.findings + [finding.message for finding in found]
+    findings += _bad_signatures(sessions, repository)
     newest = latest_for(anchors.of_store, store)
     notes = []
     if newest is None and counted[0]:

@@ -30,6 +30,20 @@ name = "{name}"
 # "all", "none", or "tagged": those whose metadata.runbook.tags include one of `tags`.
 require = "tagged"
 tags = ["critical"]
+# Distinct approvals a plan needs, and from whom (names or @group; empty: anyone but the
+# planner). A rejection vetoes until its reviewer withdraws it (`runbook review --withdraw`).
+# approvals = 1
+# reviewers = []
+# Verdicts signed with SSH keys listed in allowed_signers (`ssh-keygen -Y`, as git signs):
+# signed = false
+# allowed_signers = "allowed_signers"
+#
+# [review.groups]
+# dba = ["carol@example.org", "dave@example.org"]
+#
+# [review.tag.critical]
+# approvals = 2
+# reviewers = ["@dba"]
 
 [store]
 # SQLAlchemy URL of the store. Empty: SQLite in .runbook/runbook.db.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import secrets as random_source
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -20,28 +19,25 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import (
     AlreadyExistsError,
-    NotebookFormatError,
     PathEscapeError,
     PlanCodeChangedError,
     PlanFolderError,
-    PlanModifiedError,
-    PlanUnreadableError,
     ReviewRequiredError,
-    SelfReviewError,
 )
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.files import FileText
 from runbook.model.forcing import FORCED_KEY, check_for_planning, plan_forced
 from runbook.model.identity import check_identity
-from runbook.model.ids import plan_file, plan_notebook
+from runbook.model.ids import plan_file
 from runbook.model.injection import inject_parameters, render_parameters
 from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import load_runbook, parse_notebook, read_notebook
+from runbook.model.notebook import load_runbook, parse_notebook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
 from runbook.model.parameters import check_name
 from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
+from runbook.model.readiness import Readiness, assess
 from runbook.model.repository import Repository
-from runbook.model.review import Readiness, Review, Verdict, assess, same_person
+from runbook.model.review_rules import RecordedRules
 from runbook.model.templates import slugify
 from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, plan_cwd, planned_cwd
 from runbook.orchestrate.plan_code import local_modules, plan_modules
@@ -51,9 +47,13 @@ from runbook.orchestrate.plan_files import (
     sweep_plan_files,
     writing_plan_files,
 )
+from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
+from runbook.orchestrate.review_trust import counted_reviews, review_rules_now
 from runbook.store.audit import append_event
-from runbook.store.plans import create_plan, get_plan, list_plans, set_plan_state
-from runbook.store.reviews import add_review, list_reviews
+from runbook.store.plan_notebooks import store_plan_notebook
+from runbook.store.plans import create_plan, get_plan, list_plans
+from runbook.store.reviews import list_reviews
+from runbook.store.runs import spending_run
 from runbook.typing import JsonValue, Notebook
 
 
@@ -154,11 +154,15 @@ def plan_runbook(
         notebook_path=repository.relative(target),
         review_required=bool(forced) or repository.config.review.requires_review(runbook.meta.tags),
         content=canonical,
+        review_rules=RecordedRules(
+            tuple(runbook.meta.tags),
+            repository.config.review.rules.requirements(runbook.meta.tags),
+        ),
     )
     with writing_plan_files(repository):
         pending = pending_plan_file(repository, plan_id, text)
         try:
-            _record_plan(session, plan)
+            _record_plan(session, plan, text.encode("utf-8"))
         except BaseException:
             session.rollback()
             pending.unlink(missing_ok=True)
@@ -167,9 +171,11 @@ def plan_runbook(
     return plan
 
 
-def _record_plan(session: Session, plan: Plan) -> None:
-    """The plan's record and its audit event, committed together: never one without the other."""
+def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
+    """The plan's record, its notebook's bytes and its audit event, committed together:
+    never one without the others."""
     create_plan(session, plan)
+    store_plan_notebook(session, plan.id, notebook)
     append_event(
         session,
         kind=EventKind.PLAN_CREATED,
@@ -182,40 +188,15 @@ def _record_plan(session: Session, plan: Plan) -> None:
             "cwd": plan_cwd(plan),
             "review_required": plan.review_required,
             FORCED_KEY: plan_forced(plan),  # the check errors the planner overrode
+            **_rules_payload(plan),
         },
         at=plan.planned_at,
     )
     session.commit()
 
 
-@dataclass(frozen=True)
-class PlanFile:
-    """A plan's file as it is now: its notebook and sha256, or why it cannot be read."""
-
-    notebook: Notebook | None
-    sha256: str | None
-    problem: str | None = None
-
-
-def read_plan_file(
-    repository: Repository, plan: Plan, already_read: FileText | None = None
-) -> PlanFile:
-    """The plan's notebook as it is now and its sha256; ``problem`` says why there is none.
-
-    ``already_read``: the text of the plan's file, if the caller read it just before (the
-    early kernel launch does); a text read from another path is ignored.
-    """
-    try:
-        path = plan_notebook(repository, plan)
-        if already_read is not None and already_read.path == path:
-            notebook = parse_notebook(already_read.text, plan.notebook_path)
-        else:
-            notebook = read_notebook(path, plan.notebook_path)
-    except NotebookFormatError as error:
-        return PlanFile(None, None, error.reason)
-    except PathEscapeError as error:  # a record pointing elsewhere: unreadable
-        return PlanFile(None, None, str(error))
-    return PlanFile(notebook, content_sha256(canonical_json(notebook)))
+def _rules_payload(plan: Plan) -> dict[str, object]:
+    return {"review_rules": plan.review_rules.to_json()} if plan.review_rules is not None else {}
 
 
 def plan_readiness(
@@ -230,17 +211,27 @@ def plan_readiness(
     ``current_modules`` is the repository's module manifest when the caller has it already
     (a listing judges many plans against one walk of the repository).
     """
-    file = PlanFile(None, actual_sha256) if actual_sha256 else read_plan_file(repository, plan)
+    file = (
+        PlanFile(None, actual_sha256)
+        if actual_sha256
+        else read_plan_file(session, repository, plan, fill_cache=False)
+    )
     current = local_modules(repository) if current_modules is None else current_modules
     changes = manifest_changes(plan_modules(plan), current)
+    reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
+    required, requirements = review_rules_now(repository, plan)
+    # A forced plan needs a review even if its record were edited to say otherwise.
+    required = required or bool(plan_forced(plan))
     return assess(
         plan.sha256,
         file.sha256,
-        # A forced plan needs a review even if its record were edited to say otherwise.
-        plan.review_required or bool(plan_forced(plan)),
-        list_reviews(session, plan.id),
+        required,
+        reviews,
         changes,
         unreadable=file.problem,
+        unsigned=unsigned,
+        requirements=requirements,
+        spent_by=spending_run(session, plan.id) if required else None,
     )
 
 
@@ -274,29 +265,16 @@ def load_runnable(
     swapped between the check and the run (``already_read``: see :func:`read_plan_file`).
     """
     plan = get_plan(session, plan_id)
-    file = _intact_plan_file(repository, plan, already_read)
+    file = intact_plan_file(session, repository, plan, already_read)
     readiness = plan_readiness(session, repository, plan, file.sha256)
     if readiness.code_changes:
         raise PlanCodeChangedError(plan.id, list(readiness.code_changes))
     if not readiness.ready:
         raise ReviewRequiredError(plan.id, readiness.reason)
-    # read_plan_file sets the notebook and its sha256 together; _intact_plan_file checked the sha
+    # read_plan_file sets the notebook and its sha256 together; intact_plan_file checked the sha
     assert file.notebook is not None  # noqa: S101
     plan_folder(repository, plan.id, file.notebook)
     return plan, file.notebook
-
-
-def _intact_plan_file(
-    repository: Repository, plan: Plan, already_read: FileText | None = None
-) -> PlanFile:
-    """The plan's file if it holds exactly what was planned; else the PolicyError saying
-    what is wrong: it cannot be read (which file, why), or its content changed."""
-    file = read_plan_file(repository, plan, already_read)
-    if file.sha256 is None:
-        raise PlanUnreadableError(plan.id, plan.notebook_path, file.problem or "unknown")
-    if file.sha256 != plan.sha256:
-        raise PlanModifiedError(plan.id, plan.notebook_path, plan.sha256, file.sha256)
-    return file
 
 
 def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Path:
@@ -309,55 +287,3 @@ def plan_folder(repository: Repository, plan_id: str, notebook: Notebook) -> Pat
         return kernel_cwd(repository, recorded)
     except PathEscapeError as error:
         raise PlanFolderError(plan_id, recorded, error.reason) from None
-
-
-def review_plan(
-    session: Session,
-    repository: Repository,
-    plan_id: str,
-    verdict: Verdict,
-    *,
-    reviewer: str,
-    comment: str | None = None,
-    now: datetime | None = None,
-) -> Review:
-    """Record a verdict on a plan, bound to the content the reviewer saw.
-
-    The planner may not review their own plan, and a plan whose file changed since it was
-    planned cannot be reviewed at all.
-    """
-    check_identity(reviewer, "reviewer")
-    plan = get_plan(session, plan_id)
-    if same_person(plan.planned_by, reviewer):
-        raise SelfReviewError(plan.id, plan.planned_by, reviewer)
-    _intact_plan_file(repository, plan)
-    changes = manifest_changes(plan_modules(plan), local_modules(repository))
-    if changes:
-        raise PlanCodeChangedError(plan.id, changes)
-    review = add_review(
-        session,
-        Review(
-            plan_id=plan.id,
-            verdict=verdict,
-            reviewer=reviewer,
-            plan_sha256=plan.sha256,
-            reviewed_at=now or datetime.now(UTC),
-            comment=comment or None,
-        ),
-    )
-    append_event(
-        session,
-        kind=EventKind.REVIEW_RECORDED,
-        actor=reviewer,
-        subject=plan_subject(plan.id),
-        payload={
-            "verdict": review.verdict.value,
-            "plan_sha256": review.plan_sha256,
-            "comment": review.comment,
-        },
-        at=review.reviewed_at,
-    )
-    state = PlanState.APPROVED if verdict is Verdict.APPROVED else PlanState.REJECTED
-    set_plan_state(session, plan.id, state)
-    session.commit()
-    return review

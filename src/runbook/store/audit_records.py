@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runbook.model.audit_records import (
+from runbook.model.audit_facts import (
     RecordFacts,
     RecordKind,
     plan_facts,
@@ -36,6 +36,7 @@ def record_facts(session: Session) -> Iterator[RecordFacts]:
         PlanRow.planned_at,
         PlanRow.review_required,
         PlanRow.state,
+        PlanRow.review_rules,
     ).order_by(PlanRow.id)
     for row in session.execute(plans):
         yield plan_facts(**row._mapping)
@@ -47,6 +48,10 @@ def record_facts(session: Session) -> Iterator[RecordFacts]:
         ReviewRow.plan_sha256,
         ReviewRow.comment,
         ReviewRow.reviewed_at,
+        ReviewRow.identity_kind,
+        ReviewRow.signature,
+        ReviewRow.nonce,
+        ReviewRow.signer_key,
     ).order_by(ReviewRow.id)
     for row in session.execute(reviews):
         yield review_facts(**row._mapping)

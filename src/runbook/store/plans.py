@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import AlreadyExistsError, UnknownPlanError
 from runbook.model.plan import Plan, PlanState
+from runbook.model.review_rules import RecordedRules
 from runbook.store.tables import PlanRow, require_aware
 
 
@@ -40,6 +41,7 @@ def create_plan(session: Session, plan: Plan) -> None:
         notebook_path=plan.notebook_path,
         review_required=plan.review_required,
         content=plan.content,
+        review_rules=plan.review_rules.to_json() if plan.review_rules is not None else None,
     )
     try:
         # A savepoint, so that losing a race to another writer leaves the caller's
@@ -108,4 +110,5 @@ def _to_plan(row: PlanRow) -> Plan:
         notebook_path=row.notebook_path,
         review_required=row.review_required,
         content=row.content,
+        review_rules=RecordedRules.from_json(row.review_rules),
     )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runbook.errors import UnknownPlanError
-from runbook.model.review import Review, Verdict
+from runbook.model.review import IdentityKind, Review, Verdict
 from runbook.store.tables import PlanRow, ReviewRow, require_aware
 
 
@@ -30,6 +30,10 @@ def add_review(session: Session, review: Review) -> Review:
         comment=review.comment,
         plan_sha256=review.plan_sha256,
         reviewed_at=reviewed_at,
+        identity_kind=IdentityKind(review.identity_kind).value,
+        signature=review.signature,
+        nonce=review.nonce,
+        signer_key=review.signer_key,
     )
     session.add(row)
     session.flush()
@@ -46,6 +50,17 @@ def list_reviews(session: Session, plan_id: str) -> list[Review]:
     return [_to_review(row) for row in session.scalars(query)]
 
 
+def signed_reviews(session: Session) -> list[Review]:
+    """Every review that carries a signature, in id order."""
+    query = select(ReviewRow).where(ReviewRow.signature.is_not(None)).order_by(ReviewRow.id)
+    return [_to_review(row) for row in session.scalars(query)]
+
+
+def signature_recorded(session: Session, signature: str) -> bool:
+    """Whether a review with this exact signature is recorded (a replay, if presented again)."""
+    return session.scalar(select(ReviewRow.id).where(ReviewRow.signature == signature)) is not None
+
+
 def _to_review(row: ReviewRow) -> Review:
     return Review(
         id=row.id,
@@ -55,4 +70,8 @@ def _to_review(row: ReviewRow) -> Review:
         comment=row.comment,
         plan_sha256=row.plan_sha256,
         reviewed_at=row.reviewed_at,
+        identity_kind=IdentityKind(row.identity_kind),
+        signature=row.signature,
+        nonce=row.nonce,
+        signer_key=row.signer_key,
     )

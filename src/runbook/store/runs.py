@@ -87,6 +87,22 @@ def list_runs(
     return [_to_run(row) for row in rows]
 
 
+def spending_run(session: Session, plan_id: str) -> str | None:
+    """The first run of the plan that succeeded other than as a dry run: it spent the plan's
+    approval. None when there is none."""
+    query = (
+        select(RunRow.id)
+        .where(
+            RunRow.plan_id == plan_id,
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.mode != RunMode.DRY_RUN.value,
+        )
+        .order_by(RunRow.started_at, RunRow.id)
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
 def run_ids(session: Session, prefix: str = "") -> list[str]:
     """Run ids starting with ``prefix``, sorted (for shell completion)."""
     return ids_starting(session, RunRow, prefix)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -101,6 +102,22 @@ class PlanRow(Base):
     notebook_path: Mapped[str] = mapped_column(String(1024))
     review_required: Mapped[bool] = mapped_column(Boolean)
     content: Mapped[str] = mapped_column(Text)
+    review_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PlanNotebookRow(Base):
+    """A plan's notebook, its exact bytes as planned: any machine on the store can read it.
+
+    Recorded in the transaction that records the plan; plans recorded before revision 0007
+    have none (their file under ``runs/plans/`` is all there is).
+    """
+
+    __tablename__ = "plan_notebooks"
+
+    plan_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReviewRow(Base):
@@ -120,6 +137,10 @@ class ReviewRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     plan_sha256: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    identity_kind: Mapped[str] = mapped_column(String(16), server_default="claimed")
+    signature: Mapped[str | None] = mapped_column(Text, unique=True)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    signer_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class RunRow(Base):
