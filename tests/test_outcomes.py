@@ -63,6 +63,8 @@ PINNED = {
     "PlanCodeChangedError": (1, 403),
     "PlanFolderError": (1, 403),
     "NotAPlanError": (1, 403),
+    "SignatureError": (1, 403),
+    "NothingToWithdrawError": (1, 403),
     "PlanRunningError": (1, 409),
     "TargetLockedError": (1, 409),
     "RunRefusedError": (4, 403),
