@@ -65,6 +65,8 @@ PINNED = {
     "NotAPlanError": (1, 403),
     "SignatureError": (1, 403),
     "NothingToWithdrawError": (1, 403),
+    "StandingRefusedError": (1, 403),
+    "UnknownStandingApprovalError": (2, 404),
     "PlanRunningError": (1, 409),
     "TargetLockedError": (1, 409),
     "RunRefusedError": (4, 403),

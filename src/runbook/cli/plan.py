@@ -124,6 +124,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "state": plan.state.value,
         "review_required": plan.review_required,
         "forced": plan_forced(plan),
+        "standing_approval": plan.standing_approval,
     }
 
 

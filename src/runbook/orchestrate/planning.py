@@ -49,6 +49,7 @@ from runbook.orchestrate.plan_files import (
 )
 from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
 from runbook.orchestrate.review_trust import counted_reviews, review_rules_now
+from runbook.orchestrate.standing_approvals import approving_standing, standing_still_holds
 from runbook.store.audit import append_event
 from runbook.store.plan_notebooks import store_plan_notebook
 from runbook.store.plans import create_plan, get_plan, list_plans
@@ -80,6 +81,7 @@ def plan_runbook(
     cwd: str | None = None,
     cwd_base: Path | None = None,
     force: bool = False,
+    caller: str | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
@@ -91,7 +93,10 @@ def plan_runbook(
     ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the plan
     records it (see :mod:`runbook.model.working_dir`). A runbook with ``runbook check``
     errors raises CheckFailedError unless ``force``: the errors forced past are then
-    recorded in the plan, which always needs a review (:mod:`runbook.model.forcing`).
+    recorded in the plan, which always needs a person's review (:mod:`runbook.model.forcing`).
+    An unattended ``caller`` (``workflow:NAME``, ``playbook:NAME``) of a runbook that needs
+    review gets its plan approved by a standing approval (never a forced one), or
+    StandingRefusedError saying which bound failed.
 
     The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
     was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
@@ -110,6 +115,12 @@ def plan_runbook(
         secret_refs: dict[str, str] = {}
     else:
         values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
+    required = bool(forced) or repository.config.review.requires_review(runbook.meta.tags)
+    standing = (
+        approving_standing(session, repository, runbook, caller, {**values, **secret_refs}, now)
+        if caller is not None and required and not forced
+        else None
+    )
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
@@ -152,12 +163,13 @@ def plan_runbook(
         planned_at=planned_at,
         state=PlanState.PLANNED,
         notebook_path=repository.relative(target),
-        review_required=bool(forced) or repository.config.review.requires_review(runbook.meta.tags),
+        review_required=required,
         content=canonical,
         review_rules=RecordedRules(
             tuple(runbook.meta.tags),
             repository.config.review.rules.requirements(runbook.meta.tags),
         ),
+        standing_approval=standing.id if standing is not None else None,
     )
     with writing_plan_files(repository):
         pending = pending_plan_file(repository, plan_id, text)
@@ -196,7 +208,12 @@ def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
 
 
 def _rules_payload(plan: Plan) -> dict[str, object]:
-    return {"review_rules": plan.review_rules.to_json()} if plan.review_rules is not None else {}
+    payload: dict[str, object] = {}
+    if plan.review_rules is not None:
+        payload["review_rules"] = plan.review_rules.to_json()
+    if plan.standing_approval is not None:
+        payload["standing_approval"] = plan.standing_approval
+    return payload
 
 
 def plan_readiness(
@@ -220,8 +237,13 @@ def plan_readiness(
     changes = manifest_changes(plan_modules(plan), current)
     reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
     required, requirements = review_rules_now(repository, plan)
-    # A forced plan needs a review even if its record were edited to say otherwise.
-    required = required or bool(plan_forced(plan))
+    # A forced plan needs a person's review, even if its record were edited to say otherwise.
+    forced = bool(plan_forced(plan))
+    required = required or forced
+    lapsed = None
+    if plan.standing_approval is not None and not forced:  # an unattended caller's plan
+        lapsed = standing_still_holds(session, plan.standing_approval)
+        requirements = requirements if lapsed else ()
     return assess(
         plan.sha256,
         file.sha256,
@@ -232,6 +254,7 @@ def plan_readiness(
         unsigned=unsigned,
         requirements=requirements,
         spent_by=spending_run(session, plan.id) if required else None,
+        lapsed=lapsed,
     )
 
 
