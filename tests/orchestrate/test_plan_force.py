@@ -4,7 +4,9 @@ forced errors are in the hashed plan, in its audit event, and the plan needs a r
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import nbformat
 import pytest
 from sqlalchemy.orm import Session
 
@@ -13,11 +15,14 @@ from runbook.model.audit import EventKind
 from runbook.model.forcing import plan_forced
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate.planning import ensure_runnable, plan_runbook
+from runbook.model.standing import parse_bound
+from runbook.orchestrate.planning import ensure_runnable, plan_readiness, plan_runbook
 from runbook.orchestrate.reviewing import review_plan
+from runbook.orchestrate.standing_approvals import approve_standing
 from runbook.store.audit import list_events
 from runbook.store.plans import list_plans
 from tests.builders import write_runbook
+from tests.orchestrate.test_planning import make_runbook
 
 
 def _unsafe(repo: Repository) -> None:
@@ -76,3 +81,30 @@ def test_a_clean_runbook_records_nothing_forced(repo: Repository, session: Sessi
     )
     assert plan_forced(plan) == [] and not plan.review_required
     assert "forced" not in json.loads(plan.content)["metadata"]["runbook"]["plan"]
+
+
+def test_a_forced_plan_is_never_approved_by_a_standing_approval(
+    repo: Repository, session: Session
+) -> None:
+    path = make_runbook(repo, tags=["critical"])
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("import os\nos.system('reboot')"))
+    nbformat.write(notebook, path)
+    bounds = dict(parse_bound(b) for b in ("host=web1|web2", "port=1..9999"))
+    approve_standing(
+        session,
+        repo,
+        "restart",
+        reviewer="bob",
+        callers=("workflow:nightly",),
+        bounds=bounds,
+        lifetime=timedelta(days=1),
+    )
+    values = {"host": "web1", "port": 80}
+    with pytest.raises(CheckFailedError):  # unattended callers are refused, as people are
+        plan_runbook(session, repo, path, values, planner="nightly", caller="workflow:nightly")
+    plan = plan_runbook(
+        session, repo, path, values, planner="nightly", caller="workflow:nightly", force=True
+    )
+    assert plan.standing_approval is None and plan.review_required
+    assert not plan_readiness(session, repo, plan).ready
