@@ -13,7 +13,7 @@ import scrapbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
-from runbook.errors import ParameterError, UsageError
+from runbook.errors import ParameterError, RunRefusedError, UsageError
 from runbook.model.audit import workflow_subject
 from runbook.model.repository import Repository
 from runbook.model.workflows.workflow import load_workflows
@@ -28,7 +28,7 @@ from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.runs import get_run
-from runbook.store.workflows.workflow_runs import list_tasks
+from runbook.store.workflows.workflow_runs import list_tasks, list_workflow_runs
 from tests.builders import write_runbook
 
 pytestmark = pytest.mark.kernel
@@ -245,6 +245,9 @@ workflows:
   - name: gated
     notebooks:
       mutate: {filename: mutate.ipynb}
+  - name: reviewed
+    notebooks:
+      mutate: {filename: mutate.ipynb}
       critical: {filename: critical.ipynb}
 """
     (repo.root / "workflows" / "flows.yml").write_text(text)
@@ -258,8 +261,11 @@ workflows:
         tasks = {t.key: t for t in list_tasks(session, run.id)}
     assert tasks["mutate"].state is TaskState.FAILED
     assert "confirm" in (tasks["mutate"].message or "")
-    assert tasks["critical"].state is TaskState.FAILED
-    assert "review" in (tasks["critical"].message or "").lower()
+    # A task that needs review, with no standing approval: refused before anything starts.
+    with pytest.raises(RunRefusedError, match="task critical: no standing approval"):
+        start_workflow(sessions, repo, settings_for(repo), request(repo, text, "reviewed"))
+    with sessions.begin() as session:
+        assert [r.workflow for r in list_workflow_runs(session)] == ["gated"]
 
 
 def test_a_claimed_firing_is_not_started_twice(
