@@ -99,7 +99,8 @@ def a_record(**changes: Any) -> ReportRecord:
         "decisions": (
             GateDecision(2, Decision.YES, "dave", T0 + timedelta(seconds=5)),
             GateDecision(3, Decision.SKIP, "dave", T0 + timedelta(seconds=20), "interrupted"),
-            GateDecision(4, Decision.ROLLBACK, f"dave {HOSTILE}", T0 + timedelta(seconds=40), "failed"),
+            GateDecision(4, Decision.ROLLBACK, f"dave {HOSTILE}", T0 + timedelta(seconds=40),
+                         "failed"),
         ),
     }  # fmt: skip
     return ReportRecord(**{**values, **changes})
@@ -171,7 +172,8 @@ def test_html_shows_every_gate_decision_and_the_rollback() -> None:
             "2026-12-03 09:00:40+00:00",
             "after a failure",
             "rolled back",
-            "dave &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;",
+            "dave &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+            "&lt;img src=x onerror=alert(1)&gt;",
         ],
     ]
     rollbacks = section[section.index('class="rb-rollbacks"') :]
