@@ -384,3 +384,14 @@ def test_edit_reports_a_server_that_cannot_start(
     assert last.startswith("runbook: error: JupyterLab exited with code 1")
     assert str(port) in last
     assert _jupyter_pids(repo.root) == []
+
+
+def test_export_to_a_path_that_cannot_be_written_fails_in_one_line(
+    run_cli: Cli, run_id: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("export", run_id, "-o", str(blocker / "report.html"))
+    assert result.code == 1
+    assert result.err.startswith(f"runbook: error: cannot write {blocker / 'report.html'}: ")
+    assert result.err.count("\n") == 1 and "internal error" not in result.err

@@ -267,15 +267,18 @@ def write_report(
     """
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
-    if fmt == "md":
-        text = render_markdown(notebook, run=run, events=events, record=record)
-        write_atomic(destination, text)
-    elif fmt == "html":
-        html = render_html(notebook, run=run, events=events, template=template, record=record)
-        write_atomic(destination, html)
-    else:
-        html = render_html(notebook, run=run, events=events, template=template, record=record)
-        render_pdf(html, destination)
+    try:
+        if fmt == "md":
+            text = render_markdown(notebook, run=run, events=events, record=record)
+            write_atomic(destination, text)
+        elif fmt == "html":
+            html = render_html(notebook, run=run, events=events, template=template, record=record)
+            write_atomic(destination, html)
+        else:
+            html = render_html(notebook, run=run, events=events, template=template, record=record)
+            render_pdf(html, destination)
+    except OSError as error:  # a destination the user named may be anything: one line
+        raise ReportError(f"cannot write {destination}: {error.strerror or error}") from None
     return destination
 
 
