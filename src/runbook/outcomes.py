@@ -48,6 +48,7 @@ from runbook.errors import (
     UnknownPlaybookRunError,
     UnknownRunbookError,
     UnknownRunError,
+    UnknownStandingApprovalError,
     UnknownTemplateError,
     UnknownWorkflowError,
     UnknownWorkflowRunError,
@@ -77,6 +78,7 @@ _CONFLICT: Final = Status(EXIT_FAILURE, 409)
 ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UnknownRunbookError, _NOT_FOUND),
     (UnknownPlanError, _NOT_FOUND),
+    (UnknownStandingApprovalError, _NOT_FOUND),
     (UnknownRunError, _NOT_FOUND),
     (UnknownWorkflowRunError, _NOT_FOUND),
     (UnknownWorkflowError, _NOT_FOUND),

@@ -27,6 +27,11 @@ COMMANDS: Final = {
     "plan": ("plan:plan_command", "Bind a runbook to parameter values: a plan."),
     "review": ("review:review_command", "Show a plan for review and record a verdict."),
     "verify": ("review:verify_command", "Check that a plan may run."),
+    "approve-standing": (
+        "standing:approve_standing_command",
+        "Approve a runbook for unattended callers, within bounds.",
+    ),
+    "standing": ("standing:standing_group", "List, show and revoke standing approvals."),
     "list": ("listing:list_command", "List the runbooks under runbooks/."),
     "show": ("listing:show_command", "Show a runbook: metadata, parameters, cells."),
     "plans": ("listing:plans_command", "List plans, newest first, with their reviews."),

@@ -168,6 +168,7 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
         "planned_at",
         "state",
         "review_required",
+        "standing_approval",
         "status",
     ):
         console.print(f"{key}: {escape(str(data[key]))}")

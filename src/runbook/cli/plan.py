@@ -110,6 +110,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "planned_at": plan.planned_at.isoformat(),
         "state": plan.state.value,
         "review_required": plan.review_required,
+        "standing_approval": plan.standing_approval,
     }
 
 

@@ -8,6 +8,7 @@ The tree::
     │   ├── PathEscapeError         a user path leaves the repository
     │   ├── UnknownRunbookError     no such runbook
     │   ├── UnknownPlanError        no such plan
+    │   ├── UnknownStandingApprovalError  no such standing approval
     │   ├── UnknownRunError         no such run
     │   ├── UnknownWorkflowRunError no such workflow run
     │   ├── UnknownWorkflowError    no such workflow
@@ -28,6 +29,7 @@ The tree::
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
         │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
+        │   ├── StandingRefusedError  no standing approval covers an unattended caller's plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
@@ -88,6 +90,7 @@ from runbook.errors.policy import (
     RunRefusedError,
     SelfReviewError,
     SignatureError,
+    StandingRefusedError,
     TargetLockedError,
     refuses_runs,
 )
@@ -101,6 +104,7 @@ from runbook.errors.usage import (
     UnknownPlaybookRunError,
     UnknownRunbookError,
     UnknownRunError,
+    UnknownStandingApprovalError,
     UnknownTemplateError,
     UnknownWorkflowError,
     UnknownWorkflowRunError,
@@ -136,6 +140,7 @@ __all__ = [
     "SelfReviewError",
     "SignatureError",
     "SpecError",
+    "StandingRefusedError",
     "StoreError",
     "StoreUnavailableError",
     "TargetLockedError",
@@ -144,6 +149,7 @@ __all__ = [
     "UnknownPlaybookRunError",
     "UnknownRunError",
     "UnknownRunbookError",
+    "UnknownStandingApprovalError",
     "UnknownTemplateError",
     "UnknownWorkflowError",
     "UnknownWorkflowRunError",

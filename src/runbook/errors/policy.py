@@ -36,6 +36,16 @@ class NothingToWithdrawError(PolicyError):
         self.reviewer = reviewer
 
 
+class StandingRefusedError(PolicyError):
+    """An unattended caller's plan is not approved by any standing approval."""
+
+    def __init__(self, runbook: str, caller: str, reason: str) -> None:
+        super().__init__(f"{runbook}: {caller} may not run it unattended: {reason}")
+        self.runbook = runbook
+        self.caller = caller
+        self.reason = reason
+
+
 class SignatureError(PolicyError):
     """A review's SSH signature is missing, invalid, or by a key the repository does not list."""
 

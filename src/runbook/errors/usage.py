@@ -42,6 +42,14 @@ class UnknownPlanError(UsageError):
         self.plan_id = plan_id
 
 
+class UnknownStandingApprovalError(UsageError):
+    """No standing approval has the given id."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"{approval_id}: no such standing approval (see `runbook standing list`)")
+        self.approval_id = approval_id
+
+
 class UnknownRunError(UsageError):
     """No run has the given id."""
 

@@ -75,6 +75,8 @@ class EventKind(StrEnum):
     PLAYBOOK_RUN_STARTED = "playbook.started"
     PLAYBOOK_RUN_FINISHED = "playbook.finished"
     RETENTION_GC = "retention.gc"
+    STANDING_APPROVED = "standing.approved"
+    STANDING_REVOKED = "standing.revoked"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def plan_facts(
     review_required: bool,
     state: str,
     review_rules: dict[str, Any] | None = None,
+    standing_approval: str | None = None,
 ) -> RecordFacts:
     """What the ``plan.created`` event and the reviews of a plan say (the review rules
     only for a plan that recorded them)."""
@@ -67,6 +68,7 @@ def plan_facts(
             "parameters": parameters,
             "review_required": review_required,
             **({"review_rules": review_rules} if review_rules is not None else {}),
+            **({"standing_approval": standing_approval} if standing_approval else {}),
         },
         state=state,
     )

@@ -43,6 +43,8 @@ class Plan:
     content: str = field(repr=False)
     #: The review rules it was made under; None for a plan made before they were recorded.
     review_rules: RecordedRules | None = None
+    #: The standing approval that approved it, for a plan an unattended caller made.
+    standing_approval: str | None = None
 
 
 def canonical_json(notebook: Notebook) -> str:

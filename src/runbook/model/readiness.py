@@ -49,8 +49,8 @@ class Readiness:
             return "rejected"
         if self.spent_by is not None:
             return "spent"
-        if self.approval is not None:
-            return "approved"
+        if self.approval is not None or (self.review_required and self.ready):
+            return "approved"  # by people, or by a standing approval
         return "awaiting-review" if self.review_required else "ready"
 
 
@@ -65,6 +65,7 @@ def assess(
     unsigned: int = 0,
     requirements: Sequence[Requirement] = ONE_APPROVAL,
     spent_by: str | None = None,
+    lapsed: str | None = None,
 ) -> Readiness:
     """Judge a plan from its recorded hash, the hash of its file now, and its reviews.
 
@@ -73,7 +74,8 @@ def assess(
     standing approvals must meet every one of ``requirements`` when review is required.
     ``unsigned`` approvals were left out of ``reviews`` for want of a valid signature (where
     reviews must be signed), and ``spent_by`` names a run that already succeeded under the
-    approval: the reason says so.
+    approval: the reason says so, as it does ``lapsed``, why the standing approval of an
+    unattended caller's plan no longer approves it.
     """
     intact = actual_sha256 == plan_sha256
     current = standing([r for r in reviews if r.plan_sha256 == plan_sha256])
@@ -84,7 +86,7 @@ def assess(
         intact, actual_sha256, unreadable, code_changes, rejection, review_required, spent_by
     )
     if not reason and short:
-        reason = _short_reason(short, approvals, reviews, plan_sha256, unsigned)
+        reason = lapsed or _short_reason(short, approvals, reviews, plan_sha256, unsigned)
     return Readiness(
         intact=intact,
         review_required=review_required,

@@ -48,6 +48,7 @@ from runbook.orchestrate.plan_files import (
 )
 from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
 from runbook.orchestrate.review_trust import counted_reviews, review_rules_now
+from runbook.orchestrate.standing_approvals import approving_standing, standing_still_holds
 from runbook.store.audit import append_event
 from runbook.store.plan_notebooks import store_plan_notebook
 from runbook.store.plans import create_plan, get_plan, list_plans
@@ -78,6 +79,7 @@ def plan_runbook(
     warn: Warn | None = None,
     cwd: str | None = None,
     cwd_base: Path | None = None,
+    caller: str | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
@@ -87,7 +89,9 @@ def plan_runbook(
     what reading the runbook as nbclient does changed (``model.notebook_format``) and each
     value taken more loosely than a declared parameter would take it. The kernel will run in
     ``cwd`` (relative to ``cwd_base``), by default the runbook's own folder; the plan
-    records it (see :mod:`runbook.model.working_dir`).
+    records it (see :mod:`runbook.model.working_dir`). An unattended ``caller``
+    (``workflow:NAME``, ``playbook:NAME``) of a runbook that needs review gets its plan
+    approved by a standing approval, or StandingRefusedError saying which bound failed.
 
     The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
     was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
@@ -105,6 +109,12 @@ def plan_runbook(
         secret_refs: dict[str, str] = {}
     else:
         values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
+    required = repository.config.review.requires_review(runbook.meta.tags)
+    standing = (
+        approving_standing(session, repository, runbook, caller, {**values, **secret_refs}, now)
+        if caller is not None and required
+        else None
+    )
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
@@ -145,12 +155,13 @@ def plan_runbook(
         planned_at=planned_at,
         state=PlanState.PLANNED,
         notebook_path=repository.relative(target),
-        review_required=repository.config.review.requires_review(runbook.meta.tags),
+        review_required=required,
         content=canonical,
         review_rules=RecordedRules(
             tuple(runbook.meta.tags),
             repository.config.review.rules.requirements(runbook.meta.tags),
         ),
+        standing_approval=standing.id if standing is not None else None,
     )
     with writing_plan_files(repository):
         pending = pending_plan_file(repository, plan_id, text)
@@ -188,7 +199,12 @@ def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
 
 
 def _rules_payload(plan: Plan) -> dict[str, object]:
-    return {"review_rules": plan.review_rules.to_json()} if plan.review_rules is not None else {}
+    payload: dict[str, object] = {}
+    if plan.review_rules is not None:
+        payload["review_rules"] = plan.review_rules.to_json()
+    if plan.standing_approval is not None:
+        payload["standing_approval"] = plan.standing_approval
+    return payload
 
 
 def plan_readiness(
@@ -212,6 +228,10 @@ def plan_readiness(
     changes = manifest_changes(plan_modules(plan), current)
     reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
     required, requirements = review_rules_now(repository, plan)
+    lapsed = None
+    if plan.standing_approval is not None:  # an unattended caller's plan
+        lapsed = standing_still_holds(session, plan.standing_approval)
+        requirements = requirements if lapsed else ()
     return assess(
         plan.sha256,
         file.sha256,
@@ -222,6 +242,7 @@ def plan_readiness(
         unsigned=unsigned,
         requirements=requirements,
         spent_by=spending_run(session, plan.id) if required else None,
+        lapsed=lapsed,
     )
 
 

@@ -37,6 +37,7 @@ def record_facts(session: Session) -> Iterator[RecordFacts]:
         PlanRow.review_required,
         PlanRow.state,
         PlanRow.review_rules,
+        PlanRow.standing_approval,
     ).order_by(PlanRow.id)
     for row in session.execute(plans):
         yield plan_facts(**row._mapping)

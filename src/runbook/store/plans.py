@@ -42,6 +42,7 @@ def create_plan(session: Session, plan: Plan) -> None:
         review_required=plan.review_required,
         content=plan.content,
         review_rules=plan.review_rules.to_json() if plan.review_rules is not None else None,
+        standing_approval=plan.standing_approval,
     )
     try:
         # A savepoint, so that losing a race to another writer leaves the caller's
@@ -111,4 +112,5 @@ def _to_plan(row: PlanRow) -> Plan:
         review_required=row.review_required,
         content=row.content,
         review_rules=RecordedRules.from_json(row.review_rules),
+        standing_approval=row.standing_approval,
     )

@@ -103,6 +103,28 @@ class PlanRow(Base):
     review_required: Mapped[bool] = mapped_column(Boolean)
     content: Mapped[str] = mapped_column(Text)
     review_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    standing_approval: Mapped[str | None] = mapped_column(String(64))
+
+
+class StandingApprovalRow(Base):
+    """A reviewer's approval of a runbook at a hash for unattended callers, within bounds."""
+
+    __tablename__ = "standing_approvals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    runbook_path: Mapped[str] = mapped_column(String(1024), index=True)
+    runbook_sha256: Mapped[str] = mapped_column(String(64))
+    bounds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    callers: Mapped[list[str]] = mapped_column(JSON)
+    approved_by: Mapped[str] = mapped_column(String(255))
+    identity_kind: Mapped[str] = mapped_column(String(16))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirm_unattended: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+    modules: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class PlanNotebookRow(Base):

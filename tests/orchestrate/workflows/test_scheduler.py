@@ -380,3 +380,39 @@ def test_a_failing_sensor_firing_is_retried_up_to_sensor_attempts(
     with sessions.begin() as session:
         states = [r.state for r in list_workflow_runs(session, workflow="daily")]
     assert states == [WorkflowState.FAILED, WorkflowState.FAILED]
+
+
+def test_a_scheduled_task_that_needs_review_fires_only_under_a_standing_approval(
+    repo: Repository, sessions: sessionmaker[Session]
+) -> None:
+    from runbook.orchestrate.standing_approvals import approve_standing
+
+    config = repo.root / "runbook.toml"
+    config.write_text(config.read_text().replace('require = "tagged"', 'require = "all"'))
+    repo = find_repository(repo.root)
+    hourly_inputs(repo)
+    at = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
+    refused, lines = scheduler(sessions, repo)
+    refused.tick(at)
+    assert refused.tick(at.replace(hour=11, minute=0, second=30)) == []
+    assert any(
+        "hourly: not fired: " in line and "task only: no standing approval" in line
+        for line in lines
+    ), lines
+    assert fired(sessions) == []
+    with sessions() as session:
+        approve_standing(
+            session,
+            repo,
+            "workflows/only.ipynb",
+            reviewer="bob",
+            callers=["workflow:hourly"],
+            bounds={},
+            lifetime=timedelta(days=30),
+        )
+    approved, _ = scheduler(sessions, repo)
+    (run,) = approved.tick(at.replace(hour=12, minute=0, second=30))
+    approved.wait()
+    with sessions.begin() as session:
+        (record,) = list_workflow_runs(session, workflow="hourly")
+    assert record.id == run.id and record.state is WorkflowState.SUCCEEDED

@@ -40,6 +40,7 @@ from runbook.model.playbooks.playbook_run import (
 from runbook.model.repository import Repository
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.leases import keep_alive, lease_owner
+from runbook.orchestrate.playbooks.fleet_review import check_unattended_steps
 from runbook.orchestrate.playbooks.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.playbooks.inventory import read_inventory
 from runbook.orchestrate.playbooks.playbook_history import sweep_playbooks
@@ -195,6 +196,8 @@ def _execute(
             raise ConfigError(
                 f"target {target.name[:40]}…", f"names are limited to {MAX_TARGET_NAME} characters"
             )
+    with sessions() as session:  # before anything starts: not target by target
+        check_unattended_steps(session, repository, spec, targets, run.parameters)
     batches = assign_batches(spec, [target.name for target in targets])
     records = [
         TargetRecord(

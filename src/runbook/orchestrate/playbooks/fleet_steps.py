@@ -261,12 +261,14 @@ def runbook_step(
     yes: bool,
     rollback: bool,
     control: KernelControl,
+    playbook: str = "",
 ) -> Result:
     """Plan and run one runbook step for one target (call it from a worker thread).
 
     ``rollback``: a failing cell makes the engine run the runbook's rollback cells (the run
     ends ``rolled_back``). A confirm or manual cell without ``yes`` stops the run (the step
-    fails), as does a plan that needs a review.
+    fails), as does a plan that needs a review and no standing approval for ``playbook``
+    covers; a standing approval may let confirm cells run with nobody there.
     """
     # Imported here: the engine (nbclient, jupyter_client) is not needed by shell steps.
     from runbook.engine.hooks import RunContext, RunObserver
@@ -274,13 +276,22 @@ def runbook_step(
     from runbook.model.run import RunMode
     from runbook.orchestrate.planning import plan_runbook
     from runbook.orchestrate.running import RunRequest, start_run
+    from runbook.orchestrate.standing_approvals import confirms_unattended
 
     result: Result = {"step": step.name, "kind": "runbook", "runbook": step.runbook}
     started = time.monotonic()
     try:
         path = repository.resolve(step.runbook or "")
         with sessions() as session:
-            plan = plan_runbook(session, repository, path, step.parameters, planner=user)
+            plan = plan_runbook(
+                session,
+                repository,
+                path,
+                step.parameters,
+                planner=user,
+                caller=f"playbook:{playbook}",
+            )
+            yes = yes or confirms_unattended(session, plan)
     except RunbookError as error:
         return {**result, "status": "failed", "message": f"not planned: {error}"}
     result["plan"] = plan.id

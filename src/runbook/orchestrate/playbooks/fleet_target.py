@@ -119,6 +119,7 @@ class TargetSteps:
                     yes=execution.yes,
                     rollback=execution.spec.strategy.on_failure is OnFailure.ROLLBACK,
                     control=control,
+                    playbook=execution.spec.name,
                 )
             )
         finally:

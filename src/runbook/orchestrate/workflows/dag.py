@@ -27,6 +27,7 @@ from runbook.errors import (
     ParameterError,
     PathEscapeError,
     UsageError,
+    refuses_runs,
 )
 from runbook.model.audit import EventKind, workflow_subject
 from runbook.model.ids import stored_path
@@ -44,6 +45,7 @@ from runbook.model.workflows.workflow_run import (
 from runbook.orchestrate.leases import lease_owner
 from runbook.orchestrate.workflows.dag_execution import TaskListener, WorkflowExecution
 from runbook.orchestrate.workflows.workflow_history import sweep_workflows
+from runbook.orchestrate.workflows.workflow_review import check_unattended_tasks
 from runbook.store.audit import append_event
 from runbook.store.workflows.workflow_runs import (
     create_workflow_run,
@@ -98,14 +100,21 @@ def bind_workflow_parameters(spec: WorkflowSpec, given: Mapping[str, object]) ->
     return values
 
 
+@refuses_runs
 def start_workflow(
     sessions: sessionmaker[Session],
     repository: Repository,
     settings: WorkflowSettings,
     request: WorkflowRequest,
 ) -> WorkflowRun | None:
-    """Run a workflow to its end; None when its firing (natural key) is already claimed."""
+    """Run a workflow to its end; None when its firing (natural key) is already claimed.
+
+    A task that needs review and that no standing approval covers refuses the whole run
+    before it starts (RunRefusedError, exit 4, as ``run`` refuses).
+    """
     run = new_workflow_run(request)
+    with sessions() as session:  # before anything starts
+        check_unattended_tasks(session, repository, run)
     with sessions.begin() as session:
         if not record_start(session, run):
             return None

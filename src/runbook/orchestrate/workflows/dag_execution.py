@@ -35,6 +35,7 @@ from runbook.orchestrate.leases import keep_alive
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.report_records import report_record
 from runbook.orchestrate.running import RunRequest, start_run
+from runbook.orchestrate.standing_approvals import confirms_unattended
 from runbook.orchestrate.worker_threads import in_worker_thread
 from runbook.orchestrate.workflows.workflow_files import task_path
 from runbook.store.audit import append_event
@@ -188,8 +189,15 @@ class WorkflowExecution:
             notebook = task_path(self.repository, self.run_record.source, task.filename)
             with self.sessions() as session:
                 plan = plan_runbook(
-                    session, self.repository, notebook, values, planner=user, as_given=True
+                    session,
+                    self.repository,
+                    notebook,
+                    values,
+                    planner=user,
+                    as_given=True,
+                    caller=f"workflow:{self.run_record.workflow}",
                 )
+                yes = confirms_unattended(session, plan)
         except RunbookError as error:
             return self._end(key, TaskState.FAILED, message=f"not planned: {error}")
         for attempt in range(1, task.retries + 2):
@@ -203,7 +211,7 @@ class WorkflowExecution:
             request = RunRequest(
                 plan_id=plan.id,
                 executor=user,
-                operator=AutomaticOperator(user, yes=False),
+                operator=AutomaticOperator(user, yes=yes),
                 mode=RunMode.AUTOMATIC,
                 cell_timeout=task.timeout,
                 on_record=functools.partial(self._link_run, key),

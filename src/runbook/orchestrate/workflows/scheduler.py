@@ -53,6 +53,7 @@ from runbook.orchestrate.workflows.dag import (
 )
 from runbook.orchestrate.workflows.scheduler_polls import SensorPoll, sensor_polls
 from runbook.orchestrate.workflows.workflow_files import DefinedWorkflow, load_defined
+from runbook.orchestrate.workflows.workflow_review import check_unattended_tasks
 from runbook.store.workflows.workflow_runs import (
     claims,
     failed_attempts,
@@ -188,6 +189,7 @@ class Scheduler:
                 )
                 try:
                     candidate = new_workflow_run(request)
+                    check_unattended_tasks(session, self.repository, candidate)
                 except RunbookError as error:
                     self.log(f"{workflow.spec.name}: not fired: {error}")
                 else:
@@ -274,6 +276,7 @@ class Scheduler:
                 return None
             try:
                 run = new_workflow_run(request)
+                check_unattended_tasks(session, self.repository, run)
             except RunbookError as error:
                 self.log(f"{due.workflow_name} {due.reference_date}: not started: {error}")
                 return None

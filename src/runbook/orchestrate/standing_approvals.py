@@ -1,0 +1,180 @@
+"""Standing approvals: granting, revoking, and approving an unattended caller's plan by one.
+
+A standing approval binds a runbook's content (its sha256, as :func:`runbook_sha256`
+computes it) and the repository code its cells can import (as a plan does): a change to
+either leaves the approval standing but no longer matching, so unattended callers are
+refused until a reviewer approves the new content.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from runbook.errors import StandingRefusedError, UsageError
+from runbook.model.audit import EventKind
+from runbook.model.identity import check_identity
+from runbook.model.modules import manifest_changes
+from runbook.model.notebook import Runbook, load_runbook
+from runbook.model.plan import Plan, canonical_json, content_sha256
+from runbook.model.repository import Repository
+from runbook.model.standing import Bound, StandingApproval, check_caller
+from runbook.orchestrate.plan_code import local_modules
+from runbook.store.audit import append_event
+from runbook.store.standing import create_standing, get_standing, list_standing, revoke_standing
+
+#: The longest a standing approval may last: unattended use is reviewed again at least yearly.
+MAX_LIFETIME = timedelta(days=366)
+
+
+def standing_subject(approval_id: str) -> str:
+    """The subject of the events about a standing approval: ``standing:<id>``."""
+    return f"standing:{approval_id}"
+
+
+def runbook_sha256(runbook: Runbook) -> str:
+    """The hash a standing approval binds: the runbook's content as it is read to plan."""
+    return content_sha256(canonical_json(runbook.notebook))
+
+
+def approve_standing(
+    session: Session,
+    repository: Repository,
+    runbook_name: str,
+    *,
+    reviewer: str,
+    callers: Sequence[str],
+    bounds: Mapping[str, Bound],
+    lifetime: timedelta,
+    confirm_unattended: bool = False,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> StandingApproval:
+    """Grant a standing approval of the runbook ``runbook_name`` as it is now.
+
+    Every parameter the runbook declares needs a bound (``*`` for any value), and only
+    those: UsageError names the one missing or unknown.
+    """
+    check_identity(reviewer, "reviewer")
+    path = repository.find_runbook(runbook_name)
+    where = repository.relative(path)
+    runbook = load_runbook(path, where)
+    missing = sorted(set(runbook.parameters) - set(bounds))
+    if missing:
+        raise UsageError(
+            f"{where}: parameter {missing[0]} needs a --bound ({missing[0]}=* for any)"
+        )
+    unknown = sorted(set(bounds) - set(runbook.parameters))
+    if unknown:
+        raise UsageError(f"{where}: --bound {unknown[0]}: the runbook has no such parameter")
+    if not callers:
+        raise UsageError("a standing approval names its callers: --for workflow:NAME …")
+    if not timedelta(0) < lifetime <= MAX_LIFETIME:
+        raise UsageError(f"--expires: a standing approval lasts up to {MAX_LIFETIME.days} days")
+    at = now or datetime.now(UTC)
+    approval = StandingApproval(
+        id=f"standing-{secrets.token_hex(4)}",
+        runbook_path=where,
+        runbook_sha256=runbook_sha256(runbook),
+        bounds=dict(bounds),
+        callers=tuple(dict.fromkeys(check_caller(c) for c in callers)),
+        approved_by=reviewer,
+        approved_at=at,
+        expires_at=at + lifetime,
+        confirm_unattended=confirm_unattended,
+        comment=comment or None,
+        modules=local_modules(repository),
+    )
+    create_standing(session, approval)
+    append_event(
+        session,
+        kind=EventKind.STANDING_APPROVED,
+        actor=reviewer,
+        subject=standing_subject(approval.id),
+        payload=standing_payload(approval),
+        at=at,
+    )
+    session.commit()
+    return approval
+
+
+def standing_payload(approval: StandingApproval) -> dict[str, Any]:
+    """What the ``standing.approved`` event records."""
+    return {
+        "runbook": approval.runbook_path,
+        "sha256": approval.runbook_sha256,
+        "callers": list(approval.callers),
+        "bounds": {name: bound.describe() for name, bound in approval.bounds.items()},
+        "expires_at": approval.expires_at.isoformat(),
+        "confirm_unattended": approval.confirm_unattended,
+        "comment": approval.comment,
+    }
+
+
+def revoke(session: Session, approval_id: str, *, by: str) -> StandingApproval:
+    """Revoke a standing approval: plans it approved that have not run may no longer run."""
+    check_identity(by, "reviewer")
+    at = datetime.now(UTC)
+    approval = revoke_standing(session, approval_id, by, at)
+    append_event(
+        session,
+        kind=EventKind.STANDING_REVOKED,
+        actor=by,
+        subject=standing_subject(approval.id),
+        payload={},
+        at=at,
+    )
+    session.commit()
+    return approval
+
+
+def approving_standing(
+    session: Session,
+    repository: Repository,
+    runbook: Runbook,
+    caller: str,
+    parameters: Mapping[str, object],
+    now: datetime | None = None,
+) -> StandingApproval:
+    """The standing approval that approves ``caller``'s plan of ``runbook`` with these
+    values; StandingRefusedError saying why none does (for the closest one: this runbook,
+    this caller)."""
+    where = repository.relative(runbook.path)
+    at = now or datetime.now(UTC)
+    sha = runbook_sha256(runbook)
+    reasons = []
+    current = local_modules(repository)
+    for approval in list_standing(session, runbook_path=where):
+        reason = approval.refusal(caller, sha, parameters, at)
+        changed = manifest_changes(approval.modules, current) if reason is None else []
+        if reason is None and changed:
+            reason = f"standing approval {approval.id}: repository code changed ({changed[0]})"
+        if reason is None:
+            return approval
+        reasons.append((caller in approval.callers, reason))
+    if not reasons:
+        raise StandingRefusedError(where, caller, "no standing approval of this runbook")
+    reasons.sort(key=lambda r: not r[0])  # this caller's first
+    raise StandingRefusedError(where, caller, reasons[0][1])
+
+
+def confirms_unattended(session: Session, plan: Plan) -> bool:
+    """Whether the plan's confirm cells may run with nobody there: only under a standing
+    approval that says so."""
+    if plan.standing_approval is None:
+        return False
+    return get_standing(session, plan.standing_approval).confirm_unattended
+
+
+def standing_still_holds(session: Session, approval_id: str) -> str | None:
+    """Why a plan's standing approval no longer approves it (revoked, expired), or None."""
+    approval = get_standing(session, approval_id)
+    if approval.revoked_at is not None:
+        return f"its standing approval {approval.id} was revoked by {approval.revoked_by}"
+    if datetime.now(UTC) >= approval.expires_at:
+        return f"its standing approval {approval.id} expired at {approval.expires_at.isoformat()}"
+    return None
