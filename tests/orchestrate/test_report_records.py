@@ -27,6 +27,7 @@ from tests.orchestrate.test_signed_reviews import (  # noqa: F401 (fixtures)
     plan,
     signed_repo,
 )
+from tests.orchestrate.test_standing_approvals import grant, plan_by
 
 RUN_ID = "20261203-100000-cafe"
 
@@ -126,3 +127,12 @@ def test_gate_decisions_say_what_each_answered(repo: Repository, session: Sessio
         (2, Decision.ROLLBACK, "erin", "failed"),
     ]
     assert all(isinstance(d, GateDecision) and d.at.tzinfo is not None for d in decisions)
+
+
+def test_a_plan_made_under_a_standing_approval_names_it(repo: Repository, session: Session) -> None:
+    make_runbook(repo, tags=["critical"])
+    approval = grant(session, repo)
+    made = plan_by(session, repo, "workflow:nightly", host="web2", port=80)
+    record = report_record(session, repo, a_run(made.id))
+    assert record is not None and record.standing_approval == approval.id
+    assert record.reviews == ()

@@ -124,7 +124,7 @@ def _plan_rows(record: ReportRecord, run: Run) -> list[tuple[str, str]]:
         ("Planned at", when(record.planned_at)),
         ("Plan sha256", record.plan_sha256),
         ("Review required", "yes" if record.review_required else "no"),
-        # Standing approvals (issue 12, item 4) fill this in; until then no run uses one.
+        # Set for a plan an unattended caller made under a standing approval.
         ("Standing approval", record.standing_approval or "none"),
         ("Executor", run.executor),
     ]

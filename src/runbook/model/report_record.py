@@ -63,8 +63,9 @@ class ReportRecord:
     """The plan and approval behind a run, and its gate decisions (oldest first).
 
     ``parameters`` are the plan's: secret parameters hold their reference, never a value.
-    ``standing_approval`` is the id of the standing approval the run used; ``None`` (shown as
-    "none") until standing approvals exist.
+    ``standing_approval`` is the id of the standing approval that approved the plan (made by
+    an unattended caller), ``None`` (shown as "none") when people reviewed it or none was
+    needed.
     """
 
     plan_id: str

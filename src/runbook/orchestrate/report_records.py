@@ -45,6 +45,7 @@ def report_record(session: Session, repository: Repository, run: Run) -> ReportR
         review_required=plan.review_required,
         reviews=reviews,
         decisions=gate_decisions(list_events(session, subject=run_subject(run.id))),
+        standing_approval=plan.standing_approval,
     )
 
 
