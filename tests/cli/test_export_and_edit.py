@@ -20,11 +20,15 @@ import nbformat
 import pytest
 
 from runbook.config import database_url
+from runbook.model.audit import EventKind, run_subject
 from runbook.model.plan import Plan, PlanState
 from runbook.model.repository import Repository
+from runbook.model.review import Review, Verdict
 from runbook.model.run import CellEvent, CellStatus, Decision, Run, RunMode, RunState
+from runbook.store.audit import append_event
 from runbook.store.db import ensure_schema, make_engine, session_scope
 from runbook.store.plans import create_plan
+from runbook.store.reviews import add_review
 from runbook.store.runs import add_cell_event, create_run, finish_run
 from tests.conftest import Result
 
@@ -32,6 +36,7 @@ Cli = Callable[..., Result]
 RUNBOOK = str(Path(sys.executable).with_name("runbook"))
 RUN_ID = "20250301-120000-e0e0"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+PLAN_SHA = "5e" * 32
 
 
 @pytest.fixture
@@ -61,8 +66,8 @@ def run_id(repo: Repository) -> str:
         id="p-export",
         runbook_path="runbooks/restart-database.ipynb",
         title="Restart database",
-        sha256="0" * 64,
-        parameters={"host": "db1"},
+        sha256=PLAN_SHA,
+        parameters={"host": "db1", "password": "env:PGPASSWORD"},
         planned_by="alice",
         planned_at=T0,
         state=PlanState.APPROVED,
@@ -85,7 +90,28 @@ def run_id(repo: Repository) -> str:
         ensure_schema(engine)
         with session_scope(engine) as session:
             create_plan(session, plan)
+            add_review(
+                session,
+                Review(
+                    plan_id=plan.id,
+                    verdict=Verdict.APPROVED,
+                    reviewer="carol",
+                    plan_sha256=PLAN_SHA,
+                    reviewed_at=T0,
+                    comment="<script>alert('review')</script> looks fine",
+                ),
+            )
             create_run(session, run)
+            # As the engine records them: bob confirms cell 1; cell 2 is interrupted and
+            # bob skips it after Ctrl-C.
+            subject = run_subject(RUN_ID)
+            for kind, actor, payload in (
+                (EventKind.CELL_DECIDED, "bob", {"cell": 1, "decision": "yes"}),
+                (EventKind.CELL_FINISHED, "bob", {"cell": 1, "status": "succeeded"}),
+                (EventKind.CELL_FINISHED, "bob", {"cell": 2, "status": "interrupted"}),
+                (EventKind.CELL_DECIDED, "bob", {"cell": 2, "decision": "skip"}),
+            ):
+                append_event(session, kind=kind, actor=actor, subject=subject, payload=payload)
             add_cell_event(
                 session,
                 CellEvent(
@@ -133,13 +159,69 @@ def test_export_markdown_as_json_and_to_a_chosen_path(
     assert (repo.root / "reports/restart.html").is_file()
 
 
-def test_export_refuses_a_path_outside_the_repository(
+def test_export_html_shows_the_plan_its_reviews_and_every_gate_decision(
     run_cli: Cli, repo: Repository, run_id: str
 ) -> None:
+    result = run_cli("export", run_id, "--to", "html")
+    assert result.code == 0, result.err
+    page = (repo.root / result.out.strip()).read_text(encoding="utf-8")
+    section = page[page.index("<h3>Plan and approval</h3>") : page.index("<h3>Cells</h3>")]
+    assert "<th>Planned by</th><td>alice</td>" in section
+    assert f"<th>Plan sha256</th><td>{PLAN_SHA}</td>" in section
+    assert "<th>Standing approval</th><td>none</td>" in section
+    assert "<th>Executor</th><td>bob</td>" in section
+    assert "<td>password</td><td>&quot;env:PGPASSWORD&quot;</td>" in section
+    assert "<td>carol</td><td>approved</td>" in section and "<td>claimed</td>" in section
+    assert "&lt;script&gt;alert(&#x27;review&#x27;)&lt;/script&gt; looks fine" in section
+    assert "<script" not in page.lower()
+    gates = section[section.index('class="rb-gates"') :]
+    assert "<td>1</td>" in gates and "<td>at the gate</td><td>confirmed</td><td>bob</td>" in gates
+    assert "<td>2</td>" in gates and "<td>after Ctrl-C</td><td>skipped</td><td>bob</td>" in gates
+
+
+def test_export_markdown_shows_the_plan_and_the_skip_after_ctrl_c(
+    run_cli: Cli, repo: Repository, run_id: str
+) -> None:
+    assert run_cli("export", run_id, "--to", "md").code == 0
+    text = (repo.root / f"runs/{run_id}/report.md").read_text(encoding="utf-8")
+    assert f"| Plan sha256 | {PLAN_SHA} |" in text and "| Planned by | alice |" in text
+    assert "| carol | approved |" in text and "| claimed | unsigned |" in text
+    assert "| after Ctrl-C | skipped | bob |" in text
+
+
+def test_export_writes_wherever_the_local_user_names(
+    run_cli: Cli, repo: Repository, run_id: str, tmp_path: Path
+) -> None:
+    # Relative to the user's current folder (the repository root here), `..` and all.
     result = run_cli("export", run_id, "-o", "../outside.html")
+    assert result.code == 0, result.err
+    outside = (repo.root.parent / "outside.html").resolve()
+    assert result.out.strip() == str(outside) and outside.is_file()
+    assert "<script" not in outside.read_text(encoding="utf-8").lower()
+    # Absolute, in a folder not yet made, and as JSON.
+    chosen = tmp_path / "elsewhere" / "deep" / "restart.md"
+    result = run_cli("export", run_id, "--to", "md", "-o", str(chosen), "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["path"] == str(chosen.resolve()) and chosen.is_file()
+
+
+def test_export_to_a_folder_or_no_name_is_a_usage_error(
+    run_cli: Cli, repo: Repository, run_id: str, tmp_path: Path
+) -> None:
+    for bad in (str(tmp_path), "", "a\x00b"):
+        result = run_cli("export", run_id, "-o", bad)
+        assert result.code == 2, (bad, result.err)
+        assert result.err.startswith("runbook: error:") and result.err.count("\n") == 1
+
+
+def test_names_resolved_inside_the_repository_stay_inside(
+    run_cli: Cli, repo: Repository, run_id: str
+) -> None:
+    # Without -o the path is built from the run id, through the resolver: a hostile id is
+    # refused (more in tests/cli/test_hostile_ids.py), and nothing is written.
+    result = run_cli("export", "../runbooks")
     assert result.code == 2
-    assert "outside the repository" in result.err and result.err.count("\n") == 1
-    assert not (repo.root.parent / "outside.html").exists()
+    assert not list(repo.runbooks_dir.glob("report.*"))
 
 
 def test_export_of_an_unknown_run_is_a_usage_error(run_cli: Cli) -> None:
@@ -302,3 +384,14 @@ def test_edit_reports_a_server_that_cannot_start(
     assert last.startswith("runbook: error: JupyterLab exited with code 1")
     assert str(port) in last
     assert _jupyter_pids(repo.root) == []
+
+
+def test_export_to_a_path_that_cannot_be_written_fails_in_one_line(
+    run_cli: Cli, run_id: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("export", run_id, "-o", str(blocker / "report.html"))
+    assert result.code == 1
+    assert result.err.startswith(f"runbook: error: cannot write {blocker / 'report.html'}: ")
+    assert result.err.count("\n") == 1 and "internal error" not in result.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -353,3 +354,36 @@ def test_a_yes_run_records_the_abort_after_a_failure_as_automatic_not_as_the_use
     assert audited == [("yes", "carol"), ("abort", "(automatic)")]
     human = runbook(repo, "log", run_id).stdout
     assert "cell 1: abort by (automatic)" in human and "abort by carol" not in human
+
+
+def test_the_report_of_a_reviewed_run_shows_planner_hash_reviewer_and_gate(
+    repo: Repository,
+) -> None:
+    write_runbook(
+        repo.runbooks_dir / "failover.ipynb",
+        [
+            ("code", "host = 'localhost'", ["parameters"]),
+            ("code", "print('failed over', host)", ["confirm"]),
+        ],
+        parameters={"host": {"type": "str", "default": "localhost"}},
+        tags=["critical"],
+    )
+    plan_id = plan(repo, "failover", "-p", "host", "db1")
+    comment = "<script>alert('x')</script> lag checked"
+    reviewed = runbook(repo, "review", plan_id, "--approve", "--as", "bob", "-m", comment)
+    assert reviewed.returncode == 0, reviewed.stderr
+    code, outcome, _ = run_json(repo, plan_id, "--yes", "--as", "carol")
+    assert code == 0 and outcome["reports"] == [f"runs/{outcome['run']}/report.html"]
+    report = (repo.root / f"runs/{outcome['run']}/report.html").read_text()
+    sha = json.loads(runbook(repo, "show-plan", plan_id, "--json").stdout)["sha256"]
+    section = report[report.index("<h3>Plan and approval</h3>") : report.index("<h3>Cells</h3>")]
+    assert "<th>Planned by</th><td>alice</td>" in section
+    assert f"<th>Plan sha256</th><td>{sha}</td>" in section
+    assert "<td>host</td><td>&quot;db1&quot;</td>" in section
+    assert "<td>bob</td><td>approved</td>" in section and "<td>claimed</td><td>unsigned" in section
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; lag checked" in section
+    assert "<th>Executor</th><td>carol</td>" in section
+    # Cell 2: the plan put its injected-parameters cell after the parameters cell.
+    gate = r"<tr><td>2</td><td>[^<]+</td><td>at the gate</td><td>confirmed</td><td>carol</td>"
+    assert re.search(gate, section), section
+    assert "<script" not in report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -66,6 +67,12 @@ def test_confirm_gate_answers(
     assert (repo.runbooks_dir / "rolled-back").exists() is rolled_back
     run = last_run(repo)
     assert run["state"] == state and run["mode"] == "interactive" and run["executor"] == "dave"
+    if answer == "r":  # the report names who rolled back, and the rollback cells run
+        report = (repo.root / f"runs/{run['id']}/report.html").read_text()
+        rollbacks = report[report.index('class="rb-rollbacks"') :]
+        assert re.search(
+            r"<tr><td>4</td><td>[^<]+</td><td>dave</td><td>6 \(succeeded\)</td>", rollbacks
+        )
 
 
 def test_failure_retry_and_manual_acknowledgement(repo: Repository) -> None:
@@ -113,6 +120,13 @@ def test_ctrl_c_interrupts_the_cell_and_offers_choices(repo: Repository) -> None
     child.sendline("s")
     child.expect("went on")
     assert finish(child) == 0
+    # The report keeps the choice made after Ctrl-C, and whose it was.
+    run = last_run(repo)
+    report = (repo.root / f"runs/{run['id']}/report.html").read_text()
+    gates = report[report.index('class="rb-gates"') : report.index("<h3>Rollbacks</h3>")]
+    skip = r"<tr><td>0</td><td>[^<]+</td><td>after Ctrl-C</td><td>skipped</td><td>([^<]+)</td>"
+    found = re.search(skip, gates)
+    assert found and found.group(1) == run["executor"], gates
 
 
 def test_kill_9_leaves_an_interrupted_run_with_its_cells_so_far(repo: Repository) -> None:

@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import nbformat
 
+from runbook.model.report_record import GateDecision, ReportRecord, ReviewLine, SignatureStatus
 from runbook.model.repository import Repository
+from runbook.model.review import IdentityKind, Verdict
 from runbook.model.run import (
     CellEvent,
     CellStatus,
@@ -80,3 +82,46 @@ def test_without_a_worker_the_report_is_written_here(repo: Repository) -> None:
     writer._worker.wait()
     written, warnings = writer.write(_run(), _events(), _notebook())
     assert written == ["runs/20261123-120000-abcd/report.html"] and warnings == []
+
+
+def _record() -> ReportRecord:
+    return ReportRecord(
+        plan_id="p-1",
+        runbook="runbooks/restart.ipynb",
+        title="Restart",
+        planned_by="bob",
+        planned_at=STARTED - timedelta(hours=1),
+        plan_sha256="c0ffee" * 10 + "c0de",
+        parameters={"host": "db1"},
+        review_required=True,
+        reviews=(
+            ReviewLine(
+                "carol",
+                Verdict.APPROVED,
+                STARTED - timedelta(minutes=5),
+                "<i>ok</i>",
+                IdentityKind.SSH_KEY,
+                SignatureStatus.INVALID,
+                "SHA256:abc",
+            ),
+        ),
+        decisions=(GateDecision(0, Decision.YES, "alice", STARTED),),
+    )
+
+
+def test_the_worker_writes_the_plan_and_approval_it_is_handed(repo: Repository) -> None:
+    written, warnings = ReportWriter(repo).write(_run(), _events(), _notebook(), _record())
+    assert warnings == []
+    report = (repo.root / written[0]).read_text()
+    assert f"<th>Plan sha256</th><td>{'c0ffee' * 10}c0de</td>" in report
+    assert "<td>carol</td><td>approved</td>" in report and "<td>INVALID</td>" in report
+    assert "<td>&lt;i&gt;ok&lt;/i&gt;</td>" in report
+
+
+def test_without_a_worker_the_record_is_written_here_too(repo: Repository) -> None:
+    writer = ReportWriter(repo)
+    assert writer._worker is not None
+    writer._worker.kill()
+    writer._worker.wait()
+    written, _ = writer.write(_run(), _events(), _notebook(), _record())
+    assert "<th>Planned by</th><td>bob</td>" in (repo.root / written[0]).read_text()

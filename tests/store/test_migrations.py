@@ -114,6 +114,8 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "playbook_targets",
             "target_locks",
             "ix_target_locks_run_id",
+            "standing_approvals",
+            "ix_standing_approvals_runbook_path",
         }
     finally:
         migrated.dispose()

@@ -1,4 +1,11 @@
-"""``runbook export``: a run's executed notebook as a sanitized HTML, Markdown or PDF report."""
+"""``runbook export``: a run's executed notebook as a sanitized HTML, Markdown or PDF report.
+
+Where it is written: by default ``runs/<run>/report.<ext>``, a path built from the run's id
+and kept inside the repository by the resolver, like every name resolved there. A path the
+local user types with ``-o`` is theirs: absolute or relative to where they are, written
+wherever they name with their own permissions, as ``cp`` would (``SECURITY.md``, T4). Only
+this command offers it; the API will not (a caller over the network names no path).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,11 @@ from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json
 from runbook.cli.types import RunId
 from runbook.engine.report import FORMATS, report_path, write_report
+from runbook.errors import UsageError
 from runbook.model.ids import run_notebook
 from runbook.model.notebook import read_notebook
+from runbook.model.repository import Repository
+from runbook.orchestrate.report_records import report_record
 from runbook.orchestrate.run_history import show_run
 
 
@@ -29,7 +39,8 @@ from runbook.orchestrate.run_history import show_run
     "-o",
     "--output",
     metavar="PATH",
-    help="Where to write it, inside the repository (default: runs/RUN/report.EXT).",
+    help="Where to write it: any path, relative to the current folder (default: "
+    "runs/RUN/report.EXT in the repository).",
 )
 @json_option
 @click.pass_context
@@ -43,15 +54,42 @@ def export_command(
     """
     repo = repository(ctx)
     # Check the destination before any work, so a bad -o fails fast with exit code 2.
-    destination = repo.resolve(output, base=Path.cwd()) if output else None
+    destination = _typed_destination(output) if output is not None else None
     with store_session(repo) as session:
         run, events = show_run(session, repo, run_id)
+        record = report_record(session, repo, run)
     notebook = read_notebook(run_notebook(repo, run), run.notebook_path)
     written = write_report(
-        notebook, destination or report_path(repo.root, run, fmt), fmt, run=run, events=events
+        notebook,
+        destination or report_path(repo.root, run, fmt),
+        fmt,
+        run=run,
+        events=events,
+        record=record,
     )
-    relative = repo.relative(written)
+    shown = _shown(repo, written)
     if as_json:
-        print_json({"run": run.id, "format": fmt, "path": relative})
+        print_json({"run": run.id, "format": fmt, "path": shown})
         return
-    console.print(relative, markup=False)
+    console.print(shown, markup=False)
+
+
+def _typed_destination(output: str) -> Path:
+    """The file the local user named: relative to their current folder, ``~`` expanded.
+
+    Not confined to the repository: it is their own file system, written with their own
+    permissions. Still one clear error for a name that is no file name.
+    """
+    if "\x00" in output or not output.strip():
+        raise UsageError(f"-o {output!r}: not a file name")
+    path = Path(output).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.is_dir():
+        raise UsageError(f"-o {output}: is a folder; name the report's file")
+    return path
+
+
+def _shown(repo: Repository, written: Path) -> str:
+    """A path inside the repository as stored (relative); one outside it in full."""
+    resolved = written.resolve()
+    return repo.relative(resolved) if resolved.is_relative_to(repo.root) else str(resolved)

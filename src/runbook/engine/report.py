@@ -15,7 +15,6 @@ printed came from the systems it queried. So a report is built in layers, each e
 from __future__ import annotations
 
 import functools
-import html
 import logging
 import os
 import re
@@ -23,7 +22,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -33,11 +31,13 @@ from nbconvert import HTMLExporter, MarkdownExporter
 from traitlets.config import Config
 
 from runbook.engine.report_cache import CachedHTMLExporter
+from runbook.engine.report_summary import WRAP_CSS, md, summary_html, summary_markdown
 from runbook.engine.sanitize import RENDERED_OUT_MIMETYPES, clean_html, sanitize_notebook
 from runbook.errors import ReportError, RunbookError
 from runbook.model.files import write_atomic
 from runbook.model.ids import IdKind, id_path
-from runbook.model.run import CellEvent, Decision, Run
+from runbook.model.report_record import ReportRecord
+from runbook.model.run import CellEvent, Run
 from runbook.typing import Notebook
 
 __all__ = [
@@ -65,14 +65,6 @@ _REMOVE_TAGS: Final = {
 # nbconvert warns about images without alt text on every report: noise for a run's operator.
 _NBCONVERT_LOG: Final = logging.getLogger("runbook.report.nbconvert")
 _NBCONVERT_LOG.setLevel(logging.ERROR)
-_DECISION_WORDS: Final = {
-    Decision.YES: "confirmed",
-    Decision.SKIP: "skipped",
-    Decision.ABORT: "aborted",
-    Decision.ROLLBACK: "rolled back",
-    Decision.RETRY: "retried",
-    Decision.ACKNOWLEDGED: "acknowledged",
-}
 
 
 def render_html(
@@ -82,8 +74,12 @@ def render_html(
     events: Sequence[CellEvent] = (),
     title: str | None = None,
     template: Path | None = None,
+    record: ReportRecord | None = None,
 ) -> str:
     """A self-contained HTML report: no script, no external fetch, a summary on top.
+
+    ``record`` (with ``run``) adds the plan and approval behind the run, its gate decisions
+    and rollbacks to the summary. Code and long output lines wrap, on screen and in print.
 
     ``template`` is an nbconvert (Jinja) template file to use instead of the lab template,
     typically ``{% extends "lab/index.html.j2" %}`` with blocks of its own; its output is
@@ -106,8 +102,10 @@ def render_html(
         '<meta name="referrer" content="no-referrer">\n'
     )
     page = re.sub(r"<head[^>]*>", lambda m: m.group(0) + "\n" + head, page, count=1)
+    # Last in the head, so that its rules come after the theme's in the cascade.
+    page = re.sub(r"</head\s*>", lambda m: WRAP_CSS + m.group(0), page, count=1, flags=re.I)
     if run is not None:
-        summary = _summary_html(name, run, events)
+        summary = summary_html(name, run, events, record)
         page = re.sub(r"<main>", lambda m: m.group(0) + summary, page, count=1)
     return page
 
@@ -153,7 +151,11 @@ def prepare_html_renderer() -> None:
 
 
 def render_markdown(
-    notebook: Notebook, *, run: Run | None = None, events: Sequence[CellEvent] = ()
+    notebook: Notebook,
+    *,
+    run: Run | None = None,
+    events: Sequence[CellEvent] = (),
+    record: ReportRecord | None = None,
 ) -> str:
     """A Markdown report: the run summary as tables, then the sanitized notebook."""
     clean = sanitize_notebook(notebook)
@@ -168,8 +170,8 @@ def render_markdown(
         log=_NBCONVERT_LOG,
     )
     body, _ = exporter.from_notebook_node(clean)
-    summary = _summary_markdown(run, events) if run is not None else ""
-    return f"# {_md(_title(clean, run))}\n\n{summary}{body}"
+    summary = summary_markdown(run, events, record) if run is not None else ""
+    return f"# {md(_title(clean, run))}\n\n{summary}{body}"
 
 
 def _title(notebook: Notebook, run: Run | None) -> str:
@@ -177,93 +179,6 @@ def _title(notebook: Notebook, run: Run | None) -> str:
     named = runbook.get("title") if isinstance(runbook, dict) else None
     base = str(named) if named else "Runbook report"
     return f"{base} (run {run.id})" if run is not None else base
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.isoformat(sep=" ", timespec="seconds") if moment else "-"
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:.2f} s"
-    minutes, seconds = divmod(round(value), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min {seconds} s" if hours else f"{minutes} min {seconds} s"
-
-
-def _run_rows(run: Run) -> list[tuple[str, str]]:
-    rows = [
-        ("Run", run.id),
-        ("Plan", run.plan_id),
-        ("Executor", run.executor),
-        ("Mode", run.mode.value),
-        ("State", run.state.value),
-        ("Started", _when(run.started_at)),
-        ("Ended", _when(run.ended_at)),
-        ("Duration", _seconds(run.duration)),
-    ]
-    if run.resumed_from:
-        rows.append(("Resumed from", run.resumed_from))
-    if run.message:
-        rows.append(("Message", run.message))
-    return rows
-
-
-def _event_row(event: CellEvent) -> list[str]:
-    error = (event.error or "").strip().splitlines()
-    return [
-        str(event.cell_index),
-        event.cell_type,
-        ", ".join(event.tags),
-        event.status.value,
-        _seconds(event.duration),
-        _DECISION_WORDS[event.decision] if event.decision else "",
-        event.decided_by or "",
-        error[-1] if error else "",
-    ]
-
-
-_EVENT_HEADERS: Final = ("Cell", "Type", "Tags", "Status", "Duration", "Decision", "By", "Error")
-_SUMMARY_CSS: Final = (
-    "<style>.rb-summary{font-family:sans-serif;margin:1em 0 2em;padding:1em;"
-    "border:1px solid #ccc}.rb-summary table{border-collapse:collapse;margin:.5em 0}"
-    ".rb-summary th,.rb-summary td{border:1px solid #ddd;padding:2px 8px;text-align:left}"
-    ".rb-status-failed,.rb-status-interrupted{color:#b00}</style>"
-)
-
-
-def _summary_html(title: str, run: Run, events: Sequence[CellEvent]) -> str:
-    def e(value: str) -> str:
-        return html.escape(value, quote=True)
-
-    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _run_rows(run))
-    header = "".join(f"<th>{e(h)}</th>" for h in _EVENT_HEADERS)
-    rows = "".join(
-        f'<tr class="rb-status-{e(event.status.value)}">'
-        + "".join(f"<td>{e(v)}</td>" for v in _event_row(event))
-        + "</tr>"
-        for event in events
-    )
-    return (
-        f'{_SUMMARY_CSS}<section class="rb-summary"><h2>{e(title)}</h2>'
-        f'<table class="rb-run">{facts}</table>'
-        f'<table class="rb-cells"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
-        "</section>"
-    )
-
-
-def _md(value: str) -> str:
-    escaped = html.escape(" ".join(value.split()), quote=False)
-    return re.sub(r"([\\`*_\[\]|#!])", r"\\\1", escaped)
-
-
-def _summary_markdown(run: Run, events: Sequence[CellEvent]) -> str:
-    lines = ["| | |", "|---|---|", *(f"| {_md(k)} | {_md(v)} |" for k, v in _run_rows(run))]
-    lines += ["", "| " + " | ".join(_EVENT_HEADERS) + " |", "|---" * len(_EVENT_HEADERS) + "|"]
-    lines += ["| " + " | ".join(_md(v) for v in _event_row(ev)) + " |" for ev in events]
-    return "\n".join(lines) + "\n\n"
 
 
 def find_chromium() -> str | None:
@@ -344,6 +259,7 @@ def write_report(
     run: Run | None = None,
     events: Sequence[CellEvent] = (),
     template: Path | None = None,
+    record: ReportRecord | None = None,
 ) -> Path:
     """Render ``notebook`` as ``fmt`` (html, md or pdf) to ``destination``; returns it.
 
@@ -351,14 +267,18 @@ def write_report(
     """
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
-    if fmt == "md":
-        write_atomic(destination, render_markdown(notebook, run=run, events=events))
-    elif fmt == "html":
-        html = render_html(notebook, run=run, events=events, template=template)
-        write_atomic(destination, html)
-    else:
-        html = render_html(notebook, run=run, events=events, template=template)
-        render_pdf(html, destination)
+    try:
+        if fmt == "md":
+            text = render_markdown(notebook, run=run, events=events, record=record)
+            write_atomic(destination, text)
+        elif fmt == "html":
+            html = render_html(notebook, run=run, events=events, template=template, record=record)
+            write_atomic(destination, html)
+        else:
+            html = render_html(notebook, run=run, events=events, template=template, record=record)
+            render_pdf(html, destination)
+    except OSError as error:  # a destination the user named may be anything: one line
+        raise ReportError(f"cannot write {destination}: {error.strerror or error}") from None
     return destination
 
 
@@ -374,10 +294,13 @@ def write_run_report(
     notebook: Notebook,
     *,
     formats: Sequence[str] = ("html",),
+    record: ReportRecord | None = None,
 ) -> list[Path]:
     """Write ``runs/<run-id>/report.<ext>`` for each format; returns the paths written."""
     return [
-        write_report(notebook, report_path(repo_root, run, fmt), fmt, run=run, events=events)
+        write_report(
+            notebook, report_path(repo_root, run, fmt), fmt, run=run, events=events, record=record
+        )
         for fmt in formats
     ]
 
@@ -388,13 +311,16 @@ def write_run_reports(
     events: Sequence[CellEvent],
     notebook: Notebook,
     formats: Sequence[str],
+    record: ReportRecord | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Each format's report, one failing format a warning: (paths written, warnings)."""
     written: list[Path] = []
     warnings: list[str] = []
     for fmt in formats:
         try:
-            written += write_run_report(repo_root, run, events, notebook, formats=[fmt])
+            written += write_run_report(
+                repo_root, run, events, notebook, formats=[fmt], record=record
+            )
         except RunbookError as error:
             warnings.append(f"{fmt} report not written: {error}")
     return written, warnings

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
+from runbook.model.report_record import ReportRecord, record_to_json
 from runbook.model.repository import Repository
 from runbook.model.run import CellEvent, Run, event_to_json, run_to_json
 from runbook.typing import Notebook
@@ -45,9 +46,17 @@ class ReportWriter:
                 self._worker = None
 
     def write(
-        self, run: Run, events: list[CellEvent], notebook: Notebook
+        self,
+        run: Run,
+        events: list[CellEvent],
+        notebook: Notebook,
+        record: ReportRecord | None = None,
     ) -> tuple[list[str], list[str]]:
-        """Write the reports; returns (paths relative to the repository, warnings)."""
+        """Write the reports; returns (paths relative to the repository, warnings).
+
+        ``record`` is the plan and approval behind the run (see
+        :func:`runbook.orchestrate.report_records.report_record`).
+        """
         if not self._formats:
             return [], []
         request = {
@@ -56,10 +65,11 @@ class ReportWriter:
             "events": [event_to_json(e) for e in events],
             "notebook": notebook,
             "formats": self._formats,
+            "record": record_to_json(record) if record is not None else None,
         }
         answer = self._ask_worker(json.dumps(request))
         if answer is None:
-            return self._write_here(run, events, notebook)
+            return self._write_here(run, events, notebook, record)
         paths = [self._repository.relative(self._repository.root / p) for p in answer["reports"]]
         return paths, list(answer["warnings"])
 
@@ -90,10 +100,14 @@ class ReportWriter:
         return answer if isinstance(answer, dict) else None
 
     def _write_here(
-        self, run: Run, events: list[CellEvent], notebook: Notebook
+        self,
+        run: Run,
+        events: list[CellEvent],
+        notebook: Notebook,
+        record: ReportRecord | None,
     ) -> tuple[list[str], list[str]]:
         from runbook.engine.report import write_run_reports  # nbconvert: only when reporting
 
         root = self._repository.root
-        written, warnings = write_run_reports(root, run, events, notebook, self._formats)
+        written, warnings = write_run_reports(root, run, events, notebook, self._formats, record)
         return [self._repository.relative(p) for p in written], warnings

@@ -48,6 +48,7 @@ from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.leases import keep_alive, lease_owner
 from runbook.orchestrate.notifications import NotifyObserver
 from runbook.orchestrate.planning import load_runnable, plan_folder
+from runbook.orchestrate.report_records import report_record
 from runbook.orchestrate.run_launch import EarlyRun, launch_early
 from runbook.orchestrate.sweeping import sweep
 from runbook.secrets import resolve_reference
@@ -170,16 +171,20 @@ def start_run(
             or f"it ended {outcome.state.value}, but the store cannot record it: {recorder.lost}",
         )
     try:
-        finished, events = retrying(
+        finished, events, record = retrying(
             sessions,
-            lambda session: (get_run(session, run.id), list_cell_events(session, run.id)),
+            lambda session: (
+                get_run(session, run.id),
+                list_cell_events(session, run.id),
+                report_record(session, repository, run),
+            ),
             budget=budget,
         )
     except StoreError as error:  # the run is recorded: only its reports are lost
         warnings = [f"no report written: {error}"]
         ended = replace(run, state=outcome.state, message=outcome.message)
         return RunResult(run=ended, outcome=outcome, reports=[], warnings=warnings)
-    written, warnings = reports.write(finished, events, ctx.notebook)
+    written, warnings = reports.write(finished, events, ctx.notebook, record)
     if notifier is not None:
         warnings = notifier.warnings + warnings
     warnings += anchor_quietly(sessions, repository, reason=f"run {run.id} finished")

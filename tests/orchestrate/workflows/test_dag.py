@@ -13,7 +13,7 @@ import scrapbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.config import database_url
-from runbook.errors import ParameterError, UsageError
+from runbook.errors import ParameterError, RunRefusedError, UsageError
 from runbook.model.audit import workflow_subject
 from runbook.model.repository import Repository
 from runbook.model.workflows.workflow import load_workflows
@@ -27,8 +27,9 @@ from runbook.orchestrate.workflows.dag import (
 from runbook.orchestrate.workflows.workflow_files import settings_for
 from runbook.store.audit import list_events
 from runbook.store.db import ensure_schema, make_engine
+from runbook.store.plans import get_plan
 from runbook.store.runs import get_run
-from runbook.store.workflows.workflow_runs import list_tasks
+from runbook.store.workflows.workflow_runs import list_tasks, list_workflow_runs
 from tests.builders import write_runbook
 
 pytestmark = pytest.mark.kernel
@@ -133,6 +134,7 @@ def test_the_second_notebook_reads_what_the_first_glued(
     with sessions.begin() as session:
         tasks = {t.key: t for t in list_tasks(session, run.id)}
         consume_run = get_run(session, tasks["consume"].run_id or "")
+        consume_plan_sha = get_plan(session, consume_run.plan_id).sha256
         events = list_events(session, subject=workflow_subject(run.id))
     assert [t.state for t in tasks.values()] == [TaskState.SUCCEEDED, TaskState.SUCCEEDED]
     # The downstream task got the executed upstream notebook's path, and read its scraps.
@@ -149,6 +151,9 @@ def test_the_second_notebook_reads_what_the_first_glued(
     report = repo.root / tasks["consume"].reports[0]
     assert report == repo.root / "runs" / run.id / "reports" / "consume.html"
     assert "flows-banner" in report.read_text()
+    # With the plan the workflow made for the task: who planned it, and its hash.
+    assert "<th>Planned by</th><td>ci</td>" in report.read_text()
+    assert f"<th>Plan sha256</th><td>{consume_plan_sha}</td>" in report.read_text()
     assert [e.kind for e in events] == ["workflow.started", "workflow.finished"]
     assert {(r.key, r.state) for r in seen} >= {
         ("produce", TaskState.RUNNING),
@@ -245,6 +250,9 @@ workflows:
   - name: gated
     notebooks:
       mutate: {filename: mutate.ipynb}
+  - name: reviewed
+    notebooks:
+      mutate: {filename: mutate.ipynb}
       critical: {filename: critical.ipynb}
 """
     (repo.root / "workflows" / "flows.yml").write_text(text)
@@ -258,8 +266,11 @@ workflows:
         tasks = {t.key: t for t in list_tasks(session, run.id)}
     assert tasks["mutate"].state is TaskState.FAILED
     assert "confirm" in (tasks["mutate"].message or "")
-    assert tasks["critical"].state is TaskState.FAILED
-    assert "review" in (tasks["critical"].message or "").lower()
+    # A task that needs review, with no standing approval: refused before anything starts.
+    with pytest.raises(RunRefusedError, match="task critical: no standing approval"):
+        start_workflow(sessions, repo, settings_for(repo), request(repo, text, "reviewed"))
+    with sessions.begin() as session:
+        assert [r.workflow for r in list_workflow_runs(session)] == ["gated"]
 
 
 def test_a_claimed_firing_is_not_started_twice(

@@ -33,6 +33,7 @@ from runbook.model.workflows.workflow_run import (
 from runbook.orchestrate.audit_anchor import anchor_quietly
 from runbook.orchestrate.leases import keep_alive
 from runbook.orchestrate.planning import plan_runbook
+from runbook.orchestrate.report_records import report_record
 from runbook.orchestrate.running import RunRequest, start_run
 from runbook.orchestrate.standing_approvals import confirms_unattended
 from runbook.orchestrate.worker_threads import in_worker_thread
@@ -276,13 +277,22 @@ class WorkflowExecution:
         with self.sessions.begin() as session:
             events = list_cell_events(session, run_id)
             run = get_run(session, run_id)
+            record = report_record(session, self.repository, run)
         template_file = (
             task_path(self.repository, self.run_record.source, template) if template else None
         )
         destination = self.settings.outputs / self.run_record.id / "reports" / f"{key}.{fmt}"
         destination.parent.mkdir(parents=True, exist_ok=True)
         with _REPORT_LOCK:
-            write_report(notebook, destination, fmt, run=run, events=events, template=template_file)
+            write_report(
+                notebook,
+                destination,
+                fmt,
+                run=run,
+                events=events,
+                template=template_file,
+                record=record,
+            )
         return self.repository.relative(destination)
 
     def _resolve(self, reference: str) -> Any:
