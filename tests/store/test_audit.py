@@ -241,6 +241,7 @@ def test_planning_and_reviewing_append_events(
         "parameters": {"host": "db1", "password": "env:PGPASS"},
         "review_required": plan.review_required,
         "cwd": "runbooks",
+        "forced": [],
         "review_rules": {
             "tags": [],
             "requirements": [{"approvals": 1, "reviewers": [], "source": "review"}],

@@ -73,7 +73,8 @@ def test_an_inferred_value_that_does_not_fit_is_passed_as_text_a_declared_one_is
     notebook.metadata["runbook"] = {"parameters": {"replicas": {"type": "int", "default": 2}}}
     nbformat.write(notebook, path)
     before = _plans(repo)
-    refused, _ = _plan(run_cli, "annotations", "-p", "replicas", "a few")
+    # --force: declaring only replicas leaves the cell's other names undeclared (a check error).
+    refused, _ = _plan(run_cli, "annotations", "-p", "replicas", "a few", "--force")
     assert refused.code == 2
     assert refused.err.count("\n") == 1 and "'a few' is not a valid int" in refused.err
     assert _plans(repo) == before
