@@ -116,8 +116,11 @@ def plan_runbook(
     else:
         values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
     required = bool(forced) or repository.config.review.requires_review(runbook.meta.tags)
+    modules = local_modules(repository)
     standing = (
-        approving_standing(session, repository, runbook, caller, {**values, **secret_refs}, now)
+        approving_standing(
+            session, repository, runbook, caller, {**values, **secret_refs}, now, modules
+        )
         if caller is not None and required and not forced
         else None
     )
@@ -141,7 +144,7 @@ def plan_runbook(
         "parameters": {**values, **secret_refs},
         PLAN_CWD_KEY: working_dir,
         # Inside the hashed content, so an approval covers the code the cells can import.
-        "modules": local_modules(repository),
+        "modules": modules,
         "nbformat": runbook.saved_as,
     }
     if forced:  # hashed with the rest: the reviewer sees it, and it cannot be dropped

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from runbook.errors import StandingRefusedError, UsageError
 from runbook.model.audit import EventKind
 from runbook.model.identity import check_identity
-from runbook.model.modules import manifest_changes
+from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import Runbook, load_runbook
 from runbook.model.plan import Plan, canonical_json, content_sha256
 from runbook.model.repository import Repository
@@ -139,22 +139,25 @@ def approving_standing(
     caller: str,
     parameters: Mapping[str, object],
     now: datetime | None = None,
+    current_modules: Manifest | None = None,
 ) -> StandingApproval:
     """The standing approval that approves ``caller``'s plan of ``runbook`` with these
     values; StandingRefusedError saying why none does (for the closest one: this runbook,
-    this caller)."""
+    this caller). ``current_modules``: the repository's module manifest, when the caller
+    has it already (it is walked otherwise, once a candidate fits)."""
     where = repository.relative(runbook.path)
     at = now or datetime.now(UTC)
     sha = runbook_sha256(runbook)
     reasons = []
-    current = local_modules(repository)
     for approval in list_standing(session, runbook_path=where):
         reason = approval.refusal(caller, sha, parameters, at)
-        changed = manifest_changes(approval.modules, current) if reason is None else []
-        if reason is None and changed:
-            reason = f"standing approval {approval.id}: repository code changed ({changed[0]})"
         if reason is None:
-            return approval
+            if current_modules is None:
+                current_modules = local_modules(repository)
+            changed = manifest_changes(approval.modules, current_modules)
+            if not changed:
+                return approval
+            reason = f"standing approval {approval.id}: repository code changed ({changed[0]})"
         reasons.append((caller in approval.callers, reason))
     if not reasons:
         raise StandingRefusedError(where, caller, "no standing approval of this runbook")

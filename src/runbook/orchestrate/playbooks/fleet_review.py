@@ -18,6 +18,7 @@ from runbook.model.notebook import load_runbook
 from runbook.model.playbooks.playbook import PlaybookSpec, RunbookStep, Target
 from runbook.model.playbooks.playbook_templates import render_step
 from runbook.model.repository import Repository
+from runbook.orchestrate.plan_code import local_modules
 from runbook.orchestrate.standing_approvals import approving_standing
 from runbook.typing import JsonValue
 
@@ -32,6 +33,7 @@ def check_unattended_steps(
     """Raise StandingRefusedError when a runbook step that needs review is not approved by
     a standing approval for some target (the first one found is named)."""
     caller = f"playbook:{spec.name}"
+    modules = local_modules(repository)  # once, not once per target
     for step in spec.steps:
         if not isinstance(step, RunbookStep):
             continue
@@ -45,7 +47,7 @@ def check_unattended_steps(
             except SpecError:
                 continue  # the target fails at that step, saying why, as it always did
             try:
-                approving_standing(session, repository, runbook, caller, values)
+                approving_standing(session, repository, runbook, caller, values, None, modules)
             except StandingRefusedError as refused:
                 raise StandingRefusedError(
                     refused.runbook,
