@@ -24,6 +24,7 @@ from typing import IO, Any, Final, TextIO
 
 from runbook.egress import config_root, policy_from_config
 from runbook.errors import ConfigError, NotebookFormatError, redact_url
+from runbook.model.dry_run import ANNOUNCED_PREFIX
 from runbook.notify import notify
 from runbook.secrets import find_secret, resolve_reference
 
@@ -113,7 +114,7 @@ def sh(
         shown = shlex.join(argv)
     out, err = sys.stdout, sys.stderr
     if mutative and _dry_run():
-        out.write(f"[dry-run] would run: {shown}\n")
+        out.write(f"{ANNOUNCED_PREFIX}{shown}\n")
         return ShResult(shown, 0, "", "", 0.0, dry_run=True)
     started = time.monotonic()
     process = subprocess.Popen(

@@ -125,6 +125,10 @@ def test_a_helpers_dry_run_lists_the_commands_and_changes_nothing(repo: Reposito
     assert "would run: touch restarted-web3" in err
     assert "would run: rm -rf data-dir" in err
     assert "listed 0" in err  # the read-only sh ran
+    assert outcome["announced"] == [  # for scripts, cell by cell
+        {"cell": 3, "command": "touch restarted-web3"},
+        {"cell": 3, "command": "rm -rf data-dir"},
+    ]
     assert not (repo.runbooks_dir / "restarted-web3").exists()
     assert (repo.runbooks_dir / "data-dir").is_dir()
     log = json.loads(runbook(repo, "log", str(outcome["run"]), "--json").stdout)

@@ -137,17 +137,22 @@ def run_command(
     for warning in result.warnings:
         err_console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
     if as_json:
-        print_json(
-            {
-                "run": run.id,
-                "plan": run.plan_id,
-                "state": outcome.state.value,
-                "message": outcome.message,
-                "notebook": run.notebook_path,
-                "reports": result.reports,
-                "warnings": result.warnings,
-            }
-        )
+        summary: dict[str, object] = {
+            "run": run.id,
+            "plan": run.plan_id,
+            "state": outcome.state.value,
+            "message": outcome.message,
+            "notebook": run.notebook_path,
+            "reports": result.reports,
+            "warnings": result.warnings,
+        }
+        if dry_run:
+            from runbook.orchestrate.run_history import announced_by_run
+
+            summary["announced"] = [
+                {"cell": a.cell, "command": a.command} for a in announced_by_run(repo, run)
+            ]
+        print_json(summary)
     else:
         shown.print(f"notebook: {escape(run.notebook_path)}")
         for report in result.reports:

@@ -6,7 +6,11 @@ no caller has to remember to. Light on purpose: listing runs imports this, not t
 
 from __future__ import annotations
 
+import nbformat
 from sqlalchemy.orm import Session
+
+from runbook.errors import PathEscapeError
+from runbook.model.dry_run import AnnouncedCommand, announced_commands
 
 from runbook.model.repository import Repository
 from runbook.model.run import CellEvent, Run, RunState
@@ -37,3 +41,14 @@ def show_run(session: Session, repository: Repository, run_id: str) -> tuple[Run
     """Run ``run_id`` (swept first) and its cell events, in order."""
     run = current_run(session, repository, run_id)
     return run, list_cell_events(session, run.id)
+
+
+def announced_by_run(repository: Repository, run: Run) -> list[AnnouncedCommand]:
+    """The commands a dry run's cells announced, read from its executed notebook (empty
+    when the notebook cannot be read: the run's record and log still say what happened)."""
+    try:
+        path = repository.resolve(run.notebook_path)
+        notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except (OSError, ValueError, PathEscapeError):
+        return []
+    return announced_commands(notebook)
