@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from runbook.errors import PathEscapeError
 from runbook.model.dry_run import AnnouncedCommand, announced_commands
-
 from runbook.model.repository import Repository
 from runbook.model.run import CellEvent, Run, RunState
 from runbook.orchestrate.sweeping import sweep
