@@ -491,3 +491,55 @@ def test_each_repository_and_worktree_sharing_a_git_repository_has_its_own_ref(
     names = {ref.name for ref in refs if ref}
     assert len(names) == 3 and all(name.startswith(ANCHOR_REF) for name in names)
     assert anchor_ref(tmp_path) is None  # not in git
+
+
+def test_a_widened_or_unrevoked_standing_approval_is_named(
+    sessions: sessionmaker[Session], engine: Engine, repo: Repository
+) -> None:
+    from runbook.model.standing import parse_bound
+    from runbook.orchestrate.standing_approvals import approve_standing, revoke
+    from tests.orchestrate.test_planning import make_runbook
+
+    make_runbook(repo, tags=["critical"])
+    with sessions() as session:
+        kept = approve_standing(
+            session,
+            repo,
+            "restart",
+            reviewer="bob",
+            callers=["workflow:nightly"],
+            bounds=dict([parse_bound("host=web1"), parse_bound("port=1..99")]),
+            lifetime=timedelta(days=30),
+        )
+        revoked = approve_standing(
+            session,
+            repo,
+            "restart",
+            reviewer="bob",
+            callers=["workflow:nightly"],
+            bounds=dict([parse_bound("host=web2"), parse_bound("port=*")]),
+            lifetime=timedelta(days=30),
+        )
+        revoke(session, revoked.id, by="carol")
+    assert verify(sessions, repo).findings == []
+    widened = json.dumps({"kind": "any", "values": [], "low": None, "high": None})
+    tamper(
+        engine,
+        f"UPDATE standing_approvals SET bounds = json_set(bounds, '$.host', json('{widened}')) "
+        f"WHERE id = '{kept.id}'"
+        if engine.dialect.name == "sqlite"
+        else f"UPDATE standing_approvals SET bounds = jsonb_set(bounds::jsonb, '{{host}}', "
+        f"'{widened}'::jsonb)::json WHERE id = '{kept.id}'",
+        f"UPDATE standing_approvals SET revoked_at = NULL, revoked_by = NULL "
+        f"WHERE id = '{revoked.id}'",
+    )
+    findings = verify(sessions, repo).findings
+    assert any(
+        f.startswith(f"standing approval {kept.id} differs from its standing.approved event")
+        and 'bounds is {"host": "*"' in f
+        for f in findings
+    ), findings
+    assert (
+        f'standing approval {revoked.id} is "approved" in the store, but its audit events say '
+        '"revoked"'
+    ) in findings

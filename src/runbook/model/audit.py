@@ -125,6 +125,11 @@ def playbook_subject(run_id: str) -> str:
     return f"playbook:{run_id}"
 
 
+def standing_subject(approval_id: str) -> str:
+    """The subject of the events about a standing approval: ``standing:<id>``."""
+    return f"standing:{approval_id}"
+
+
 def run_subject(run_id: str) -> str:
     """The subject of the events about a run: ``run:<id>``."""
     return f"run:{run_id}"

@@ -21,6 +21,7 @@ class RecordKind(StrEnum):
     RUN = "run"
     WORKFLOW_RUN = "workflow run"
     PLAYBOOK_RUN = "playbook run"
+    STANDING = "standing approval"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ run                 ``run.started``,        executor, plan, mode, start_cell, re
 workflow run        ``workflow.started`` /  who started it, workflow, source, trigger,
                     ``.finished``           parameters, reference_date, resumed_from; state
 playbook run        ``playbook.started`` /  who started it, playbook, revision, version,
-                    ``.finished``           parameters, retry_of; state
+                    ``.finished``           parameters, retry_of, plan; state
+standing approval   ``standing.approved``,  reviewer and time, runbook (or workflow file),
+                    ``standing.revoked``    sha256, callers, bounds, expiry, confirm_unattended,
+                                            comment; state (approved, revoked)
 ==================  ======================  ==================================================
 
 A record without its event (the log was wiped or truncated), a record whose fields differ
@@ -51,12 +54,14 @@ _CREATED: Final = {
     RecordKind.RUN: EventKind.RUN_STARTED,
     RecordKind.WORKFLOW_RUN: EventKind.WORKFLOW_STARTED,
     RecordKind.PLAYBOOK_RUN: EventKind.PLAYBOOK_RUN_STARTED,
+    RecordKind.STANDING: EventKind.STANDING_APPROVED,
 }
 _PREFIXES: Final = {
     "plan:": RecordKind.PLAN,
     "run:": RecordKind.RUN,
     "workflow:": RecordKind.WORKFLOW_RUN,
     "playbook:": RecordKind.PLAYBOOK_RUN,
+    "standing:": RecordKind.STANDING,
 }
 # The events whose payload "state" is the state the record ends in.
 _STATE_EVENTS: Final = frozenset(
@@ -72,6 +77,7 @@ _INITIAL_STATE: Final = {
     RecordKind.RUN: "running",
     RecordKind.WORKFLOW_RUN: "running",
     RecordKind.PLAYBOOK_RUN: "running",
+    RecordKind.STANDING: "approved",
 }
 # retention.gc payload: {"removed": {"runs": [...], "workflow_runs": [...], ...}}
 _REMOVED_KEYS: Final = {
@@ -117,6 +123,8 @@ class Ledger:
             entry.state = plan_state(
                 [VerdictSeen(e.actor, str(_verdict(e))) for e in entry.reviews]
             )
+        elif kind == EventKind.STANDING_REVOKED:
+            entry.state = "revoked"
         elif kind in _STATE_EVENTS:
             state = payload.get("state")
             entry.state = state if isinstance(state, str) else entry.state

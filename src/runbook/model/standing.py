@@ -152,6 +152,18 @@ class StandingApproval:
     #: The repository code the cells could import when it was approved (as a plan binds it).
     modules: Manifest = field(default_factory=dict)
 
+    def event_payload(self) -> dict[str, Any]:
+        """What its ``standing.approved`` event records (and ``audit verify`` compares)."""
+        return {
+            "runbook": self.runbook_path,
+            "sha256": self.runbook_sha256,
+            "callers": list(self.callers),
+            "bounds": {name: bound.describe() for name, bound in self.bounds.items()},
+            "expires_at": self.expires_at.isoformat(),
+            "confirm_unattended": self.confirm_unattended,
+            "comment": self.comment,
+        }
+
     def refusal(
         self, caller: str, runbook_sha256: str, parameters: Mapping[str, object], now: datetime
     ) -> str | None:

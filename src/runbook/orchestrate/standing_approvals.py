@@ -11,12 +11,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from runbook.errors import ReviewRequiredError, StandingRefusedError, UsageError
-from runbook.model.audit import EventKind
+from runbook.model.audit import EventKind, standing_subject
 from runbook.model.identity import check_identity
 from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import Runbook, load_runbook
@@ -31,11 +30,6 @@ from runbook.store.standing import create_standing, get_standing, list_standing,
 
 #: The longest a standing approval may last: unattended use is reviewed again at least yearly.
 MAX_LIFETIME = timedelta(days=366)
-
-
-def standing_subject(approval_id: str) -> str:
-    """The subject of the events about a standing approval: ``standing:<id>``."""
-    return f"standing:{approval_id}"
 
 
 def runbook_sha256(runbook: Runbook) -> str:
@@ -103,23 +97,10 @@ def record_standing(session: Session, approval: StandingApproval, at: datetime) 
         kind=EventKind.STANDING_APPROVED,
         actor=approval.approved_by,
         subject=standing_subject(approval.id),
-        payload=standing_payload(approval),
+        payload=approval.event_payload(),
         at=at,
     )
     session.commit()
-
-
-def standing_payload(approval: StandingApproval) -> dict[str, Any]:
-    """What the ``standing.approved`` event records."""
-    return {
-        "runbook": approval.runbook_path,
-        "sha256": approval.runbook_sha256,
-        "callers": list(approval.callers),
-        "bounds": {name: bound.describe() for name, bound in approval.bounds.items()},
-        "expires_at": approval.expires_at.isoformat(),
-        "confirm_unattended": approval.confirm_unattended,
-        "comment": approval.comment,
-    }
 
 
 def revoke(session: Session, approval_id: str, *, by: str) -> StandingApproval:

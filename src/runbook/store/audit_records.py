@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runbook.model.audit import standing_subject
 from runbook.model.audit_facts import (
     RecordFacts,
     RecordKind,
@@ -21,6 +22,7 @@ from runbook.model.audit_facts import (
     run_facts,
     started_run_facts,
 )
+from runbook.store.standing import list_standing
 from runbook.store.tables import PlanRow, PlaybookRunRow, ReviewRow, RunRow, WorkflowRunRow
 
 
@@ -69,6 +71,20 @@ def record_facts(session: Session) -> Iterator[RecordFacts]:
         yield run_facts(**row._mapping)
     yield from _workflow_runs(session)
     yield from _playbook_runs(session)
+    yield from _standing_approvals(session)
+
+
+def _standing_approvals(session: Session) -> Iterator[RecordFacts]:
+    for approval in list_standing(session):
+        yield RecordFacts(
+            kind=RecordKind.STANDING,
+            id=approval.id,
+            subject=standing_subject(approval.id),
+            actor=approval.approved_by,
+            at=approval.approved_at,
+            payload=approval.event_payload(),
+            state="revoked" if approval.revoked_at is not None else "approved",
+        )
 
 
 def _workflow_runs(session: Session) -> Iterator[RecordFacts]:
@@ -110,6 +126,7 @@ def _playbook_runs(session: Session) -> Iterator[RecordFacts]:
             PlaybookRunRow.version,
             PlaybookRunRow.parameters,
             PlaybookRunRow.retry_of,
+            PlaybookRunRow.plan_id,
             PlaybookRunRow.started_by,
             PlaybookRunRow.state,
         ).order_by(PlaybookRunRow.id)
@@ -125,6 +142,7 @@ def _playbook_runs(session: Session) -> Iterator[RecordFacts]:
                 "version": run.version,
                 "parameters": run.parameters,
                 "retry_of": run.retry_of,
+                "plan": run.plan_id,
             },
         )
 
