@@ -76,6 +76,9 @@ PINNED = {
     "RunStoreLostError": (3, 503),
     "AuditTamperedError": (1, 409),
     "EgressError": (1, 502),
+    "GateNotWaitingError": (1, 409),
+    "GateDeciderError": (1, 403),
+    "RunNotRunningError": (1, 409),
     "RunbookError": (1, 500),
 }
 

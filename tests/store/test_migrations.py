@@ -116,6 +116,11 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_target_locks_run_id",
             "standing_approvals",
             "ix_standing_approvals_runbook_path",
+            "run_events",
+            "run_gates",
+            "ix_run_gates_run_id",
+            "run_controls",
+            "ix_run_controls_run_id",
         }
     finally:
         migrated.dispose()
