@@ -52,6 +52,7 @@ class RunPool:
         self._ready: dict[str, list[RunWorker]] = {name: [] for name in kernels}
         self._booting: dict[str, int] = dict.fromkeys(kernels, 0)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._closed = False
         for name in kernels:
             self._refill(name)
@@ -77,6 +78,13 @@ class RunPool:
         """How many processes for ``kernel`` are ready now."""
         with self._lock:
             return len(self._ready.get(kernel, []))
+
+    def wait_ready(self, kernel: str = DEFAULT_KERNEL, count: int = 1, timeout: float = 60) -> bool:
+        """Wait until ``count`` processes for ``kernel`` are ready; False after ``timeout``."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: len(self._ready.get(kernel, [])) >= count, timeout=timeout
+            )
 
     def close(self) -> None:
         """Stop every ready process (and its kernel); the pool starts no more."""
@@ -126,6 +134,7 @@ class RunPool:
             keep = booted and not self._closed and worker is not None
             if keep and worker is not None:
                 self._ready[kernel].append(worker)
+            self._changed.notify_all()
         if not keep and worker is not None:
             worker.close()
             worker.process.wait()

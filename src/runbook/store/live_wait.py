@@ -63,9 +63,10 @@ def _listening(engine: Engine) -> Iterator[Callable[[float], None]]:
         yield time.sleep
         return
     raw = engine.raw_connection()
-    raw.detach()  # autocommit and LISTEN: never handed back to the pool
     connection: Any = raw.driver_connection
+    raw.detach()  # autocommit and LISTEN: never handed back to the pool
     try:
+        connection.rollback()
         connection.autocommit = True
         connection.execute(f"LISTEN {CHANNEL}")
 
