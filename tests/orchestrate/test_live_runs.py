@@ -30,6 +30,7 @@ from runbook.store.audit import list_events
 from runbook.store.gates import waiting_gate
 from runbook.store.run_events import events_after
 from runbook.store.runs import get_run, list_cell_events
+from tests.builders import Cell
 from tests.cli.process import runbook
 from tests.orchestrate import live
 from tests.orchestrate.live import make_plan, wait_until
@@ -38,7 +39,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.kernel, pytest.mark.slow]
 store_url = live.store_url
 pg_sessions = live.pg_sessions
 
-CONFIRMED = [
+CONFIRMED: list[Cell] = [
     ("code", "print('checked')", []),
     ("code", "print('mutating now')", ["confirm"]),
     ("code", "print('verified')", []),
@@ -109,7 +110,10 @@ def test_a_service_run_waits_at_its_gate_and_a_second_user_decides_it(
 def test_a_gate_set_to_need_another_person_refuses_the_executor(
     repo: Repository, store_url: str, pg_sessions: sessionmaker[Session]
 ) -> None:
-    cells = [("markdown", "Drain the node by hand.", ["manual"]), ("code", "print('done')", [])]
+    cells: list[Cell] = [
+        ("markdown", "Drain the node by hand.", ["manual"]),
+        ("code", "print('done')", []),
+    ]
     plan_id = make_plan(repo, pg_sessions, cells, gate="other")
     run_id = start_live_run(repo, store_url, LiveRunRequest(plan_id, "bob")).run_id
     gate = wait_until(pg_sessions, lambda s: waiting_gate(s, run_id))
@@ -130,7 +134,9 @@ def test_a_gate_set_to_need_another_person_refuses_the_executor(
 def test_a_cancel_interrupts_the_running_cell_and_aborts_the_run_as_the_canceller(
     repo: Repository, store_url: str, pg_sessions: sessionmaker[Session]
 ) -> None:
-    cells = [("code", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)", [])]
+    cells: list[Cell] = [
+        ("code", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)", [])
+    ]
     plan_id = make_plan(repo, pg_sessions, cells)
     run_id = start_live_run(repo, store_url, LiveRunRequest(plan_id, "bob")).run_id
     for event in follow(pg_sessions, run_id):

@@ -83,14 +83,20 @@ class RunWorker:
 
     def close(self) -> None:
         """Close its lifeline: an idle pooled process stops, a running one is killed."""
-        if self.process.stdin is not None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
+
+    def stop(self) -> None:
+        """Close its lifeline, wait for it to end, and close what is left of its pipes."""
+        self.close()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def _reap(self) -> None:
         while self.read() is not None:  # drain what it says, so that it never blocks on us
             pass
-        self.process.wait()
-        self.close()
+        self.stop()
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,7 @@ def start_live_run(
     if message is not None and "run" in message:
         process.reap_in_background()
         return LiveRun(str(message["run"]), process)
-    process.close()
-    process.process.wait()
+    process.stop()
     if message is not None and "error" in message:
         error = pickle.loads(base64.b64decode(message["error"]))  # noqa: S301 - our child's
         if isinstance(error, RunbookError):

@@ -68,7 +68,7 @@ class RunPool:
                 worker = ready.pop(0)
                 if worker.process.poll() is None:
                     break
-                worker.close()
+                worker.stop()
             else:
                 worker = None
         self._refill(key)
@@ -94,8 +94,7 @@ class RunPool:
             for ready in self._ready.values():
                 ready.clear()
         for worker in workers:
-            worker.close()
-            worker.process.wait()
+            worker.stop()
 
     def _fitting(self, plan_id: str) -> str | None:
         if not is_id(IdKind.PLAN, plan_id):
@@ -136,5 +135,4 @@ class RunPool:
                 self._ready[kernel].append(worker)
             self._changed.notify_all()
         if not keep and worker is not None:
-            worker.close()
-            worker.process.wait()
+            worker.stop()

@@ -165,4 +165,9 @@ def _say(protocol: IO[str], message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: the lifeline thread is blocked reading standard input, and an
+    # interpreter shutting down around it aborts.
+    os._exit(code)
