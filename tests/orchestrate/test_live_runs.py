@@ -190,6 +190,8 @@ def test_killing_the_server_leaves_its_run_interrupted_for_another_process(
         server.stdin.close()
     # The run's own process follows its server: its lease then names a process gone.
     wait_until(pg_sessions, lambda s: owner_gone(owner) or None)
+    # A follower's stream ends there: its lease lapsed, the run is marked interrupted.
+    assert all(e.kind is not RunEventKind.RUN_FINISHED for e in follow(pg_sessions, run_id))
 
     listed = runbook(repo, "runs", "--json", RUNBOOK_DB_URL=store_url)
     assert listed.returncode == 0, listed.stderr

@@ -91,3 +91,33 @@ def parse_cell(text: str) -> int | str:
     """A gate's cell as a route or command names it: its number (from 0) or its id."""
     stripped = text.strip()
     return int(stripped) if stripped.isdigit() else stripped
+
+
+def event_to_json(event: RunEvent) -> dict[str, Any]:
+    """An event of the stream as plain JSON (what a follower is sent)."""
+    return {
+        "run": event.run_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": event.at.isoformat(),
+        "cell": event.cell_index,
+        "data": event.data,
+    }
+
+
+def gate_to_json(gate: Gate) -> dict[str, Any]:
+    """A gate as plain JSON: what it asks, what the decider sees, and its decision."""
+    return {
+        "run": gate.run_id,
+        "cell": gate.cell_index,
+        "cell_id": gate.cell_id,
+        "kind": gate.kind.value,
+        "options": [o.value for o in gate.options],
+        "view": gate.view,
+        "executor": gate.executor,
+        "by_other": gate.by_other,
+        "opened_at": gate.opened_at.isoformat(),
+        "decision": gate.decision.value if gate.decision else None,
+        "decided_by": gate.decided_by,
+        "decided_at": gate.decided_at.isoformat() if gate.decided_at else None,
+    }

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.engine.hooks import RunContext, RunObserver, output_text
 from runbook.errors import StoreError
 from runbook.model.gates import RunEvent, RunEventKind
-from runbook.model.run import CellEvent, Decision, RunState
-from runbook.orchestrate.leases import lease_seconds
+from runbook.model.run import CellEvent, Decision, Run, RunState
+from runbook.orchestrate.leases import lease_seconds, owner_gone
+from runbook.orchestrate.sweeping import sweep
 from runbook.store.live_wait import wait_for
 from runbook.store.retry import retrying
 from runbook.store.run_events import append_run_event, events_after
@@ -130,6 +131,11 @@ def _next(session: Session, run_id: str, after: int) -> tuple[list[RunEvent], bo
     if events:
         return events, False
     run = get_run(session, run_id)
+    if not run.state.finished and _lease_lapsed(run):
+        # Its process died without telling: mark it interrupted, as every command that looks.
+        sweep(session)
+        session.commit()
+        run = get_run(session, run_id)
     if not run.state.finished:
         return None
     # Its process writes run.finished just after the run's end: wait for it, unless the run
@@ -141,3 +147,8 @@ def _next(session: Session, run_id: str, after: int) -> tuple[list[RunEvent], bo
         late = events_after(session, run_id, after, limit=500)
         return late, not late
     return None
+
+
+def _lease_lapsed(run: Run) -> bool:
+    cutoff = datetime.now(UTC) - timedelta(seconds=lease_seconds())
+    return owner_gone(run.lease_owner) or run.heartbeat_at is None or run.heartbeat_at < cutoff

@@ -23,13 +23,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from runbook.engine.launch import kernel_name
 from runbook.errors import PathEscapeError
 from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.kernelspec import DEFAULT_KERNEL
 from runbook.model.repository import Repository
 from runbook.model.working_dir import kernel_cwd, planned_cwd
-from runbook.orchestrate.live_runs import RunWorker
+from runbook.orchestrate.live_runs import LiveRun, LiveRunRequest, RunWorker, start_live_run
 
 #: Processes kept ready per kernelspec, unless configured otherwise.
 DEFAULT_SIZE = 2
@@ -136,3 +138,14 @@ class RunPool:
             self._changed.notify_all()
         if not keep and worker is not None:
             worker.stop()
+
+
+def start_service_run(
+    repository: Repository, engine: Engine, request: LiveRunRequest, pool: RunPool | None = None
+) -> LiveRun:
+    """Start ``request`` on the store of ``engine``, in a pooled run process when one fits
+    (see :func:`runbook.orchestrate.live_runs.start_live_run`)."""
+    worker = pool.take(request.plan_id) if pool is not None else None
+    # The run process opens the same store: its URL, password included, goes on its input.
+    url = engine.url.render_as_string(hide_password=False)
+    return start_live_run(repository, url, request, worker)
