@@ -29,9 +29,11 @@ from runbook.errors import (
     AuditTamperedError,
     CheckFailedError,
     ConfigError,
+    CredentialsError,
     DataSourceError,
     EgressError,
     FailureError,
+    ForbiddenError,
     IdentityError,
     NotARepositoryError,
     ParameterError,
@@ -51,6 +53,7 @@ from runbook.errors import (
     UnknownRunError,
     UnknownStandingApprovalError,
     UnknownTemplateError,
+    UnknownTokenError,
     UnknownWorkflowError,
     UnknownWorkflowRunError,
     UsageError,
@@ -86,6 +89,7 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UnknownPlaybookError, _NOT_FOUND),
     (UnknownPlaybookRunError, _NOT_FOUND),
     (UnknownTemplateError, _NOT_FOUND),
+    (UnknownTokenError, _NOT_FOUND),
     (ParameterError, Status(EXIT_USAGE, 422)),
     (IdentityError, Status(EXIT_USAGE, 422)),
     (NotARepositoryError, Status(EXIT_USAGE, 400)),
@@ -97,6 +101,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (CheckFailedError, Status(EXIT_FAILURE, 422)),
     (PlanRunningError, _CONFLICT),
     (TargetLockedError, _CONFLICT),
+    (CredentialsError, Status(EXIT_FAILURE, 401)),
+    (ForbiddenError, Status(EXIT_FAILURE, 403)),
     (PolicyError, Status(EXIT_FAILURE, 403)),
     (RunStoreLostError, Status(EXIT_STOPPED, 503)),
     (StoreError, Status(EXIT_FAILURE, 503)),
@@ -104,10 +110,12 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (EgressError, Status(EXIT_FAILURE, 502)),
     (AlreadyExistsError, _CONFLICT),
     (AuditTamperedError, _CONFLICT),
-    (ConfigError, Status(EXIT_FAILURE, 500)),
-    (ReportError, Status(EXIT_FAILURE, 500)),
+    # The server's own configuration or tools are at fault, not the request; 500 is kept
+    # for the unexpected, so that no RunbookError reads as an internal error.
+    (ConfigError, Status(EXIT_FAILURE, 503)),
+    (ReportError, Status(EXIT_FAILURE, 503)),
     (FailureError, Status(EXIT_FAILURE, 422)),
-    (RunbookError, Status(EXIT_FAILURE, 500)),
+    (RunbookError, Status(EXIT_FAILURE, 422)),
 )
 
 #: Final state → exit code, for ``run``, ``workflow run`` and ``playbook run``: their states

@@ -116,6 +116,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_target_locks_run_id",
             "standing_approvals",
             "ix_standing_approvals_runbook_path",
+            "api_tokens",
         }
     finally:
         migrated.dispose()
