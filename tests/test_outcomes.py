@@ -52,8 +52,8 @@ PINNED = {
     "MetadataError": (1, 422),
     "SpecError": (1, 422),
     "InjectionError": (1, 422),
-    "ConfigError": (1, 500),
-    "ReportError": (1, 500),
+    "ConfigError": (1, 503),
+    "ReportError": (1, 503),
     "AlreadyExistsError": (1, 409),
     "PolicyError": (1, 403),
     "CheckFailedError": (1, 422),
@@ -79,7 +79,10 @@ PINNED = {
     "GateNotWaitingError": (1, 409),
     "GateDeciderError": (1, 403),
     "RunNotRunningError": (1, 409),
-    "RunbookError": (1, 500),
+    "RunbookError": (1, 422),
+    "CredentialsError": (1, 401),
+    "ForbiddenError": (1, 403),
+    "UnknownTokenError": (2, 404),
 }
 
 

@@ -29,9 +29,11 @@ from runbook.errors import (
     AuditTamperedError,
     CheckFailedError,
     ConfigError,
+    CredentialsError,
     DataSourceError,
     EgressError,
     FailureError,
+    ForbiddenError,
     GateNotWaitingError,
     IdentityError,
     NotARepositoryError,
@@ -53,6 +55,7 @@ from runbook.errors import (
     UnknownRunError,
     UnknownStandingApprovalError,
     UnknownTemplateError,
+    UnknownTokenError,
     UnknownWorkflowError,
     UnknownWorkflowRunError,
     UsageError,
@@ -88,6 +91,7 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UnknownPlaybookError, _NOT_FOUND),
     (UnknownPlaybookRunError, _NOT_FOUND),
     (UnknownTemplateError, _NOT_FOUND),
+    (UnknownTokenError, _NOT_FOUND),
     (ParameterError, Status(EXIT_USAGE, 422)),
     (IdentityError, Status(EXIT_USAGE, 422)),
     (NotARepositoryError, Status(EXIT_USAGE, 400)),
@@ -99,6 +103,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (CheckFailedError, Status(EXIT_FAILURE, 422)),
     (PlanRunningError, _CONFLICT),
     (TargetLockedError, _CONFLICT),
+    (CredentialsError, Status(EXIT_FAILURE, 401)),
+    (ForbiddenError, Status(EXIT_FAILURE, 403)),
     (PolicyError, Status(EXIT_FAILURE, 403)),
     (RunStoreLostError, Status(EXIT_STOPPED, 503)),
     (StoreError, Status(EXIT_FAILURE, 503)),
@@ -108,10 +114,12 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (AuditTamperedError, _CONFLICT),
     (GateNotWaitingError, _CONFLICT),
     (RunNotRunningError, _CONFLICT),
-    (ConfigError, Status(EXIT_FAILURE, 500)),
-    (ReportError, Status(EXIT_FAILURE, 500)),
+    # The server's own configuration or tools are at fault, not the request; 500 is kept
+    # for the unexpected, so that no RunbookError reads as an internal error.
+    (ConfigError, Status(EXIT_FAILURE, 503)),
+    (ReportError, Status(EXIT_FAILURE, 503)),
     (FailureError, Status(EXIT_FAILURE, 422)),
-    (RunbookError, Status(EXIT_FAILURE, 500)),
+    (RunbookError, Status(EXIT_FAILURE, 422)),
 )
 
 #: Final state → exit code, for ``run``, ``workflow run`` and ``playbook run``: their states

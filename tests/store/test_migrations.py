@@ -121,6 +121,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_run_gates_run_id",
             "run_controls",
             "ix_run_controls_run_id",
+            "api_tokens",
         }
     finally:
         migrated.dispose()

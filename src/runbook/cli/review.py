@@ -20,7 +20,7 @@ from runbook.model.diff import notebook_diff
 from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
-from runbook.model.review import Review, Verdict
+from runbook.model.review import Verdict
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
 from runbook.orchestrate.plan_store import intact_plan_notebook
@@ -28,6 +28,7 @@ from runbook.orchestrate.planning import ensure_runnable, plan_readiness
 from runbook.orchestrate.review_trust import review_rules_now
 from runbook.orchestrate.reviewing import review_plan
 from runbook.orchestrate.ssh_signatures import choose_key
+from runbook.orchestrate.summaries import review_summary
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
@@ -125,20 +126,6 @@ def review_command(
     )
 
 
-def review_summary(review: Review) -> dict[str, object]:
-    """The JSON form of a review."""
-    return {
-        "plan": review.plan_id,
-        "verdict": review.verdict.value,
-        "reviewer": review.reviewer,
-        "comment": review.comment,
-        "plan_sha256": review.plan_sha256,
-        "reviewed_at": review.reviewed_at.isoformat(),
-        "identity_kind": review.identity_kind.value,
-        "signer_key": review.signer_key,
-    }
-
-
 def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None:
     """Everything a reviewer needs to judge a plan, printed to the console.
 
@@ -206,16 +193,6 @@ def print_modules(modules: list[ModuleStatus]) -> None:
             state if state == "unchanged" else f"[red]{state}[/red]",
         )
     console.print(table)
-
-
-def module_summary(module: ModuleStatus) -> dict[str, object]:
-    """The JSON form of one importable module."""
-    return {
-        "path": module.path,
-        "sha256": module.recorded,
-        "current_sha256": module.current,
-        "state": module.state,
-    }
 
 
 def _ask_verdict() -> str | None:

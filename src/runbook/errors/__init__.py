@@ -15,6 +15,7 @@ The tree::
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
+    │   ├── UnknownTokenError       no such API token
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -25,7 +26,9 @@ The tree::
         ├── AlreadyExistsError      refusing to overwrite something
         ├── InjectionError          a generated parameters cell is not pure literals
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
+        ├── CredentialsError        the service could not tell who is calling (HTTP 401)
         ├── PolicyError             refused by the repository's rules
+        │   ├── ForbiddenError      the caller's role does not grant what they asked for
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
@@ -54,12 +57,13 @@ Each leaf builds its message from structured fields, names the thing and the pla
 says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
 process boundaries unchanged.
 
-The tree lives in four modules (``base``, ``usage``, ``policy``, ``failures``); every name is
-imported from here.
+The tree lives in five modules (``base``, ``usage``, ``policy``, ``failures``, ``access``);
+every name is imported from here.
 """
 
 from __future__ import annotations
 
+from runbook.errors.access import CredentialsError, ForbiddenError, UnknownTokenError
 from runbook.errors.base import (
     FailureError,
     RunbookError,
@@ -123,9 +127,11 @@ __all__ = [
     "AuditTamperedError",
     "CheckFailedError",
     "ConfigError",
+    "CredentialsError",
     "DataSourceError",
     "EgressError",
     "FailureError",
+    "ForbiddenError",
     "GateDeciderError",
     "GateNotWaitingError",
     "IdentityError",
@@ -163,6 +169,7 @@ __all__ = [
     "UnknownRunbookError",
     "UnknownStandingApprovalError",
     "UnknownTemplateError",
+    "UnknownTokenError",
     "UnknownWorkflowError",
     "UnknownWorkflowRunError",
     "UsageError",

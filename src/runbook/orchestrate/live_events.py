@@ -103,6 +103,15 @@ class EventObserver(RunObserver):
             self.lost = error
 
 
+def stream_events(
+    sessions: sessionmaker[Session], run_id: str, after: int = 0
+) -> Iterator[RunEvent]:
+    """:func:`follow`, once the run is seen to exist: UnknownRunError now, not mid-stream."""
+    with sessions() as session:
+        get_run(session, run_id)
+    return follow(sessions, run_id, after)
+
+
 def follow(
     sessions: sessionmaker[Session], run_id: str, after: int = 0, *, poll: float = 0.1
 ) -> Iterator[RunEvent]:

@@ -24,13 +24,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from runbook.engine.launch import kernel_name
 from runbook.errors import PathEscapeError
 from runbook.model.ids import IdKind, is_id, plan_file
 from runbook.model.kernelspec import DEFAULT_KERNEL
 from runbook.model.repository import Repository
+from runbook.model.roles import Permission, Principal
 from runbook.model.working_dir import kernel_cwd, planned_cwd
+from runbook.orchestrate.live_access import authorize_plan
 from runbook.orchestrate.live_runs import LiveRun, LiveRunRequest, RunWorker, start_live_run
 
 #: Processes kept ready per kernelspec, unless configured otherwise.
@@ -141,10 +144,19 @@ class RunPool:
 
 
 def start_service_run(
-    repository: Repository, engine: Engine, request: LiveRunRequest, pool: RunPool | None = None
+    repository: Repository,
+    engine: Engine,
+    request: LiveRunRequest,
+    pool: RunPool | None = None,
+    principal: Principal | None = None,
 ) -> LiveRun:
     """Start ``request`` on the store of ``engine``, in a pooled run process when one fits
-    (see :func:`runbook.orchestrate.live_runs.start_live_run`)."""
+    (see :func:`runbook.orchestrate.live_runs.start_live_run`), once ``principal`` (when
+    given) is seen to be allowed to run the plan's runbook."""
+    if principal is not None:
+        # Its own short transaction: the run process writes to the store while we wait.
+        with Session(engine) as session:
+            authorize_plan(session, principal, Permission.RUN, request.plan_id)
     worker = pool.take(request.plan_id) if pool is not None else None
     # The run process opens the same store: its URL, password included, goes on its input.
     url = engine.url.render_as_string(hide_password=False)

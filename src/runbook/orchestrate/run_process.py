@@ -32,6 +32,7 @@ import pickle
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import IO, Any
 
@@ -165,7 +166,11 @@ def _say(protocol: IO[str], message: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except BaseException:  # the lifeline thread below must not outlive a clean shutdown
+        traceback.print_exc()
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     # Not sys.exit: the lifeline thread is blocked reading standard input, and an

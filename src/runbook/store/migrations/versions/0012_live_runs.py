@@ -1,7 +1,7 @@
 """Live runs: the event stream of each run, the gates it waits at, requests to it.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04 02:30:00
 
 ``run_events`` holds every event a run streams (cell starts, masked outputs, gate waits and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,45 @@
+"""The service: ``create_app(repository)`` is a FastAPI app on the repository and its store.
+
+The store is the one the CLI opens (:func:`runbook.orchestrate.store_access.open_store`),
+once per app, disposed of when the app shuts down. Every route declares its permission
+(:mod:`runbook.api.permissions`) and every error has one JSON shape (:mod:`runbook.api.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from runbook.api.errors import install_error_handlers
+from runbook.api.routes import audit, live, plans, runbooks, runs
+from runbook.model.repository import Repository
+from runbook.orchestrate.store_access import open_store
+
+
+def create_app(repository: Repository) -> FastAPI:
+    """The service on ``repository`` (its settings are ``repository.config``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Migrating may take a while on a fresh store: not on the event loop.
+        app.state.engine = await run_in_threadpool(open_store, repository)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Runbook",
+        version=version("runbook"),
+        description="Runbooks, plans, runs and the audit log of one repository.",
+        lifespan=lifespan,
+    )
+    app.state.repository = repository
+    install_error_handlers(app)
+    for module in (runbooks, plans, runs, live, audit):
+        app.include_router(module.router)
+    return app
