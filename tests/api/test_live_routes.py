@@ -68,8 +68,10 @@ def auth(sessions: sessionmaker[Session]) -> dict[str, dict[str, str]]:
 @contextlib.asynccontextmanager
 async def _in_process(repo: Repository) -> AsyncIterator[httpx.AsyncClient]:
     """The app in this process, its lifespan running, and a client on it."""
-    app = create_app(repo)
+    app = create_app(repo, run_pool_size=1)
     async with app.router.lifespan_context(app):
+        # The run below is started in the pooled process, its kernel booted already.
+        assert await asyncio.to_thread(app.state.run_pool.wait_ready)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://runbook") as client:
             yield client

@@ -17,19 +17,27 @@ from starlette.concurrency import run_in_threadpool
 from runbook.api.errors import install_error_handlers
 from runbook.api.routes import audit, live, plans, runbooks, runs
 from runbook.model.repository import Repository
+from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.store_access import open_store
 
 
-def create_app(repository: Repository) -> FastAPI:
-    """The service on ``repository`` (its settings are ``repository.config``)."""
+def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
+    """The service on ``repository`` (its settings are ``repository.config``).
+
+    With ``run_pool_size``, that many run processes per kernelspec wait with a booted
+    kernel for the runs ``POST /runs`` starts (:mod:`runbook.orchestrate.run_pool`).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Migrating may take a while on a fresh store: not on the event loop.
         app.state.engine = await run_in_threadpool(open_store, repository)
+        app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
         try:
             yield
         finally:
+            if app.state.run_pool is not None:
+                await run_in_threadpool(app.state.run_pool.close)
             app.state.engine.dispose()
 
     app = FastAPI(

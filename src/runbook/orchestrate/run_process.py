@@ -153,6 +153,8 @@ def _lifeline(kernels: list[RunKernelManager]) -> None:
     with contextlib.suppress(OSError):
         while sys.stdin.buffer.read(65536):
             pass
+    sys.stderr.write("runbook run process: its server is gone; stopping with its kernel\n")
+    sys.stderr.flush()
     for kernel in kernels:
         pid = getattr(getattr(kernel.provisioner, "process", None), "pid", None)
         with contextlib.suppress(OSError, TypeError):

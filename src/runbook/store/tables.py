@@ -397,3 +397,4 @@ class TargetLockRow(Base):
 
 
 from runbook.store import live_tables as _live_tables  # noqa: E402, F401 - on this metadata
+from runbook.store import token_rows as _token_rows  # noqa: E402, F401 - on this metadata
