@@ -17,16 +17,20 @@ from starlette.concurrency import run_in_threadpool
 from runbook.api.errors import install_error_handlers
 from runbook.api.routes import audit, plans, runbooks, runs
 from runbook.model.repository import Repository
+from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.store_access import open_store
 
 
 def create_app(repository: Repository) -> FastAPI:
-    """The service on ``repository`` (its settings are ``repository.config``)."""
+    """The service on ``repository`` (its settings are ``repository.config``; a mistake in
+    ``[service]`` is a ConfigError here, before anything listens)."""
+    settings = repository.config.service(repository.root)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Migrating may take a while on a fresh store: not on the event loop.
         app.state.engine = await run_in_threadpool(open_store, repository)
+        app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         try:
             yield
         finally:

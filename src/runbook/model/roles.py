@@ -73,6 +73,16 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 ANONYMOUS_USER: Final = "anonymous"
 
 
+#: Which role a principal holding several gets (an issuer's groups may map to many).
+ROLE_PRECEDENCE: Final = (Role.ADMIN, Role.OPERATOR, Role.REVIEWER, Role.VIEWER)
+
+
+def pick_role(roles: Iterable[Role]) -> Role | None:
+    """The first of :data:`ROLE_PRECEDENCE` among ``roles``; None when there is none."""
+    held = set(roles)
+    return next((role for role in ROLE_PRECEDENCE if role in held), None)
+
+
 def parse_role(value: str, where: str = "role") -> Role:
     """The role named ``value``; ParameterError naming the known roles otherwise."""
     try:
