@@ -111,6 +111,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_playbook_runs_playbook",
             "ix_playbook_runs_state",
             "ix_playbook_runs_finish_ts",
+            "ix_playbook_runs_plan_id",
             "playbook_targets",
             "target_locks",
             "ix_target_locks_run_id",

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
+from runbook.cli.playbook_plan import plan_command
 from runbook.cli.playbook_runs import register, revision_option, version_option
 from runbook.cli.types import PlaybookName
 from runbook.errors import UsageError
@@ -225,3 +226,4 @@ def _commit(found: PlaybookDefinition) -> str:
 
 
 register(playbook_group)
+playbook_group.add_command(plan_command)

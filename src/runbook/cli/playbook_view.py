@@ -207,6 +207,7 @@ def summary(run: PlaybookRun) -> dict[str, Any]:
         "finish_ts": run.finish_ts.isoformat() if run.finish_ts else None,
         "parameters": run.parameters,
         "retry_of": run.retry_of,
+        "plan_id": run.plan_id,
         "cancel": run.cancel_mode.value if run.cancel_mode else None,
         "cancel_requested_by": run.cancel_requested_by,
         "message": run.message,

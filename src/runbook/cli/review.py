@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import yaml
 from rich.markup import escape
 from rich.table import Table
 
@@ -19,6 +21,7 @@ from runbook.errors import NotebookFormatError, PathEscapeError
 from runbook.model.diff import notebook_diff
 from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
+from runbook.model.playbooks.playbook_plan import PlaybookPlan, playbook_plan_of
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
 from runbook.model.working_dir import plan_cwd
@@ -150,6 +153,10 @@ def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None
     console.print(f"confirm cells (mutative, gated at run time): {', '.join(confirms) or 'none'}")
     print_modules(module_statuses(repo, plan))
     render_notebook(console, notebook)
+    frozen = playbook_plan_of(plan)
+    if frozen is not None:
+        _show_playbook_changes(session, frozen)
+        return
     console.rule("Changes against the source runbook")
     try:
         source = read_wild_notebook(repo.resolve(plan.runbook_path), plan.runbook_path).notebook
@@ -157,6 +164,22 @@ def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None
         console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
         return
     render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
+
+
+def _show_playbook_changes(session: Session, frozen: PlaybookPlan) -> None:
+    """How the frozen revision differs from the newest import (which the plan does not run)."""
+    from runbook.store.playbooks.playbook_definitions import get_definition
+
+    console.rule(f"Changes in newer imports of playbook {escape(frozen.name)}")
+    newest = get_definition(session, frozen.name)
+    if newest.revision == frozen.revision:
+        console.print(f"none: revision {frozen.revision} is the newest import")
+        return
+    before = yaml.safe_dump(frozen.definition, sort_keys=True).splitlines()
+    after = yaml.safe_dump(newest.definition, sort_keys=True).splitlines()
+    console.print(f"the plan runs revision {frozen.revision}; revision {newest.revision} differs:")
+    for line in difflib.unified_diff(before, after, "planned", "newest", lineterm=""):
+        console.print(escape(line), highlight=False)
 
 
 def print_verdicts(session: Session, repo: Repository, plan: Plan) -> None:

@@ -14,6 +14,7 @@ from runbook.errors import ConfigError, UsageError
 from runbook.model.retention import parse_ttl
 from runbook.model.standing import StandingApproval, parse_bound
 from runbook.orchestrate.standing_approvals import approve_standing, revoke
+from runbook.orchestrate.workflows.workflow_standing import approve_workflow_standing
 from runbook.store.standing import get_standing, list_standing
 
 
@@ -66,6 +67,14 @@ def standing_summary(approval: StandingApproval) -> dict[str, Any]:
     is_flag=True,
     help="Let confirm cells run with nobody there (without it, a confirm cell stops the run).",
 )
+@click.option(
+    "--workflow",
+    "is_workflow",
+    is_flag=True,
+    help="RUNBOOK names a workflow: approve its file, at its sha256, and its tasks' runbooks "
+    "for its triggers (--for schedule:NAME / sensor:NAME), with a bound on each workflow "
+    "parameter.",
+)
 @click.option("-m", "--comment", metavar="TEXT", help="Why, recorded with the approval.")
 @as_option
 @json_option
@@ -73,6 +82,7 @@ def standing_summary(approval: StandingApproval) -> dict[str, Any]:
 def approve_standing_command(
     ctx: click.Context,
     runbook_name: str,
+    is_workflow: bool,
     callers: tuple[str, ...],
     bounds: tuple[str, ...],
     expires: str,
@@ -87,6 +97,10 @@ def approve_standing_command(
     as long as the runbook (and the repository code it can import) is unchanged, every
     value is inside its bound, and the approval has not expired or been revoked. Outside
     them the caller is refused, before anything runs, in one line naming what failed.
+
+    With --workflow, RUNBOOK is a workflow's name: its schedule and sensor firings then run
+    under the approval while the workflow file, its tasks' runbooks and the repository code
+    are unchanged and its parameters inside their bounds.
     """
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
@@ -95,8 +109,9 @@ def approve_standing_command(
         lifetime = parse_ttl(expires, "--expires")
     except ConfigError as error:
         raise UsageError(str(error)) from None
+    approve = approve_workflow_standing if is_workflow else approve_standing
     with store_session(repo) as session:
-        approval = approve_standing(
+        approval = approve(
             session,
             repo,
             runbook_name,

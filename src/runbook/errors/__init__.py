@@ -8,6 +8,7 @@ The tree::
     │   ├── PathEscapeError         a user path leaves the repository
     │   ├── UnknownRunbookError     no such runbook
     │   ├── UnknownPlanError        no such plan
+    │   ├── PlaybookPlanError       a playbook's plan given to `runbook run`
     │   ├── UnknownStandingApprovalError  no such standing approval
     │   ├── UnknownRunError         no such run
     │   ├── UnknownWorkflowRunError no such workflow run
@@ -35,6 +36,7 @@ The tree::
         │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
         │   ├── StandingRefusedError  no standing approval covers an unattended caller's plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
+        │   ├── PlaybookReviewError a playbook needing review run without an approved plan
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
         │   ├── PlanCodeChangedError repository code the plan can import changed since planning
@@ -91,6 +93,7 @@ from runbook.errors.policy import (
     PlanModifiedError,
     PlanRunningError,
     PlanUnreadableError,
+    PlaybookReviewError,
     PolicyError,
     ReviewRequiredError,
     RunRefusedError,
@@ -105,6 +108,7 @@ from runbook.errors.usage import (
     NotARepositoryError,
     ParameterError,
     PathEscapeError,
+    PlaybookPlanError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -140,6 +144,8 @@ __all__ = [
     "PlanModifiedError",
     "PlanRunningError",
     "PlanUnreadableError",
+    "PlaybookPlanError",
+    "PlaybookReviewError",
     "PolicyError",
     "ReportError",
     "ReviewRequiredError",

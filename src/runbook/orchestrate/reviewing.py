@@ -27,7 +27,6 @@ from runbook.errors import (
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.audit_facts import review_event_payload
 from runbook.model.identity import check_identity
-from runbook.model.modules import manifest_changes
 from runbook.model.plan import Plan, PlanState
 from runbook.model.repository import Repository
 from runbook.model.review import (
@@ -39,7 +38,7 @@ from runbook.model.review import (
     signed_message,
     standing,
 )
-from runbook.orchestrate.plan_code import local_modules, plan_modules
+from runbook.orchestrate.plan_code import code_changes
 from runbook.orchestrate.plan_store import intact_plan_file
 from runbook.orchestrate.ssh_signatures import SigningKey, fingerprint, principals, sign, verifies
 from runbook.store.audit import append_event
@@ -97,7 +96,7 @@ def review_plan(
     if same_person(plan.planned_by, review.reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, review.reviewer)
     intact_plan_file(session, repository, plan)
-    changes = manifest_changes(plan_modules(plan), local_modules(repository))
+    changes = code_changes(repository, plan)
     if changes:
         raise PlanCodeChangedError(plan.id, changes)
     if verdict is Verdict.WITHDRAWN:
