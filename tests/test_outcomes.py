@@ -46,6 +46,7 @@ PINNED = {
     "UnknownPlaybookError": (2, 404),
     "UnknownPlaybookRunError": (2, 404),
     "UnknownTemplateError": (2, 404),
+    "IdempotencyConflictError": (2, 409),
     "ParameterError": (2, 422),
     "IdentityError": (2, 422),
     "FailureError": (1, 422),

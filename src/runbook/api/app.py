@@ -15,10 +15,25 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
-from runbook.api.routes import audit, plans, runbooks, runs
+from runbook.api.routes import (
+    audit,
+    gc,
+    plan_actions,
+    plans,
+    playbook_runs,
+    playbooks,
+    runbooks,
+    runs,
+    standing,
+    workflows,
+)
 from runbook.model.repository import Repository
 from runbook.orchestrate.authentication import Authenticator
+from runbook.orchestrate.background import Background
 from runbook.orchestrate.store_access import open_store
+
+#: How long a stopping server waits for the workflow and playbook runs it started.
+SHUTDOWN_GRACE = 10.0
 
 
 def create_app(repository: Repository) -> FastAPI:
@@ -34,6 +49,9 @@ def create_app(repository: Repository) -> FastAPI:
         try:
             yield
         finally:
+            # Workflow and playbook runs the server started: a moment to end, else their
+            # leases lapse and they are swept as interrupted.
+            await run_in_threadpool(app.state.background.join, SHUTDOWN_GRACE)
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -43,7 +61,9 @@ def create_app(repository: Repository) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.repository = repository
+    app.state.background = Background()
     install_error_handlers(app)
-    for module in (runbooks, plans, runs, audit):
+    routers = (runbooks, plans, plan_actions, runs, audit, standing, workflows, playbooks)
+    for module in (*routers, playbook_runs, gc):
         app.include_router(module.router)
     return app

@@ -17,6 +17,7 @@ The tree::
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
+    │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -62,7 +63,12 @@ every name is imported from here.
 
 from __future__ import annotations
 
-from runbook.errors.access import CredentialsError, ForbiddenError, UnknownTokenError
+from runbook.errors.access import (
+    CredentialsError,
+    ForbiddenError,
+    IdempotencyConflictError,
+    UnknownTokenError,
+)
 from runbook.errors.base import (
     FailureError,
     RunbookError,
@@ -130,6 +136,7 @@ __all__ = [
     "EgressError",
     "FailureError",
     "ForbiddenError",
+    "IdempotencyConflictError",
     "IdentityError",
     "InjectionError",
     "MetadataError",

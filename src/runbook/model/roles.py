@@ -38,6 +38,8 @@ class Permission(StrEnum):
     IMPORT = "import"
     #: Read and change the service's settings.
     SETTINGS = "settings"
+    #: Remove what is past its retention (``runbook gc``).
+    GC = "gc"
 
 
 class Role(StrEnum):
