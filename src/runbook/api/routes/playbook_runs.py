@@ -31,8 +31,11 @@ Operator = Annotated[Principal, requires(Permission.RUN)]
 
 
 def _with_targets(session: Session, run: PlaybookRun) -> dict[str, Any]:
+    """The run as recorded now, and the request's transaction ended: the response is kept
+    (``Idempotency-Key``) in a transaction of its own, which on SQLite would wait for it."""
     session.commit()  # a snapshot taken before the run was recorded would not see it
     run, targets = playbook_status(session, run.id)
+    session.commit()
     return {**playbook_run_summary(run), "targets": [target_summary(t) for t in targets]}
 
 
@@ -51,6 +54,9 @@ def post_playbook_run(
 
     def work() -> dict[str, Any]:
         found = get_definition(session, name, version=body.version, revision=body.revision)
+        # Nothing of this request's may hold the store while the run records itself (on
+        # SQLite every transaction takes the write lock).
+        session.commit()
         started = PlaybookRequest(
             definition=found,
             started_by=principal.user,
