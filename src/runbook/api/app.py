@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
-from runbook.api.routes import audit, plans, runbooks, runs
+from runbook.api.routes import audit, identity, plans, runbooks, runs
 from runbook.model.repository import Repository
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.store_access import open_store
@@ -44,6 +44,6 @@ def create_app(repository: Repository) -> FastAPI:
     )
     app.state.repository = repository
     install_error_handlers(app)
-    for module in (runbooks, plans, runs, audit):
+    for module in (identity, runbooks, plans, runs, audit):
         app.include_router(module.router)
     return app
