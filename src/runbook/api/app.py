@@ -18,6 +18,7 @@ from runbook.api.errors import install_error_handlers
 from runbook.api.routes import (
     audit,
     gc,
+    identity,
     plan_actions,
     plans,
     playbook_runs,
@@ -63,7 +64,7 @@ def create_app(repository: Repository) -> FastAPI:
     app.state.repository = repository
     app.state.background = Background()
     install_error_handlers(app)
-    routers = (runbooks, plans, plan_actions, runs, audit, standing, workflows, playbooks)
-    for module in (*routers, playbook_runs, gc):
+    routers = (identity, runbooks, plans, plan_actions, runs, audit, standing, workflows)
+    for module in (*routers, playbooks, playbook_runs, gc):
         app.include_router(module.router)
     return app

@@ -18,12 +18,22 @@ def bearer_of(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def proxy_user_of(request: Request, header: str) -> str | None:
+    """The user the proxy header names, read as UTF-8 (HTTP hands headers over as latin-1)."""
+    value = request.headers.get(header) if header else None
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value  # not UTF-8: kept as is, and refused if it holds a control character
+
+
 def credentials_of(request: Request, authenticator: Authenticator) -> Credentials:
     """What ``request`` carries: its bearer, the proxy header (if configured), its peer."""
-    header = authenticator.settings.proxy_header
     return Credentials(
         bearer=bearer_of(request),
-        proxy_user=request.headers.get(header) if header else None,
+        proxy_user=proxy_user_of(request, authenticator.settings.proxy_header),
         peer=request.client.host if request.client else None,
     )
 

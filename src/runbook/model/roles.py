@@ -142,3 +142,18 @@ def allows(
     if principal.tags is None or runbook_tags is None or permission is Permission.VIEW:
         return True
     return bool(principal.tags & set(runbook_tags))
+
+
+def principal_summary(principal: Principal) -> dict[str, object]:
+    """The JSON form of a principal, with the permissions its role grants."""
+    return {
+        "user": principal.user,
+        "role": principal.role.value,
+        "kind": principal.kind.value,
+        "tags": sorted(principal.tags) if principal.tags is not None else None,
+        "permissions": sorted(
+            p.value
+            for p in ROLE_PERMISSIONS[principal.role]
+            if not principal.anonymous or p is Permission.VIEW
+        ),
+    }
