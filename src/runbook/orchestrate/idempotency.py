@@ -49,7 +49,8 @@ KEY_LIFETIME: Final = timedelta(hours=24)
 HEADER: Final = "Idempotency-Key"
 
 # Printable ASCII without spaces at the ends, as the IETF draft's examples and Stripe's keys.
-_KEY: Final = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+KEY_PATTERN: Final = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY: Final = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)

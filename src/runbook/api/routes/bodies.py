@@ -65,7 +65,7 @@ class PlaybookPlanBody(Body):
 
     parameters: dict[str, Any] = Field(default_factory=dict)
     version: str | None = None
-    revision: int | None = Field(default=None, ge=1)
+    revision: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class PlaybookRunBody(PlaybookPlanBody):

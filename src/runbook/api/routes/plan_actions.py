@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from runbook.api.errors import ERROR_RESPONSES
-from runbook.api.idempotent import Once
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlanBody, ReviewBody
 from runbook.api.store import repository, store_session
@@ -25,7 +24,7 @@ from runbook.orchestrate.summaries import plan_summary, review_summary
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
-router = APIRouter(tags=["plans"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["plans"], responses=CREATING_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

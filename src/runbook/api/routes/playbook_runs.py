@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.api.errors import ERROR_RESPONSES
-from runbook.api.idempotent import Once
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import CancelBody, PlaybookRunBody, RetryBody
 from runbook.api.store import repository, store_session
@@ -24,7 +23,7 @@ from runbook.orchestrate.playbooks.playbook_launch import launch_playbook, launc
 from runbook.orchestrate.playbooks.playbook_summaries import playbook_run_summary, target_summary
 from runbook.store.playbooks.playbook_definitions import get_definition
 
-router = APIRouter(tags=["playbooks"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Operator = Annotated[Principal, requires(Permission.RUN)]

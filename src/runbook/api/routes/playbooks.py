@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from runbook.api.errors import ERROR_RESPONSES
-from runbook.api.idempotent import Once
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlaybookImportBody, PlaybookPlanBody
 from runbook.api.store import repository, store_session
@@ -21,7 +20,7 @@ from runbook.orchestrate.playbooks.playbook_summaries import definition_summary
 from runbook.orchestrate.summaries import plan_summary
 from runbook.store.playbooks.playbook_definitions import get_definition, list_definitions
 
-router = APIRouter(tags=["playbooks"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 
@@ -58,7 +57,9 @@ def get_playbook(
     name: str,
     session: Store,
     version: Annotated[str | None, Query(description="The newest revision of version V.")] = None,
-    revision: Annotated[int | None, Query(ge=1, description="Revision N exactly.")] = None,
+    revision: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Revision N exactly.")
+    ] = None,
 ) -> dict[str, Any]:
     """A playbook as stored, its definition included (``runbook playbook show --json``)."""
     found = get_definition(session, name, version=version, revision=revision)

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from runbook.api.errors import ERROR_RESPONSES
-from runbook.api.idempotent import Once
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import StandingBody
 from runbook.api.store import repository, store_session
@@ -20,7 +19,7 @@ from runbook.orchestrate.standing_approvals import revoke
 from runbook.orchestrate.standing_grants import grant_standing, standing_summary
 from runbook.store.standing import get_standing, list_standing
 
-router = APIRouter(tags=["standing approvals"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["standing approvals"], responses=CREATING_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Reviewer = Annotated[Principal, requires(Permission.REVIEW)]

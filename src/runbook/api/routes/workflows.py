@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.api.errors import ERROR_RESPONSES
-from runbook.api.idempotent import Once
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import WorkflowRunBody
 from runbook.api.store import repository, store_session
@@ -33,7 +32,7 @@ from runbook.orchestrate.workflows.workflow_summaries import (
     workflow_run_summary,
 )
 
-router = APIRouter(tags=["workflows"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["workflows"], responses=CREATING_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Operator = Annotated[Principal, requires(Permission.RUN)]
