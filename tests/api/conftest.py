@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from runbook.api.app import create_app
 from runbook.model.plan import Plan
-from runbook.model.repository import Repository
+from runbook.model.repository import Repository, find_repository
 from runbook.model.roles import Role
 from runbook.model.run import CellEvent, CellStatus, Run, RunMode, RunState, new_run_id
 from runbook.orchestrate.planning import plan_runbook
@@ -31,8 +31,8 @@ class Records:
     private_plan: Plan
 
 
-def record_run(session: Session, plan: Plan) -> str:
-    """A finished run of ``plan`` with one cell event."""
+def record_run(session: Session, plan: Plan, error: str | None = None) -> str:
+    """A finished run of ``plan`` with one cell event (failed with ``error``, if given)."""
     started = datetime.now(UTC) - timedelta(minutes=1)
     run_id = new_run_id(started)
     create_run(
@@ -54,12 +54,14 @@ def record_run(session: Session, plan: Plan) -> str:
             run_id=run_id,
             cell_index=0,
             cell_type="code",
-            status=CellStatus.SUCCEEDED,
+            status=CellStatus.FAILED if error else CellStatus.SUCCEEDED,
+            error=error,
             started_at=started,
             ended_at=started + timedelta(seconds=1),
         ),
     )
-    finish_run(session, run_id, 1, RunState.SUCCEEDED, now=started + timedelta(seconds=2))
+    state = RunState.FAILED if error else RunState.SUCCEEDED
+    finish_run(session, run_id, 1, state, message=error, now=started + timedelta(seconds=2))
     session.commit()
     return run_id
 
@@ -119,3 +121,10 @@ def tokens(session: Session) -> Tokens:
     gone = create_token(session, user="gone", role=Role.ADMIN, created_by="root")
     revoke_token(session, gone.token.id, by="root")
     return Tokens(by_role=by_role, expired=expired, revoked=gone.secret)
+
+
+def with_service(repo: Repository, table: str) -> Repository:
+    """``repo`` with ``table`` (TOML under ``[service]``) added to its runbook.toml."""
+    config = repo.root / "runbook.toml"
+    config.write_text(config.read_text(encoding="utf-8") + f"\n[service]\n{table}\n", "utf-8")
+    return find_repository(repo.root)

@@ -53,8 +53,51 @@ def test_the_declared_permission_is_the_one_enforced(repo: Repository) -> None:
     assert declared["/audit"] is Permission.AUDIT
     assert declared["/runs"] is Permission.VIEW
     with TestClient(app) as client:
-        # No credentials: refused before any route runs, in the one error shape.
-        for path in declared:
-            response = client.get(path.replace("{", "x").replace("}", "x").replace(":path", ""))
-            assert response.status_code == 401, path
+        # No credentials: refused before any route runs (before its body is read), in the
+        # one error shape, whatever the method.
+        for route in app_routes(app):
+            if route_permission(route) == PUBLIC:
+                continue
+            path = route.path
+            for method in route.methods:
+                url = path.replace("{", "x").replace("}", "x").replace(":path", "")
+                response = client.request(method, url)
+                assert response.status_code == 401, (method, path)
             assert response.headers["www-authenticate"] == "Bearer"
+
+
+#: The permission each route of the REST edges needs: who reads, plans, runs, reviews, imports.
+EXPECTED = {
+    ("POST", "/plans"): Permission.PLAN,
+    ("GET", "/plans/{plan_id}/diff"): Permission.VIEW,
+    ("POST", "/plans/{plan_id}/reviews"): Permission.REVIEW,
+    ("GET", "/plans/{plan_id}/reviews"): Permission.VIEW,
+    ("POST", "/standing"): Permission.REVIEW,
+    ("GET", "/standing"): Permission.VIEW,
+    ("GET", "/standing/{approval_id}"): Permission.VIEW,
+    ("POST", "/standing/{approval_id}/revoke"): Permission.REVIEW,
+    ("GET", "/workflows"): Permission.VIEW,
+    ("POST", "/workflows/{name}/runs"): Permission.RUN,
+    ("GET", "/workflow-runs"): Permission.VIEW,
+    ("GET", "/workflow-runs/{run_id}"): Permission.VIEW,
+    ("POST", "/workflow-runs/{run_id}/resume"): Permission.RUN,
+    ("POST", "/playbooks/import"): Permission.IMPORT,
+    ("GET", "/playbooks"): Permission.VIEW,
+    ("GET", "/playbooks/{name}"): Permission.VIEW,
+    ("POST", "/playbooks/{name}/plans"): Permission.PLAN,
+    ("POST", "/playbooks/{name}/runs"): Permission.RUN,
+    ("GET", "/playbook-runs"): Permission.VIEW,
+    ("GET", "/playbook-runs/{run_id}"): Permission.VIEW,
+    ("POST", "/playbook-runs/{run_id}/retry"): Permission.RUN,
+    ("POST", "/playbook-runs/{run_id}/cancel"): Permission.RUN,
+    ("POST", "/gc"): Permission.GC,
+}
+
+
+def test_the_rest_routes_need_what_their_role_grants(repo: Repository) -> None:
+    declared = {
+        (method, r.path): route_permission(r)
+        for r in app_routes(create_app(repo))
+        for method in getattr(r, "methods", None) or ()
+    }
+    assert {route: declared.get(route) for route in EXPECTED} == EXPECTED

@@ -20,7 +20,7 @@ from tests.conftest import Result
 
 _KILLED_PLAN = """
 import os, sys
-import runbook.orchestrate.planning as planning
+import runbook.orchestrate.plan_writing as planning
 def die(*args, **kwargs):
     os._exit(137)
 setattr(planning, sys.argv[1], die)

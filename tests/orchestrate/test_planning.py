@@ -17,7 +17,7 @@ from runbook.errors import (
 )
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate import planning
+from runbook.orchestrate import plan_writing
 from runbook.orchestrate.planning import ensure_runnable, plan_runbook
 from runbook.orchestrate.reviewing import review_plan
 from runbook.store.plans import get_plan, list_plans
@@ -130,7 +130,7 @@ def test_a_crash_while_recording_removes_the_written_file(
     def crash(session: Session, plan: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(planning, "create_plan", crash)
+    monkeypatch.setattr(plan_writing, "create_plan", crash)
     with pytest.raises(RuntimeError):
         plan_runbook(session, repo, make_runbook(repo), {"host": "db1"}, planner="alice")
     assert list(repo.plans_dir.iterdir()) == []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from runbook.model.audit import GENESIS_HASH, EventKind, plan_subject, verify_chain
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
-from runbook.orchestrate import planning, reviewing
+from runbook.orchestrate import plan_writing, reviewing
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.reviewing import review_plan
 from runbook.store.audit import append_event, iter_events, list_events, verify_audit
@@ -267,7 +267,7 @@ def test_a_failed_append_rolls_back_the_plan_and_the_review(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(planning, "append_event", broken)
+    monkeypatch.setattr(plan_writing, "append_event", broken)
     monkeypatch.setattr(reviewing, "append_event", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         plan_runbook(session, repo, path, {"host": "db2"}, planner="alice")

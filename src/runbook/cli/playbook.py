@@ -7,7 +7,7 @@ about runs are in :mod:`runbook.cli.playbook_runs`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import click
 import yaml
@@ -16,11 +16,13 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
+from runbook.cli.playbook_plan import plan_command
 from runbook.cli.playbook_runs import register, revision_option, version_option
 from runbook.cli.types import PlaybookName
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.playbooks.playbook_run import PlaybookDefinition
+from runbook.orchestrate.playbooks.playbook_summaries import definition_summary
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 _SEMANTICS: Final = """\b
@@ -204,24 +206,10 @@ def show_command(
     console.print(escape(yaml.safe_dump(found.definition, sort_keys=False).rstrip()))
 
 
-def definition_summary(found: PlaybookDefinition) -> dict[str, Any]:
-    """The JSON form of an imported revision (without its definition)."""
-    return {
-        "name": found.name,
-        "revision": found.revision,
-        "version": found.version,
-        "sha256": found.sha256,
-        "source": found.source,
-        "git_commit": found.git_commit,
-        "dirty": found.dirty,
-        "imported_by": found.imported_by,
-        "imported_at": found.imported_at.isoformat(),
-    }
-
-
 def _commit(found: PlaybookDefinition) -> str:
     shown = found.git_commit[:12] if found.git_commit else "none"
     return f"{shown}{' (dirty)' if found.dirty else ''}"
 
 
 register(playbook_group)
+playbook_group.add_command(plan_command)

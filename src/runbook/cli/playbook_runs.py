@@ -23,8 +23,6 @@ from runbook.cli.playbook_view import (
     counts_line,
     listening,
     state_text,
-    summary,
-    target_summary,
     target_table,
 )
 from runbook.cli.run_listing import RunListing, listing_options
@@ -33,10 +31,15 @@ from runbook.cli.types import PlaybookName, PlaybookRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState
+from runbook.orchestrate.playbooks.playbook_summaries import (
+    playbook_run_summary as summary,
+)
+from runbook.orchestrate.playbooks.playbook_summaries import target_summary
 from runbook.outcomes import EXIT_OK, exit_code_for_state
 
 if TYPE_CHECKING:
-    from runbook.model.playbooks.playbook_run import TargetRecord
+    from runbook.model.option_values import CommandLineText
+    from runbook.model.playbooks.playbook_run import PlaybookDefinition, TargetRecord
     from runbook.model.repository import Repository
 
 _EXIT_HELP: Final = (
@@ -71,9 +74,16 @@ def register(group: click.Group) -> None:
     help="Runbook steps run without a person: confirm cells and manual steps are answered "
     "yes (recorded as you). Without it, a runbook step reaching such a cell fails its target.",
 )
+@click.option(
+    "--plan",
+    "plan_id",
+    metavar="PLAN",
+    help="Run a reviewed plan of the playbook (`runbook playbook plan`): its frozen "
+    "revision and values. NAME may then be left out.",
+)
 @as_option
 @json_option
-@click.argument("name", metavar="NAME", type=PlaybookName())
+@click.argument("name", metavar="NAME", type=PlaybookName(), required=False)
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -81,9 +91,10 @@ def run_command(
     revision: int | None,
     parameters: tuple[tuple[str, str], ...],
     yes: bool,
+    plan_id: str | None,
     as_user: str | None,
     as_json: bool,
-    name: str,
+    name: str | None,
 ) -> int:
     """Run imported playbook NAME across its inventory, batch after batch.
 
@@ -98,20 +109,39 @@ def run_command(
     (like `cancel --interrupt`). See `runbook playbook --help` for batches,
     max_failures, on_failure and drift.
     """
-    from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
     from runbook.store.playbooks.playbook_definitions import get_definition
 
     repo = repository(ctx)
     given = read_option_values(parameters)
-    with store_session(repo) as session:
-        found = get_definition(session, name, version=version, revision=revision)
+    if name is None and plan_id is None:
+        raise click.UsageError("name the playbook to run, or its reviewed plan with --plan")
+    found = None
+    if name is not None:
+        with store_session(repo) as session:
+            found = get_definition(session, name, version=version, revision=revision)
+    return run_playbook(repo, found, plan_id, given, yes, acting_user(as_user, repo), as_json)
+
+
+def run_playbook(
+    repo: Repository,
+    found: PlaybookDefinition | None,
+    plan_id: str | None,
+    given: dict[str, CommandLineText],
+    yes: bool,
+    user: str,
+    as_json: bool,
+) -> int:
+    """Run a playbook (or its plan) with the live table, and exit as its final state says."""
+    from runbook.orchestrate.playbooks.fleet import PlaybookRequest, start_playbook
+
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
         request = PlaybookRequest(
             definition=found,
-            started_by=acting_user(as_user, repo),
+            started_by=user,
             parameters=given,
             yes=yes,
             listener=listener,
+            plan_id=plan_id,
         )
         run = start_playbook(s, repo, request)
     return _finish(repo, run, as_json)

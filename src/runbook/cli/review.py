@@ -15,14 +15,12 @@ from runbook.cli.output import console, print_json
 from runbook.cli.plan import print_forced
 from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
-from runbook.errors import NotebookFormatError, PathEscapeError
-from runbook.model.diff import notebook_diff
-from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
 from runbook.model.review import Verdict
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
+from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.plan_store import intact_plan_notebook
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness
 from runbook.orchestrate.review_trust import review_rules_now
@@ -150,13 +148,24 @@ def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None
     console.print(f"confirm cells (mutative, gated at run time): {', '.join(confirms) or 'none'}")
     print_modules(module_statuses(repo, plan))
     render_notebook(console, notebook)
-    console.rule("Changes against the source runbook")
-    try:
-        source = read_wild_notebook(repo.resolve(plan.runbook_path), plan.runbook_path).notebook
-    except (NotebookFormatError, PathEscapeError) as error:
-        console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
+    changes = plan_diff(session, repo, plan)
+    if changes.against == "playbook":
+        console.rule(f"Changes in newer imports of playbook {escape(changes.source)}")
+        if not changes.lines:
+            console.print(f"none: revision {changes.planned_revision} is the newest import")
+            return
+        console.print(
+            f"the plan runs revision {changes.planned_revision}; revision "
+            f"{changes.newest_revision} differs:"
+        )
+        for line in changes.lines:
+            console.print(escape(line), highlight=False)
         return
-    render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
+    console.rule("Changes against the source runbook")
+    if changes.unavailable is not None:
+        console.print(f"[yellow]source runbook unavailable: {escape(changes.unavailable)}[/yellow]")
+        return
+    render_diff(console, changes.lines)
 
 
 def print_verdicts(session: Session, repo: Repository, plan: Plan) -> None:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
 from runbook.cli.output import console, err_console, print_json
 from runbook.cli.types import PlanId
+from runbook.errors import PlaybookPlanError
 from runbook.model.run import RunMode
 from runbook.outcomes import exit_code_for_state
 
@@ -122,8 +123,16 @@ def run_command(
         cell_timeout=cell_timeout,
         early=early,
     )
-    with store_sessions(repo) as sessions:
-        result = start_run(sessions, repo, request)
+    try:
+        with store_sessions(repo) as sessions:
+            result = start_run(sessions, repo, request)
+    except PlaybookPlanError:  # `run` runs any plan: a playbook's runs across its fleet
+        from runbook.cli.playbook_runs import run_playbook
+
+        if dry_run or start_cell is not None:
+            message = "--dry-run and --from do not apply to a playbook's plan"
+            raise click.UsageError(message) from None
+        return run_playbook(repo, None, plan_id, {}, yes, executor, as_json)
     run, outcome = result.run, result.outcome
     for warning in result.warnings:
         err_console.print(f"[yellow]warning: {escape(warning)}[/yellow]")

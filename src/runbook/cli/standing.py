@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
-from runbook.errors import ConfigError, UsageError
-from runbook.model.retention import parse_ttl
-from runbook.model.standing import StandingApproval, parse_bound
-from runbook.orchestrate.standing_approvals import approve_standing, revoke
+from runbook.orchestrate.standing_approvals import revoke
+from runbook.orchestrate.standing_grants import grant_standing, standing_summary
 from runbook.store.standing import get_standing, list_standing
-
-
-def standing_summary(approval: StandingApproval) -> dict[str, Any]:
-    """The JSON form of a standing approval."""
-    return {
-        "id": approval.id,
-        "runbook": approval.runbook_path,
-        "sha256": approval.runbook_sha256,
-        "callers": list(approval.callers),
-        "bounds": {name: bound.describe() for name, bound in approval.bounds.items()},
-        "approved_by": approval.approved_by,
-        "identity_kind": approval.identity_kind,
-        "approved_at": approval.approved_at.isoformat(),
-        "expires_at": approval.expires_at.isoformat(),
-        "confirm_unattended": approval.confirm_unattended,
-        "comment": approval.comment,
-        "revoked_at": approval.revoked_at.isoformat() if approval.revoked_at else None,
-        "revoked_by": approval.revoked_by,
-    }
 
 
 @click.command("approve-standing")
@@ -66,6 +43,14 @@ def standing_summary(approval: StandingApproval) -> dict[str, Any]:
     is_flag=True,
     help="Let confirm cells run with nobody there (without it, a confirm cell stops the run).",
 )
+@click.option(
+    "--workflow",
+    "is_workflow",
+    is_flag=True,
+    help="RUNBOOK names a workflow: approve its file, at its sha256, and its tasks' runbooks "
+    "for its triggers (--for schedule:NAME / sensor:NAME), with a bound on each workflow "
+    "parameter.",
+)
 @click.option("-m", "--comment", metavar="TEXT", help="Why, recorded with the approval.")
 @as_option
 @json_option
@@ -73,6 +58,7 @@ def standing_summary(approval: StandingApproval) -> dict[str, Any]:
 def approve_standing_command(
     ctx: click.Context,
     runbook_name: str,
+    is_workflow: bool,
     callers: tuple[str, ...],
     bounds: tuple[str, ...],
     expires: str,
@@ -87,23 +73,23 @@ def approve_standing_command(
     as long as the runbook (and the repository code it can import) is unchanged, every
     value is inside its bound, and the approval has not expired or been revoked. Outside
     them the caller is refused, before anything runs, in one line naming what failed.
+
+    With --workflow, RUNBOOK is a workflow's name: its schedule and sensor firings then run
+    under the approval while the workflow file, its tasks' runbooks and the repository code
+    are unchanged and its parameters inside their bounds.
     """
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
-    parsed = dict(parse_bound(b) for b in bounds)
-    try:
-        lifetime = parse_ttl(expires, "--expires")
-    except ConfigError as error:
-        raise UsageError(str(error)) from None
     with store_session(repo) as session:
-        approval = approve_standing(
+        approval = grant_standing(
             session,
             repo,
             runbook_name,
+            workflow=is_workflow,
             reviewer=reviewer,
             callers=callers,
-            bounds=parsed,
-            lifetime=lifetime,
+            bounds=bounds,
+            expires=expires,
             confirm_unattended=confirm_unattended,
             comment=comment,
         )

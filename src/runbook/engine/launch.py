@@ -92,9 +92,11 @@ def launch_for_plan(
 
     try:
         planned = json.loads(plan_text)
+        if "playbook" in planned["metadata"]["runbook"]["plan"]:
+            return None  # a playbook's plan runs its steps' kernels, not one of its own
         name = kernel_name(planned)
         cwd = kernel_cwd(repository, planned_cwd(planned))
-    except (OSError, ValueError, AttributeError, PathEscapeError):
+    except (OSError, ValueError, AttributeError, KeyError, TypeError, PathEscapeError):
         return None
     env = kernel_environment(
         run_id=run_id, plan_id=plan_id, repo_root=repository.root, dry_run=dry_run

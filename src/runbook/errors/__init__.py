@@ -8,6 +8,7 @@ The tree::
     │   ├── PathEscapeError         a user path leaves the repository
     │   ├── UnknownRunbookError     no such runbook
     │   ├── UnknownPlanError        no such plan
+    │   ├── PlaybookPlanError       a playbook's plan given to `runbook run`
     │   ├── UnknownStandingApprovalError  no such standing approval
     │   ├── UnknownRunError         no such run
     │   ├── UnknownWorkflowRunError no such workflow run
@@ -16,6 +17,7 @@ The tree::
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
+    │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -35,6 +37,7 @@ The tree::
         │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
         │   ├── StandingRefusedError  no standing approval covers an unattended caller's plan
         │   ├── ReviewRequiredError the plan needs an approval it does not have
+        │   ├── PlaybookReviewError a playbook needing review run without an approved plan
         │   ├── PlanModifiedError   the plan no longer matches its recorded sha256
         │   ├── PlanUnreadableError the plan file is gone, or no longer a valid notebook
         │   ├── PlanCodeChangedError repository code the plan can import changed since planning
@@ -63,7 +66,12 @@ every name is imported from here.
 
 from __future__ import annotations
 
-from runbook.errors.access import CredentialsError, ForbiddenError, UnknownTokenError
+from runbook.errors.access import (
+    CredentialsError,
+    ForbiddenError,
+    IdempotencyConflictError,
+    UnknownTokenError,
+)
 from runbook.errors.base import (
     FailureError,
     RunbookError,
@@ -97,6 +105,7 @@ from runbook.errors.policy import (
     PlanModifiedError,
     PlanRunningError,
     PlanUnreadableError,
+    PlaybookReviewError,
     PolicyError,
     ReviewRequiredError,
     RunRefusedError,
@@ -111,6 +120,7 @@ from runbook.errors.usage import (
     NotARepositoryError,
     ParameterError,
     PathEscapeError,
+    PlaybookPlanError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -134,6 +144,7 @@ __all__ = [
     "ForbiddenError",
     "GateDeciderError",
     "GateNotWaitingError",
+    "IdempotencyConflictError",
     "IdentityError",
     "InjectionError",
     "MetadataError",
@@ -148,6 +159,8 @@ __all__ = [
     "PlanModifiedError",
     "PlanRunningError",
     "PlanUnreadableError",
+    "PlaybookPlanError",
+    "PlaybookReviewError",
     "PolicyError",
     "ReportError",
     "ReviewRequiredError",

@@ -32,3 +32,12 @@ class UnknownTokenError(UsageError):
     def __init__(self, token_id: str) -> None:
         super().__init__(f"{token_id}: no such API token (see `runbook token list`)")
         self.token_id = token_id
+
+
+class IdempotencyConflictError(UsageError):
+    """An ``Idempotency-Key`` already used for a different request, or for one in progress."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r}: {reason}")
+        self.key = key
+        self.reason = reason

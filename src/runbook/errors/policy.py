@@ -59,6 +59,18 @@ class ReviewRequiredError(PolicyError):
         self.reason = reason
 
 
+class PlaybookReviewError(PolicyError):
+    """A playbook that needs review was run without an approved plan of it."""
+
+    def __init__(self, playbook: str) -> None:
+        super().__init__(
+            f"playbook {playbook} needs review (review.require and its tags): plan it with "
+            f"`runbook playbook plan {playbook}`, have the plan approved, then "
+            "`runbook playbook run --plan PLAN`"
+        )
+        self.playbook = playbook
+
+
 class CheckFailedError(PolicyError):
     """``runbook check`` finds errors in the runbook being planned, and ``--force`` was not
     given. ``where`` is the first error's place (``cell 3`` or ``notebook``), ``count`` how

@@ -122,3 +122,14 @@ class IdentityError(UsageError, ValueError):
         self.where = where
         self.identity = identity
         self.reason = reason
+
+
+class PlaybookPlanError(UsageError):
+    """A playbook's plan was given where a runbook's plan runs (``runbook run``)."""
+
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(
+            f"plan {plan_id} is a playbook's plan: run it with `runbook playbook run --plan "
+            f"{plan_id}`"
+        )
+        self.plan_id = plan_id

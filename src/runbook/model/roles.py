@@ -38,6 +38,8 @@ class Permission(StrEnum):
     IMPORT = "import"
     #: Read and change the service's settings.
     SETTINGS = "settings"
+    #: Remove what is past its retention (``runbook gc``).
+    GC = "gc"
 
 
 class Role(StrEnum):
@@ -71,6 +73,16 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 
 #: The user name every anonymous caller is recorded as.
 ANONYMOUS_USER: Final = "anonymous"
+
+
+#: Which role a principal holding several gets (an issuer's groups may map to many).
+ROLE_PRECEDENCE: Final = (Role.ADMIN, Role.OPERATOR, Role.REVIEWER, Role.VIEWER)
+
+
+def pick_role(roles: Iterable[Role]) -> Role | None:
+    """The first of :data:`ROLE_PRECEDENCE` among ``roles``; None when there is none."""
+    held = set(roles)
+    return next((role for role in ROLE_PRECEDENCE if role in held), None)
 
 
 def parse_role(value: str, where: str = "role") -> Role:
@@ -130,3 +142,18 @@ def allows(
     if principal.tags is None or runbook_tags is None or permission is Permission.VIEW:
         return True
     return bool(principal.tags & set(runbook_tags))
+
+
+def principal_summary(principal: Principal) -> dict[str, object]:
+    """The JSON form of a principal, with the permissions its role grants."""
+    return {
+        "user": principal.user,
+        "role": principal.role.value,
+        "kind": principal.kind.value,
+        "tags": sorted(principal.tags) if principal.tags is not None else None,
+        "permissions": sorted(
+            p.value
+            for p in ROLE_PERMISSIONS[principal.role]
+            if not principal.anonymous or p is Permission.VIEW
+        ),
+    }

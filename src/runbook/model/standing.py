@@ -24,7 +24,9 @@ from runbook.errors import UsageError
 from runbook.model.modules import Manifest
 
 BoundKind = Literal["value", "choices", "pattern", "range", "any"]
-CALLER_KINDS: Final = ("workflow", "playbook", "catalog")
+CALLER_KINDS: Final = ("workflow", "playbook", "catalog", "schedule", "sensor")
+#: The callers of an approval of a workflow file: its triggers, firing with nobody there.
+TRIGGER_KINDS: Final = ("schedule", "sensor")
 _RANGE: Final = re.compile(r"^(-?[0-9.]*)\.\.(-?[0-9.]*)$")
 
 
@@ -123,7 +125,10 @@ def check_caller(caller: str) -> str:
     """``KIND:NAME`` with a known kind; UsageError otherwise."""
     kind, sep, name = caller.partition(":")
     if not sep or kind not in CALLER_KINDS or not name.strip():
-        raise UsageError(f"--for {caller!r}: expected workflow:NAME, playbook:NAME or catalog:RULE")
+        raise UsageError(
+            f"--for {caller!r}: expected workflow:NAME, playbook:NAME, catalog:RULE, "
+            "schedule:WORKFLOW or sensor:WORKFLOW"
+        )
     return f"{kind}:{name.strip()}"
 
 

@@ -12,8 +12,9 @@ import json
 import os
 from dataclasses import dataclass
 
-from runbook.model.modules import Manifest, module_manifest
+from runbook.model.modules import Manifest, manifest_changes, module_manifest
 from runbook.model.plan import Plan
+from runbook.model.playbooks.playbook_plan import playbook_plan_of, step_changes
 from runbook.model.repository import Repository
 from runbook.typing import Notebook
 
@@ -56,6 +57,18 @@ def planned_modules(notebook: Notebook) -> Manifest:
     if not isinstance(modules, dict):
         return {}
     return {str(path): str(sha) for path, sha in modules.items()}
+
+
+def code_changes(repository: Repository, plan: Plan, current: Manifest | None = None) -> list[str]:
+    """What changed since planning in the code the plan binds: the repository's modules
+    (``current``, when the caller walked them already) and, for a playbook plan, the
+    runbooks of its steps. Any change voids the plan's reviews."""
+    modules = local_modules(repository) if current is None else current
+    changes = manifest_changes(plan_modules(plan), modules)
+    frozen = playbook_plan_of(plan)
+    if frozen is not None:
+        changes += step_changes(repository, frozen)
+    return changes
 
 
 def plan_modules(plan: Plan) -> Manifest:

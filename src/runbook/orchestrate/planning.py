@@ -14,45 +14,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-import nbformat
 from sqlalchemy.orm import Session
 
 from runbook.errors import (
-    AlreadyExistsError,
     PathEscapeError,
     PlanCodeChangedError,
     PlanFolderError,
     ReviewRequiredError,
 )
-from runbook.model.audit import EventKind, plan_subject
 from runbook.model.files import FileText
 from runbook.model.forcing import FORCED_KEY, check_for_planning, plan_forced
 from runbook.model.identity import check_identity
-from runbook.model.ids import plan_file
 from runbook.model.injection import inject_parameters, render_parameters
-from runbook.model.modules import Manifest, manifest_changes
-from runbook.model.notebook import load_runbook, parse_notebook
+from runbook.model.modules import Manifest
+from runbook.model.notebook import load_runbook
 from runbook.model.parameter_binding import Prompt, Warn, bind_parameters
 from runbook.model.parameters import check_name
-from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
+from runbook.model.plan import Plan
 from runbook.model.readiness import Readiness, assess
 from runbook.model.repository import Repository
 from runbook.model.review_rules import RecordedRules
 from runbook.model.templates import slugify
-from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, plan_cwd, planned_cwd
-from runbook.orchestrate.plan_code import local_modules, plan_modules
-from runbook.orchestrate.plan_files import (
-    pending_plan_file,
-    publish_plan_file,
-    sweep_plan_files,
-    writing_plan_files,
-)
+from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, planned_cwd
+from runbook.orchestrate.plan_code import code_changes, local_modules
 from runbook.orchestrate.plan_store import PlanFile, intact_plan_file, read_plan_file
+from runbook.orchestrate.plan_writing import PlanHeader, write_plan
 from runbook.orchestrate.review_trust import counted_reviews, review_rules_now
-from runbook.orchestrate.standing_approvals import approving_standing, standing_still_holds
-from runbook.store.audit import append_event
-from runbook.store.plan_notebooks import store_plan_notebook
-from runbook.store.plans import create_plan, get_plan, list_plans
+from runbook.orchestrate.standing_approvals import (
+    approving_standing,
+    covering_plan,
+    standing_still_holds,
+)
+from runbook.store.plans import get_plan, list_plans
+from runbook.store.playbooks.playbook_runs import spending_playbook_run
 from runbook.store.reviews import list_reviews
 from runbook.store.runs import spending_run
 from runbook.typing import JsonValue, Notebook
@@ -82,6 +76,7 @@ def plan_runbook(
     cwd_base: Path | None = None,
     force: bool = False,
     caller: str | None = None,
+    cover: str | None = None,
 ) -> Plan:
     """Bind a runbook to values, write the planned notebook and record the plan.
 
@@ -96,7 +91,8 @@ def plan_runbook(
     recorded in the plan, which always needs a person's review (:mod:`runbook.model.forcing`).
     An unattended ``caller`` (``workflow:NAME``, ``playbook:NAME``) of a runbook that needs
     review gets its plan approved by a standing approval (never a forced one), or
-    StandingRefusedError saying which bound failed.
+    StandingRefusedError saying which bound failed; a runbook step of a reviewed playbook
+    plan ``cover`` runs under that plan's approval instead, at the content it bound.
 
     The plan is nbformat 4.5, valid under nbformat's validator, whatever minor the runbook
     was saved in (``metadata.runbook.plan.nbformat`` records that one), and its sha256 is
@@ -117,13 +113,13 @@ def plan_runbook(
         values, secret_refs = bind_parameters(runbook, given, prompt=prompt, where=where, warn=warn)
     required = bool(forced) or repository.config.review.requires_review(runbook.meta.tags)
     modules = local_modules(repository)
-    standing = (
-        approving_standing(
+    standing = None
+    if cover is not None and required and not forced:
+        standing = covering_plan(session, repository, runbook, cover)
+    elif caller is not None and required and not forced:
+        standing = approving_standing(
             session, repository, runbook, caller, {**values, **secret_refs}, now, modules
-        )
-        if caller is not None and required and not forced
-        else None
-    )
+        ).id
     planned_at = now or datetime.now(UTC)
     plan_id = new_plan_id(runbook.meta.title)
     # Like papermill, inject nothing when there is nothing to bind: cell numbers stay the same.
@@ -149,74 +145,25 @@ def plan_runbook(
     }
     if forced:  # hashed with the rest: the reviewer sees it, and it cannot be dropped
         notebook.metadata.runbook.plan[FORCED_KEY] = forced
-    sweep_plan_files(session, repository)
-    target = plan_file(repository, plan_id)
-    if target.exists():
-        raise AlreadyExistsError(repository.relative(target))
-    text = nbformat.writes(notebook) + "\n"
-    # Hashed as `run` will read it: what nbformat's writer drops or adds cannot void it.
-    canonical = canonical_json(parse_notebook(text, repository.relative(target)))
-    plan = Plan(
-        id=plan_id,
-        runbook_path=where,
-        title=runbook.meta.title,
-        sha256=content_sha256(canonical),
-        parameters={**values, **secret_refs},
-        planned_by=planner,
-        planned_at=planned_at,
-        state=PlanState.PLANNED,
-        notebook_path=repository.relative(target),
-        review_required=required,
-        content=canonical,
-        review_rules=RecordedRules(
-            tuple(runbook.meta.tags),
-            repository.config.review.rules.requirements(runbook.meta.tags),
-        ),
-        standing_approval=standing.id if standing is not None else None,
-    )
-    with writing_plan_files(repository):
-        pending = pending_plan_file(repository, plan_id, text)
-        try:
-            _record_plan(session, plan, text.encode("utf-8"))
-        except BaseException:
-            session.rollback()
-            pending.unlink(missing_ok=True)
-            raise
-        publish_plan_file(pending)
-    return plan
-
-
-def _record_plan(session: Session, plan: Plan, notebook: bytes) -> None:
-    """The plan's record, its notebook's bytes and its audit event, committed together:
-    never one without the others."""
-    create_plan(session, plan)
-    store_plan_notebook(session, plan.id, notebook)
-    append_event(
+    return write_plan(
         session,
-        kind=EventKind.PLAN_CREATED,
-        actor=plan.planned_by,
-        subject=plan_subject(plan.id),
-        payload={
-            "runbook": plan.runbook_path,
-            "sha256": plan.sha256,
-            "parameters": plan.parameters,  # secrets are references here, never values
-            "cwd": plan_cwd(plan),
-            "review_required": plan.review_required,
-            FORCED_KEY: plan_forced(plan),  # the check errors the planner overrode
-            **_rules_payload(plan),
-        },
-        at=plan.planned_at,
+        repository,
+        notebook,
+        PlanHeader(
+            id=plan_id,
+            runbook_path=where,
+            title=runbook.meta.title,
+            parameters={**values, **secret_refs},
+            planned_by=planner,
+            planned_at=planned_at,
+            review_required=required,
+            review_rules=RecordedRules(
+                tuple(runbook.meta.tags),
+                repository.config.review.rules.requirements(runbook.meta.tags),
+            ),
+            standing_approval=standing,
+        ),
     )
-    session.commit()
-
-
-def _rules_payload(plan: Plan) -> dict[str, object]:
-    payload: dict[str, object] = {}
-    if plan.review_rules is not None:
-        payload["review_rules"] = plan.review_rules.to_json()
-    if plan.standing_approval is not None:
-        payload["standing_approval"] = plan.standing_approval
-    return payload
 
 
 def plan_readiness(
@@ -236,8 +183,7 @@ def plan_readiness(
         if actual_sha256
         else read_plan_file(session, repository, plan, fill_cache=False)
     )
-    current = local_modules(repository) if current_modules is None else current_modules
-    changes = manifest_changes(plan_modules(plan), current)
+    changes = code_changes(repository, plan, current_modules)
     reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
     required, requirements = review_rules_now(repository, plan)
     # A forced plan needs a person's review, even if its record were edited to say otherwise.
@@ -256,9 +202,14 @@ def plan_readiness(
         unreadable=file.problem,
         unsigned=unsigned,
         requirements=requirements,
-        spent_by=spending_run(session, plan.id) if required else None,
+        spent_by=_spending(session, plan.id) if required else None,
         lapsed=lapsed,
     )
+
+
+def _spending(session: Session, plan_id: str) -> str | None:
+    """The run (of a runbook, or of a playbook) that spent the plan's approval."""
+    return spending_run(session, plan_id) or spending_playbook_run(session, plan_id)
 
 
 def list_plan_readiness(

@@ -27,7 +27,6 @@ from runbook.errors import (
 from runbook.model.audit import EventKind, plan_subject
 from runbook.model.audit_facts import review_event_payload
 from runbook.model.identity import check_identity
-from runbook.model.modules import manifest_changes
 from runbook.model.plan import Plan, PlanState
 from runbook.model.repository import Repository
 from runbook.model.review import (
@@ -39,7 +38,7 @@ from runbook.model.review import (
     signed_message,
     standing,
 )
-from runbook.orchestrate.plan_code import local_modules, plan_modules
+from runbook.orchestrate.plan_code import code_changes
 from runbook.orchestrate.plan_store import intact_plan_file
 from runbook.orchestrate.ssh_signatures import SigningKey, fingerprint, principals, sign, verifies
 from runbook.store.audit import append_event
@@ -67,6 +66,7 @@ def review_plan(
     now: datetime | None = None,
     key: SigningKey | None = None,
     signed: SignedVerdict | None = None,
+    own_key: bool = False,
 ) -> Review:
     """Record a verdict on a plan, bound to the content the reviewer saw.
 
@@ -74,6 +74,8 @@ def review_plan(
     planned cannot be reviewed at all. With ``key`` the verdict is signed here; with
     ``signed`` it was signed elsewhere; either makes the key's principal the reviewer. A
     repository with ``review.signed`` refuses a verdict with neither (SignatureError).
+    With ``own_key`` (a verdict signed elsewhere and sent by a proven ``reviewer``, as the
+    service receives it), the key must be one ``allowed_signers`` lists for ``reviewer``.
     """
     check_identity(reviewer, "reviewer")
     plan = get_plan(session, plan_id)
@@ -87,6 +89,11 @@ def review_plan(
         review = _signed_review(
             session, repository, plan, verdict, reviewer, signed, at, comment or None
         )
+        if own_key and not same_person(review.reviewer, reviewer):
+            raise SignatureError(
+                f"plan {plan.id}: the key that signed is {review.reviewer}'s, not "
+                f"{reviewer}'s: sign with your own key"
+            )
     elif repository.config.review.signed:
         raise SignatureError(
             f"plan {plan.id}: this repository requires signed reviews (review.signed): "
@@ -97,7 +104,7 @@ def review_plan(
     if same_person(plan.planned_by, review.reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, review.reviewer)
     intact_plan_file(session, repository, plan)
-    changes = manifest_changes(plan_modules(plan), local_modules(repository))
+    changes = code_changes(repository, plan)
     if changes:
         raise PlanCodeChangedError(plan.id, changes)
     if verdict is Verdict.WITHDRAWN:

@@ -28,6 +28,7 @@ from runbook.engine.launch import RunKernelManager, kernel_name
 from runbook.errors import (
     ConfigError,
     NotAPlanError,
+    PlaybookPlanError,
     RunbookError,
     RunStoreLostError,
     StoreError,
@@ -41,6 +42,7 @@ from runbook.model.cells import find_cell
 from runbook.model.ids import IdKind, id_path, run_folder
 from runbook.model.notebook import parse_meta
 from runbook.model.plan import Plan
+from runbook.model.playbooks.playbook_plan import playbook_plan_of
 from runbook.model.repository import NOTEBOOK_SUFFIX, Repository
 from runbook.model.run import Run, RunMode, RunState
 from runbook.model.settings_process import process_settings
@@ -206,6 +208,8 @@ def _admit(
     with sessions.begin() as session:
         sweep(session, repository)
         plan_id = resolve_plan_id(session, repository, request.plan_id)
+        if playbook_plan_of(get_plan(session, plan_id)) is not None:
+            raise PlaybookPlanError(plan_id)  # before anything is recorded
         plan, notebook = load_runnable(session, repository, plan_id, early.plan_file)
         previous = list_runs(session, plan_id=plan.id, limit=1)
     cwd = plan_folder(repository, plan.id, notebook)

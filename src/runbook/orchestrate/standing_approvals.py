@@ -15,16 +15,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from runbook.errors import StandingRefusedError, UsageError
+from runbook.errors import ReviewRequiredError, StandingRefusedError, UsageError
 from runbook.model.audit import EventKind
 from runbook.model.identity import check_identity
 from runbook.model.modules import Manifest, manifest_changes
 from runbook.model.notebook import Runbook, load_runbook
-from runbook.model.plan import Plan, canonical_json, content_sha256
+from runbook.model.plan import Plan, PlanState, canonical_json, content_sha256
+from runbook.model.playbooks.playbook_plan import playbook_plan_of
 from runbook.model.repository import Repository
-from runbook.model.standing import Bound, StandingApproval, check_caller
+from runbook.model.standing import TRIGGER_KINDS, Bound, StandingApproval, check_caller
 from runbook.orchestrate.plan_code import local_modules
 from runbook.store.audit import append_event
+from runbook.store.plans import get_plan
 from runbook.store.standing import create_standing, get_standing, list_standing, revoke_standing
 
 #: The longest a standing approval may last: unattended use is reviewed again at least yearly.
@@ -89,17 +91,22 @@ def approve_standing(
         comment=comment or None,
         modules=local_modules(repository),
     )
+    record_standing(session, approval, at)
+    return approval
+
+
+def record_standing(session: Session, approval: StandingApproval, at: datetime) -> None:
+    """Keep a new standing approval and its ``standing.approved`` event, committed together."""
     create_standing(session, approval)
     append_event(
         session,
         kind=EventKind.STANDING_APPROVED,
-        actor=reviewer,
+        actor=approval.approved_by,
         subject=standing_subject(approval.id),
         payload=standing_payload(approval),
         at=at,
     )
     session.commit()
-    return approval
 
 
 def standing_payload(approval: StandingApproval) -> dict[str, Any]:
@@ -148,6 +155,8 @@ def approving_standing(
     where = repository.relative(runbook.path)
     at = now or datetime.now(UTC)
     sha = runbook_sha256(runbook)
+    if caller.partition(":")[0] in TRIGGER_KINDS:
+        return _trigger_approval(session, where, sha, caller, at)
     reasons = []
     for approval in list_standing(session, runbook_path=where):
         reason = approval.refusal(caller, sha, parameters, at)
@@ -165,16 +174,63 @@ def approving_standing(
     raise StandingRefusedError(where, caller, reasons[0][1])
 
 
+#: How a runbook step's plan names the reviewed playbook plan it runs under, in place of a
+#: standing approval's id (see :mod:`runbook.orchestrate.playbooks.playbook_plans`).
+COVER_PREFIX = "plan:"
+
+
+def covering_plan(session: Session, repository: Repository, runbook: Runbook, cover: str) -> str:
+    """The approval a runbook step's plan runs under inside a reviewed playbook plan
+    ``cover``: ``plan:<cover>``; ReviewRequiredError when the runbook is not what that
+    plan bound (changed since, or not one of its steps), or the plan no longer holds."""
+    where = repository.relative(runbook.path)
+    frozen = playbook_plan_of(get_plan(session, cover))
+    bound = frozen.runbooks.get(where) if frozen is not None else None
+    if bound != runbook_sha256(runbook):
+        raise ReviewRequiredError(
+            cover, f"runbook {where} is not what the playbook plan bound (changed since?)"
+        )
+    approval = COVER_PREFIX + cover
+    lapsed = standing_still_holds(session, approval)
+    if lapsed is not None:
+        raise ReviewRequiredError(cover, lapsed)
+    return approval
+
+
+def _trigger_approval(
+    session: Session, where: str, sha: str, caller: str, at: datetime
+) -> StandingApproval:
+    """The approval of the workflow file a trigger fired that binds this runbook as it is;
+    the workflow's values were checked against its bounds when it fired
+    (:mod:`runbook.orchestrate.workflows.workflow_standing`)."""
+    for approval in list_standing(session):
+        holds = approval.revoked_at is None and at < approval.expires_at
+        if holds and caller in approval.callers and approval.modules.get(where) == sha:
+            return approval
+    raise StandingRefusedError(
+        where, caller, "no standing approval of its workflow binds this runbook as it is"
+    )
+
+
 def confirms_unattended(session: Session, plan: Plan) -> bool:
     """Whether the plan's confirm cells may run with nobody there: only under a standing
     approval that says so."""
-    if plan.standing_approval is None:
+    if plan.standing_approval is None or plan.standing_approval.startswith(COVER_PREFIX):
         return False
     return get_standing(session, plan.standing_approval).confirm_unattended
 
 
 def standing_still_holds(session: Session, approval_id: str) -> str | None:
-    """Why a plan's standing approval no longer approves it (revoked, expired), or None."""
+    """Why a plan's standing approval no longer approves it (revoked, expired), or None.
+
+    For a runbook step's plan covered by a playbook plan (``plan:<id>``): why that plan no
+    longer approves it (rejected, its approvals withdrawn).
+    """
+    if approval_id.startswith(COVER_PREFIX):
+        cover = get_plan(session, approval_id.removeprefix(COVER_PREFIX))
+        if cover.review_required and cover.state is not PlanState.APPROVED:
+            return f"its playbook plan {cover.id} is {cover.state.value}"
+        return None
     approval = get_standing(session, approval_id)
     if approval.revoked_at is not None:
         return f"its standing approval {approval.id} was revoked by {approval.revoked_by}"

@@ -28,6 +28,7 @@ from runbook.model.roles import Principal, PrincipalKind, Role
 from runbook.store.api_tokens import (
     create_api_token,
     find_api_token,
+    get_api_token,
     list_api_tokens,
     revoke_api_token,
 )
@@ -113,8 +114,12 @@ def list_tokens(session: Session) -> list[ApiToken]:
 
 
 def revoke_token(session: Session, token_id: str, *, by: str) -> ApiToken:
-    """Revoke a token now; it stops authenticating at once. Audited."""
+    """Revoke a token now; it stops authenticating at once. Audited (once: revoking a
+    revoked token changes nothing)."""
     by = check_identity(by, "revoker")
+    existing = get_api_token(session, token_id)
+    if existing.revoked_at is not None:
+        return existing
     now = datetime.now(UTC)
     token = revoke_api_token(session, token_id, by, now)
     append_event(

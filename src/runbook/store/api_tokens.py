@@ -40,6 +40,14 @@ def find_api_token(session: Session, secret_sha256: str) -> ApiToken | None:
     return _to_token(row) if row is not None else None
 
 
+def get_api_token(session: Session, token_id: str) -> ApiToken:
+    """The token with this id; UnknownTokenError when there is none."""
+    row = session.get(ApiTokenRow, token_id)
+    if row is None:
+        raise UnknownTokenError(token_id)
+    return _to_token(row)
+
+
 def list_api_tokens(session: Session) -> list[ApiToken]:
     """Every token, newest first."""
     query = select(ApiTokenRow).order_by(ApiTokenRow.created_at.desc(), ApiTokenRow.id)

@@ -353,6 +353,8 @@ class PlaybookRunRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # Last: added by migration 0006, which appends it.
     lease_epoch: Mapped[int] = mapped_column(Integer, server_default="1")
+    # The reviewed plan it runs under (migration 0010, appended): its success spends it.
+    plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class PlaybookTargetRow(Base):

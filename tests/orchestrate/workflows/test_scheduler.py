@@ -382,37 +382,83 @@ def test_a_failing_sensor_firing_is_retried_up_to_sensor_attempts(
     assert states == [WorkflowState.FAILED, WorkflowState.FAILED]
 
 
-def test_a_scheduled_task_that_needs_review_fires_only_under_a_standing_approval(
+REGIONAL = """
+workflows:
+  - name: hourly
+    parameters: {region: us}
+    triggers:
+      - {schedule: "0 * * * *", timezone: UTC}
+    notebooks:
+      only: {filename: only.ipynb, parameters: {region: region}}
+"""
+
+
+def test_a_scheduled_workflow_fires_only_under_a_standing_approval_of_its_file(
     repo: Repository, sessions: sessionmaker[Session]
 ) -> None:
+    from runbook.model.standing import parse_bound
     from runbook.orchestrate.standing_approvals import approve_standing
+    from runbook.orchestrate.workflows.workflow_standing import approve_workflow_standing
+    from runbook.store.plans import get_plan
 
     config = repo.root / "runbook.toml"
     config.write_text(config.read_text().replace('require = "tagged"', 'require = "all"'))
     repo = find_repository(repo.root)
-    hourly_inputs(repo)
+    (repo.root / "workflows" / "hourly.yml").write_text(REGIONAL)
+    task = repo.root / "workflows" / "only.ipynb"
+    notebook(task, "region = ''", "print(region)")
     at = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
-    refused, lines = scheduler(sessions, repo)
-    refused.tick(at)
-    assert refused.tick(at.replace(hour=11, minute=0, second=30)) == []
+
+    def fire(hour: int) -> tuple[list[Any], list[str]]:
+        one, lines = scheduler(sessions, repo)
+        one.tick(at.replace(hour=hour - 1))
+        runs = one.tick(at.replace(hour=hour, minute=0, second=30))
+        one.wait()
+        return runs, lines
+
+    def grant(region: str) -> str:
+        with sessions() as session:
+            return approve_workflow_standing(
+                session,
+                repo,
+                "hourly",
+                reviewer="bob",
+                callers=["schedule:hourly"],
+                bounds=dict([parse_bound(f"region={region}")]),
+                lifetime=timedelta(days=30),
+            ).id
+
+    runs, lines = fire(11)
+    assert runs == [] and fired(sessions) == []
     assert any(
-        "hourly: not fired: " in line and "task only: no standing approval" in line
+        "schedule:hourly may not run it unattended: no standing approval of this workflow" in line
         for line in lines
     ), lines
-    assert fired(sessions) == []
-    with sessions() as session:
+    with sessions() as session:  # a task's approval for people's runs does not fire it
         approve_standing(
             session,
             repo,
             "workflows/only.ipynb",
             reviewer="bob",
             callers=["workflow:hourly"],
-            bounds={},
+            bounds={"region": parse_bound("region=*")[1]},
             lifetime=timedelta(days=30),
         )
-    approved, _ = scheduler(sessions, repo)
-    (run,) = approved.tick(at.replace(hour=12, minute=0, second=30))
-    approved.wait()
+    assert fire(12)[0] == []
+    grant("eu")
+    runs, lines = fire(13)
+    assert runs == [] and any("region = 'us' is not 'eu'" in line for line in lines), lines
+    approval = grant("eu|us")
+    (run,) = fire(14)[0]
     with sessions.begin() as session:
         (record,) = list_workflow_runs(session, workflow="hourly")
+        (task_record,) = list_tasks(session, run.id)
+        assert task_record.plan_id is not None
+        task_plan = get_plan(session, task_record.plan_id)
     assert record.id == run.id and record.state is WorkflowState.SUCCEEDED
+    assert task_plan.standing_approval == approval  # the task ran under the workflow's approval
+    notebook(task, "region = ''", "print(region, 'changed')")  # the task's runbook changed
+    runs, lines = fire(15)
+    assert runs == [] and any(
+        "workflows/only.ipynb changed since it was approved" in line for line in lines
+    ), lines

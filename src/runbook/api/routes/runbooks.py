@@ -10,20 +10,21 @@ from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
 from runbook.api.store import repository
 from runbook.model.repository import Repository
-from runbook.model.roles import Permission
-from runbook.orchestrate.reading import list_runbooks, runbook_details
+from runbook.model.roles import Permission, Principal
+from runbook.orchestrate.views import runbook_seen, runbooks_seen
 
 router = APIRouter(tags=["runbooks"], responses=ERROR_RESPONSES)
 Repo = Annotated[Repository, Depends(repository)]
+Viewer = Annotated[Principal, requires(Permission.VIEW)]
 
 
-@router.get("/runbooks", dependencies=[requires(Permission.VIEW)])
-def get_runbooks(repo: Repo) -> list[dict[str, Any]]:
+@router.get("/runbooks")
+def get_runbooks(repo: Repo, principal: Viewer) -> list[dict[str, Any]]:
     """The runbooks under ``runbooks/`` (``runbook list --json``)."""
-    return list_runbooks(repo)
+    return runbooks_seen(repo, principal)
 
 
-@router.get("/runbooks/{name:path}", dependencies=[requires(Permission.VIEW)])
-def get_runbook(name: str, repo: Repo) -> dict[str, Any]:
+@router.get("/runbooks/{name:path}")
+def get_runbook(name: str, repo: Repo, principal: Viewer) -> dict[str, Any]:
     """One runbook with its cells (``runbook show --json``)."""
-    return runbook_details(repo, name)
+    return runbook_seen(repo, name, principal)

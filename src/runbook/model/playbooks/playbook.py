@@ -11,6 +11,7 @@ A playbook is one YAML file under ``playbooks/``::
       - {name: health, shell: "curl -fsS http://{{ target.address }}/health", timeout: 30}
     strategy: {batch_size: [1, "10%", "100%"], max_failures: 0, on_failure: stop}
     lock: true
+    tags: [critical]                                   # matched by the review rules
 
 The inventory is exactly one of ``targets`` (static), ``file``, ``command`` or ``http``; the
 last three are read when a run starts (:mod:`runbook.orchestrate.playbooks.inventory`).
@@ -206,6 +207,8 @@ class PlaybookSpec:
     parameters: dict[str, JsonValue] = field(default_factory=dict)
     strategy: StrategySpec = field(default_factory=StrategySpec)
     lock: bool = True
+    #: Words the review rules match, as a runbook's ``metadata.runbook.tags``.
+    tags: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -294,6 +297,8 @@ def playbook_to_json(spec: PlaybookSpec) -> dict[str, Any]:
             "added_targets": strategy.added_targets.value,
         },
         "lock": spec.lock,
+        # Only when set: the frozen copy of a playbook without tags stays as it was.
+        **({"tags": list(spec.tags)} if spec.tags else {}),
     }
 
 

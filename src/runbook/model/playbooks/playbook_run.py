@@ -88,6 +88,8 @@ class PlaybookRun:
     lease_epoch: int = 1
     heartbeat_at: datetime | None = None
     message: str | None = None
+    #: The reviewed playbook plan it runs under, if any (``runbook playbook plan``).
+    plan_id: str | None = None
 
     @property
     def spec(self) -> PlaybookSpec:

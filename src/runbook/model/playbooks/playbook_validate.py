@@ -21,7 +21,7 @@ from runbook.model.spec_builder import describe
 
 _TOP_KEYS: Final = (
     *("name", "version", "description", "parameters"),
-    *("inventory", "steps", "strategy", "lock"),
+    *("inventory", "steps", "strategy", "lock", "tags"),
 )
 
 
@@ -56,11 +56,28 @@ class _Builder(StepBuilder):
         lock = item.get("lock", True)
         if not isinstance(lock, bool):
             self.fail("lock", f"expected true or false, not {describe(lock)}")
+        tags = self.tags(item.get("tags"), "tags")
         if len(self.errors) > before or name is None or version is None or inventory is None:
             return None
         return PlaybookSpec(
-            name, version, inventory, tuple(steps), description, parameters, strategy, lock
+            name, version, inventory, tuple(steps), description, parameters, strategy, lock, tags
         )
+
+    def tags(self, raw: object, where: str) -> tuple[str, ...]:
+        """``tags``: a list of words, as a runbook's ``metadata.runbook.tags`` (review rules
+        match them)."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail(where, f"expected a list of tags, not {describe(raw)}")
+            return ()
+        tags = []
+        for index, tag in enumerate(raw):
+            if not isinstance(tag, str) or not tag.strip():
+                self.fail(f"{where}[{index}]", f"expected a tag (text), not {describe(tag)}")
+            else:
+                tags.append(tag.strip())
+        return tuple(dict.fromkeys(tags))
 
     def required(self, item: dict[Any, Any], key: str, expected: str) -> object:
         if key not in item or item[key] is None:

@@ -44,6 +44,7 @@ from runbook.orchestrate.playbooks.fleet_review import check_unattended_steps
 from runbook.orchestrate.playbooks.fleet_runner import FleetExecution, FleetListener, assign_batches
 from runbook.orchestrate.playbooks.inventory import read_inventory
 from runbook.orchestrate.playbooks.playbook_history import sweep_playbooks
+from runbook.orchestrate.playbooks.playbook_plans import refuse_unplanned, runnable_playbook_plan
 from runbook.store.audit import append_event
 from runbook.store.leases import PLAYBOOK_RUN_LEASE
 from runbook.store.playbooks.playbook_runs import (
@@ -82,13 +83,15 @@ def bind_playbook_parameters(spec: PlaybookSpec, given: Mapping[str, object]) ->
 
 @dataclass
 class PlaybookRequest:
-    """What to run: an imported revision, who starts it, its parameters and ``--yes``."""
+    """What to run: an imported revision (or a reviewed plan of one: ``plan_id``), who
+    starts it, its parameters and ``--yes``."""
 
-    definition: PlaybookDefinition
+    definition: PlaybookDefinition | None
     started_by: str
     parameters: Mapping[str, object] | None = None
     yes: bool = False
     listener: FleetListener | None = None
+    plan_id: str | None = None
 
 
 @refuses_runs
@@ -100,15 +103,36 @@ def start_playbook(
     Raises ParameterError for bad parameters, ConfigError when the inventory cannot be
     read, and TargetLockedError (a PolicyError) when another running run holds a target.
     """
-    spec = request.definition.spec
-    values = bind_playbook_parameters(spec, request.parameters or {})
+    if request.plan_id is not None:
+        run, spec = _planned_run(sessions, repository, request)
+    elif request.definition is None:
+        raise UsageError("name a playbook, or a plan of one with --plan")
+    else:
+        spec = request.definition.spec
+        refuse_unplanned(repository, spec)
+        values = bind_playbook_parameters(spec, request.parameters or {})
+        found = request.definition
+        run = _new_run(spec, found.revision, found.definition, values, request.started_by)
     policy = egress_policy(repository.config.egress())
     targets = read_inventory(spec.inventory, repository.root, policy)
-    found = request.definition
-    run = _new_run(spec, found.revision, found.definition, values, request.started_by)
     return _execute(
         sessions, repository, run, spec, targets, yes=request.yes, listener=request.listener
     )
+
+
+def _planned_run(
+    sessions: sessionmaker[Session], repository: Repository, request: PlaybookRequest
+) -> tuple[PlaybookRun, PlaybookSpec]:
+    """The run a reviewed playbook plan makes: its frozen revision and values, nothing else."""
+    if request.parameters:
+        raise UsageError("a plan's parameters are frozen in it: run --plan without -p")
+    with sessions() as session:
+        plan, frozen = runnable_playbook_plan(session, repository, str(request.plan_id))
+    if request.definition is not None and request.definition.name != frozen.name:
+        raise UsageError(f"plan {plan.id} is a plan of playbook {frozen.name}")
+    spec = frozen.spec
+    run = _new_run(spec, frozen.revision, frozen.definition, plan.parameters, request.started_by)
+    return replace(run, plan_id=plan.id), spec
 
 
 @refuses_runs
@@ -134,10 +158,15 @@ def retry_playbook(
         raise UsageError(f"playbook run {run_id} is still running; retry it once it ends")
     if not failed:
         raise UsageError(f"playbook run {run_id} has no FAILED target: nothing to retry")
+    if earlier.plan_id is not None:  # under the plan it ran under, if it still may run
+        with sessions() as session:
+            runnable_playbook_plan(session, repository, earlier.plan_id)
+    else:
+        refuse_unplanned(repository, earlier.spec)
     fresh = _new_run(
         earlier.spec, earlier.revision, earlier.definition, earlier.parameters, started_by
     )
-    run = replace(fresh, retry_of=earlier.id)
+    run = replace(fresh, retry_of=earlier.id, plan_id=earlier.plan_id)
     targets = [record.target for record in failed]
     return _execute(
         sessions, repository, run, earlier.spec, targets, yes=yes, listener=listener, drift=False
@@ -196,8 +225,9 @@ def _execute(
             raise ConfigError(
                 f"target {target.name[:40]}…", f"names are limited to {MAX_TARGET_NAME} characters"
             )
-    with sessions() as session:  # before anything starts: not target by target
-        check_unattended_steps(session, repository, spec, targets, run.parameters)
+    if run.plan_id is None:  # a reviewed plan's approval covers its runbook steps
+        with sessions() as session:  # before anything starts: not target by target
+            check_unattended_steps(session, repository, spec, targets, run.parameters)
     batches = assign_batches(spec, [target.name for target in targets])
     records = [
         TargetRecord(
@@ -226,6 +256,7 @@ def _execute(
                 "parameters": run.parameters,
                 "targets": len(records),
                 "retry_of": run.retry_of,
+                "plan": run.plan_id,
             },
         )
     told = listener or FleetListener()

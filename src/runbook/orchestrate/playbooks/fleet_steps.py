@@ -262,13 +262,15 @@ def runbook_step(
     rollback: bool,
     control: KernelControl,
     playbook: str = "",
+    cover: str | None = None,
 ) -> Result:
     """Plan and run one runbook step for one target (call it from a worker thread).
 
     ``rollback``: a failing cell makes the engine run the runbook's rollback cells (the run
     ends ``rolled_back``). A confirm or manual cell without ``yes`` stops the run (the step
     fails), as does a plan that needs a review and no standing approval for ``playbook``
-    covers; a standing approval may let confirm cells run with nobody there.
+    covers (nor the reviewed playbook plan ``cover`` the run is made from); a standing
+    approval may let confirm cells run with nobody there.
     """
     # Imported here: the engine (nbclient, jupyter_client) is not needed by shell steps.
     from runbook.engine.hooks import RunContext, RunObserver
@@ -290,6 +292,7 @@ def runbook_step(
                 step.parameters,
                 planner=user,
                 caller=f"playbook:{playbook}",
+                cover=cover,
             )
             yes = yes or confirms_unattended(session, plan)
     except RunbookError as error:

@@ -120,6 +120,7 @@ class TargetSteps:
                     rollback=execution.spec.strategy.on_failure is OnFailure.ROLLBACK,
                     control=control,
                     playbook=execution.spec.name,
+                    cover=execution.run.plan_id,
                 )
             )
         finally:

@@ -38,6 +38,7 @@ from runbook.orchestrate.running import RunRequest, start_run
 from runbook.orchestrate.standing_approvals import confirms_unattended
 from runbook.orchestrate.worker_threads import in_worker_thread
 from runbook.orchestrate.workflows.workflow_files import task_path
+from runbook.orchestrate.workflows.workflow_standing import trigger_caller
 from runbook.store.audit import append_event
 from runbook.store.leases import WORKFLOW_RUN_LEASE
 from runbook.store.runs import get_run, list_cell_events
@@ -195,7 +196,8 @@ class WorkflowExecution:
                     values,
                     planner=user,
                     as_given=True,
-                    caller=f"workflow:{self.run_record.workflow}",
+                    caller=trigger_caller(self.run_record)
+                    or f"workflow:{self.run_record.workflow}",
                 )
                 yes = confirms_unattended(session, plan)
         except RunbookError as error:

@@ -1,5 +1,9 @@
 """A workflow's tasks that need review, checked before the workflow run starts.
 
+A run a trigger fired (a schedule, a sensor) needs a standing approval of the workflow file
+(:mod:`runbook.orchestrate.workflows.workflow_standing`) when one of its tasks needs
+review. A run a person started is judged task by task, as follows.
+
 A task notebook that needs review runs under a standing approval for ``workflow:<name>``
 (see :mod:`runbook.orchestrate.standing_approvals`). Before anything starts, each such task
 must have one that covers its notebook as it is now and the values known up front (the
@@ -19,11 +23,16 @@ from runbook.model.repository import Repository
 from runbook.model.workflows.workflow_run import WorkflowRun
 from runbook.orchestrate.standing_approvals import approving_standing
 from runbook.orchestrate.workflows.workflow_files import task_path
+from runbook.orchestrate.workflows.workflow_standing import approving_workflow, trigger_caller
 
 
 def check_unattended_tasks(session: Session, repository: Repository, run: WorkflowRun) -> None:
     """Raise StandingRefusedError, naming the task, when one that needs review has no
     standing approval covering it."""
+    if trigger_caller(run) is not None:
+        if any(_needs_review(repository, run, key) for key in run.spec.tasks):
+            approving_workflow(session, repository, run)
+        return
     caller = f"workflow:{run.workflow}"
     for key, task in run.spec.tasks.items():
         path = task_path(repository, run.source, task.filename)
@@ -41,6 +50,12 @@ def check_unattended_tasks(session: Session, repository: Repository, run: Workfl
             raise StandingRefusedError(
                 refused.runbook, caller, f"task {key}: {refused.reason}"
             ) from None
+
+
+def _needs_review(repository: Repository, run: WorkflowRun, key: str) -> bool:
+    path = task_path(repository, run.source, run.spec.tasks[key].filename)
+    runbook = load_runbook(path, repository.relative(path))
+    return repository.config.review.requires_review(runbook.meta.tags)
 
 
 _UNKNOWN = object()

@@ -69,6 +69,7 @@ def create_playbook_run(
             lease_epoch=run.lease_epoch,
             heartbeat_at=run.heartbeat_at or run.started_at,
             message=run.message,
+            plan_id=run.plan_id,
         )
     )
     session.flush()
@@ -302,6 +303,7 @@ def _to_run(row: PlaybookRunRow) -> PlaybookRun:
         lease_epoch=row.lease_epoch,
         heartbeat_at=row.heartbeat_at,
         message=row.message,
+        plan_id=row.plan_id,
     )
 
 
@@ -323,3 +325,17 @@ def _to_target(row: PlaybookTargetRow) -> TargetRecord:
         message=row.message,
         results=list(row.results),
     )
+
+
+def spending_playbook_run(session: Session, plan_id: str) -> str | None:
+    """The first playbook run of the plan that succeeded: it spent the plan's approval."""
+    query = (
+        select(PlaybookRunRow.id)
+        .where(
+            PlaybookRunRow.plan_id == plan_id,
+            PlaybookRunRow.state == PlaybookRunState.SUCCEEDED.value,
+        )
+        .order_by(PlaybookRunRow.started_at, PlaybookRunRow.id)
+        .limit(1)
+    )
+    return session.scalar(query)
