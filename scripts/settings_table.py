@@ -5,6 +5,7 @@ Run ``python scripts/settings_table.py`` and paste its output under "Settings" i
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 from pydantic_settings import BaseSettings
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings
 from runbook.model.settings import RepositorySettings
 from runbook.model.settings_process import TOLD_TO_KERNELS, ProcessSettings
 from runbook.model.settings_sections import EgressSettings, WorkflowSettings
+from runbook.model.settings_service import ServiceSettings
 
 
 def rows(model: type[BaseSettings]) -> list[str]:
@@ -23,6 +25,7 @@ def rows(model: type[BaseSettings]) -> list[str]:
         names = extra.get("env", [])
         env = ", ".join(f"`{n}`" for n in names) if isinstance(names, list) else ""
         value = str(field.default) if isinstance(field.default, Path) else field.default
+        value = value.value if isinstance(value, Enum) else value
         default = "(folder name)" if field.default_factory is not None else repr(value)
         if key == "retention":
             default = "keep forever"
@@ -35,7 +38,7 @@ def main() -> None:
     """Print the table."""
     print("| runbook.toml key | Variable (first set wins, over the file) | Default | Meaning |")
     print("|---|---|---|---|")
-    for model in (RepositorySettings, WorkflowSettings, EgressSettings):
+    for model in (RepositorySettings, WorkflowSettings, EgressSettings, ServiceSettings):
         print("\n".join(rows(model)))
     print("\nProcess variables (no runbook.toml key sets them):\n")
     print("| Variable | Default | Meaning |")

@@ -46,6 +46,7 @@ PINNED = {
     "UnknownPlaybookError": (2, 404),
     "UnknownPlaybookRunError": (2, 404),
     "UnknownTemplateError": (2, 404),
+    "IdempotencyConflictError": (2, 409),
     "ParameterError": (2, 422),
     "IdentityError": (2, 422),
     "FailureError": (1, 422),
@@ -53,8 +54,8 @@ PINNED = {
     "MetadataError": (1, 422),
     "SpecError": (1, 422),
     "InjectionError": (1, 422),
-    "ConfigError": (1, 500),
-    "ReportError": (1, 500),
+    "ConfigError": (1, 503),
+    "ReportError": (1, 503),
     "AlreadyExistsError": (1, 409),
     "PolicyError": (1, 403),
     "CheckFailedError": (1, 422),
@@ -78,7 +79,13 @@ PINNED = {
     "RunStoreLostError": (3, 503),
     "AuditTamperedError": (1, 409),
     "EgressError": (1, 502),
-    "RunbookError": (1, 500),
+    "GateNotWaitingError": (1, 409),
+    "GateDeciderError": (1, 403),
+    "RunNotRunningError": (1, 409),
+    "RunbookError": (1, 422),
+    "CredentialsError": (1, 401),
+    "ForbiddenError": (1, 403),
+    "UnknownTokenError": (2, 404),
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from runbook.errors import StoreError
 from runbook.model.plan import Plan
 from runbook.model.review import Review, Verdict
+from runbook.store import idempotency, token_rows
 from runbook.store.db import (
     HEAD_REVISION,
     alembic_config,
@@ -32,6 +33,9 @@ from runbook.store.db import (
 from runbook.store.plans import create_plan, plan_ids
 from runbook.store.reviews import add_review, list_reviews
 from runbook.store.tables import Base
+
+# Tables declared outside runbook.store.tables join its metadata when imported.
+_DECLARED_ELSEWHERE = (idempotency, token_rows)
 
 MakePlan = Callable[..., Plan]
 
@@ -117,6 +121,15 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_target_locks_run_id",
             "standing_approvals",
             "ix_standing_approvals_runbook_path",
+            "run_events",
+            "run_gates",
+            "ix_run_gates_run_id",
+            "run_controls",
+            "ix_run_controls_run_id",
+            "api_tokens",
+            "idempotency_keys",
+            "ix_idempotency_keys_principal_key",
+            "ix_idempotency_keys_created_at",
         }
     finally:
         migrated.dispose()

@@ -46,6 +46,8 @@ COMMANDS: Final = {
     "gc": ("gc:gc_command", "Delete finished runs older than the retention."),
     "export": ("export:export_command", "Export a run as a report."),
     "edit": ("edit:edit_command", "Edit runbooks in JupyterLab on 127.0.0.1."),
+    "serve": ("serve:serve_command", "Serve the REST API of this repository."),
+    "token": ("token:token_group", "Create, list and revoke the service's API tokens."),
     "db": ("db:db_group", "Manage the store's schema."),
     "strip": ("strip:strip_command", "Remove outputs and run metadata from notebooks."),
     "completion": ("completion:completion_command", "Print a shell's completion script."),

@@ -12,15 +12,12 @@ from rich.table import Table
 from runbook.cli.context import acting_user, json_option, repository, store_session, store_sessions
 from runbook.cli.output import console, print_json, say
 from runbook.cli.types import PlanId
-from runbook.errors import AuditTamperedError
-from runbook.model.audit import AuditEvent, plan_subject, run_subject
-from runbook.store.audit import list_events
+from runbook.orchestrate.reading import audit_subject, latest_events, tampered
+from runbook.orchestrate.summaries import event_summary, verdict_summary
 
 # Wide enough to tell events apart in a table; --json has the whole payload.
 _SUMMARY_WIDTH = 80
 _DIGEST_LENGTH = 64  # sha256 in hex
-# More findings than this are summed up in one line; --json lists them all.
-_MAX_FINDINGS = 50
 
 
 @click.group("audit")
@@ -49,26 +46,9 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
     with store_sessions(repo) as sessions:
         verdict = verify_audit_log(sessions, repo)
     if as_json:
-        print_json(
-            {
-                "ok": verdict.ok,
-                "checked": verdict.checked,
-                "first_bad_id": verdict.first_bad_id,
-                "reason": verdict.findings[0] if verdict.findings else "",
-                "findings": verdict.findings,
-                "records": verdict.records,
-                "anchors": verdict.anchors,
-                "anchor": verdict.anchor.to_json() if verdict.anchor else None,
-                "ref": verdict.ref,
-                "notes": verdict.notes,
-            }
-        )
+        print_json(verdict_summary(verdict))
     if not verdict.ok:
-        shown = verdict.findings
-        if len(shown) > _MAX_FINDINGS:
-            rest = len(shown) - _MAX_FINDINGS + 1
-            shown = [*shown[: _MAX_FINDINGS - 1], f"{rest} more findings: see --json"]
-        raise AuditTamperedError(shown[0], verdict.first_bad_id, shown)
+        raise tampered(verdict)
     if as_json:
         return
     console.print(f"audit log intact: {verdict.checked} {_plural(verdict.checked, 'event')}")
@@ -151,17 +131,10 @@ def log_command(
     """Show the latest audit events, oldest first."""
     if run_id is not None and plan_id is not None:
         raise click.UsageError("give --run or --plan, not both", ctx)
-    subject = (
-        run_subject(run_id)
-        if run_id is not None
-        else plan_subject(plan_id)
-        if plan_id is not None
-        else None
-    )
+    subject = audit_subject(run_id, plan_id)
     repo = repository(ctx)
     with store_session(repo) as session:
-        events = list_events(session, subject=subject, limit=limit, newest_first=True)
-    events.reverse()
+        events = latest_events(session, subject, limit)
     if as_json:
         print_json([event_summary(event) for event in events])
         return
@@ -179,20 +152,6 @@ def log_command(
             escape(payload_summary(event.payload)),
         )
     console.print(table)
-
-
-def event_summary(event: AuditEvent) -> dict[str, Any]:
-    """The JSON form of an audit event."""
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "kind": event.kind,
-        "subject": event.subject,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def payload_summary(payload: dict[str, Any], width: int = _SUMMARY_WIDTH) -> str:

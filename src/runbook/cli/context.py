@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runbook.config import database_url
 from runbook.identity import current_user
 from runbook.model.repository import Repository, find_repository
 
@@ -28,14 +27,10 @@ def repository(ctx: click.Context) -> Repository:
 @contextmanager
 def store_engine(repo: Repository) -> Iterator[Engine]:
     """The repository's store, migrated to the current schema, disposed of afterwards."""
-    from runbook.store.db import ensure_schema, make_engine
+    from runbook.orchestrate.store_access import store_engine as opened
 
-    engine = make_engine(database_url(repo.root, repo.config.store_url))
-    try:
-        ensure_schema(engine)
+    with opened(repo) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @contextmanager

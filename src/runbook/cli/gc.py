@@ -40,19 +40,7 @@ def gc_command(ctx: click.Context, dry_run: bool, as_user: str | None, as_json: 
             sessions, repo, settings_for(repo), actor=acting_user(as_user, repo), dry_run=dry_run
         )
     if as_json:
-        print_json(
-            {
-                "dry_run": dry_run,
-                "removed": report.removed,
-                "folders": report.folders,
-                "bytes_freed": report.bytes_freed,
-                "warnings": report.warnings,
-                "skipped": [
-                    {"kind": s.kind, "id": s.id, "reason": s.reason} for s in report.skipped
-                ],
-                "plan_files": report.plan_files,
-            }
-        )
+        print_json(report.to_json(dry_run=dry_run))
         return
     verb = "would remove" if dry_run else "removed"
     for skipped in report.skipped:

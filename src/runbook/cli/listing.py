@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 import click
 from rich.markup import escape
@@ -10,33 +10,12 @@ from rich.table import Table
 
 from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
-from runbook.cli.plan import plan_summary, print_forced
+from runbook.cli.plan import print_forced
 from runbook.cli.render import render_notebook
-from runbook.cli.review import module_summary, print_modules, review_summary
+from runbook.cli.review import print_modules
 from runbook.cli.types import PlanId, RunbookName
-from runbook.errors import RunbookError
-from runbook.model.injection import cell_tags
-from runbook.model.notebook import Runbook, load_runbook
-from runbook.model.repository import Repository
-from runbook.orchestrate.plan_code import module_statuses
-from runbook.orchestrate.planning import list_plan_readiness, plan_readiness
-from runbook.store.plans import get_plan
-from runbook.store.reviews import list_reviews
-
-
-def runbook_summary(repo: Repository, runbook: Runbook) -> dict[str, Any]:
-    """The JSON form of a runbook's metadata and parameters."""
-    return {
-        "name": repo.runbook_name(runbook.path),
-        "path": repo.relative(runbook.path),
-        "title": runbook.meta.title,
-        "description": runbook.meta.description,
-        "owner": runbook.meta.owner,
-        "version": runbook.meta.version,
-        "tags": list(runbook.meta.tags),
-        "parameters": {name: spec.to_json() for name, spec in runbook.parameters.items()},
-        "parameters_declared": runbook.meta.declared is not None,
-    }
+from runbook.model.notebook import load_runbook
+from runbook.orchestrate.reading import list_plans, list_runbooks, plan_details, runbook_details
 
 
 @click.command("list")
@@ -44,15 +23,7 @@ def runbook_summary(repo: Repository, runbook: Runbook) -> dict[str, Any]:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the runbooks under runbooks/."""
-    repo = repository(ctx)
-    rows: list[dict[str, Any]] = []
-    for path in repo.runbook_paths():
-        try:
-            rows.append(runbook_summary(repo, load_runbook(path, repo.relative(path))))
-        except RunbookError as error:
-            rows.append(
-                {"name": repo.runbook_name(path), "path": repo.relative(path), "error": str(error)}
-            )
+    rows = list_runbooks(repository(ctx))
     if as_json:
         print_json(rows)
         return
@@ -79,16 +50,12 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def show_command(ctx: click.Context, as_json: bool, runbook: str) -> None:
     """Show a runbook: metadata, parameters and every cell with its tags."""
     repo = repository(ctx)
-    path = repo.find_runbook(runbook)
-    loaded = load_runbook(path, repo.relative(path))
-    summary = runbook_summary(repo, loaded)
+    summary = runbook_details(repo, runbook)
     if as_json:
-        summary["cells"] = [
-            {"index": i, "type": c.cell_type, "tags": cell_tags(c), "source": c.source}
-            for i, c in enumerate(loaded.notebook.cells)
-        ]
         print_json(summary)
         return
+    path = repo.find_runbook(runbook)
+    loaded = load_runbook(path, repo.relative(path))
     console.rule(escape(loaded.meta.title))
     for key in ("path", "description", "owner", "version"):
         console.print(f"{key}: {escape(str(summary[key]))}")
@@ -115,20 +82,18 @@ def show_command(ctx: click.Context, as_json: bool, runbook: str) -> None:
 def plans_command(ctx: click.Context, runbook: str | None, limit: int, as_json: bool) -> None:
     """List plans, newest first, with their review status."""
     repo = repository(ctx)
-    runbook_path = repo.relative(repo.find_runbook(runbook)) if runbook else None
     with store_session(repo) as session:
-        listed = list_plan_readiness(session, repo, runbook_path=runbook_path, limit=limit)
-    rows = [{**plan_summary(plan), "status": readiness.status} for plan, readiness in listed]
+        rows = list_plans(session, repo, runbook=runbook, limit=limit)
     if as_json:
         print_json(rows)
         return
     table = Table("plan", "runbook", "planned by", "planned at", "status", box=None)
-    for row, (plan, _) in zip(rows, listed, strict=True):
+    for row in rows:
         table.add_row(
             row["id"],
             row["runbook"],
             escape(row["planned_by"]),
-            timestamp(plan.planned_at),
+            timestamp(datetime.fromisoformat(row["planned_at"])),
             row["status"],
         )
     console.print(table if rows else "no plans yet: runbook plan RUNBOOK -p NAME VALUE")
@@ -142,18 +107,14 @@ def show_plan_command(ctx: click.Context, as_json: bool, plan_id: str) -> None:
     """Show a plan: its values, hash, status and reviews."""
     repo = repository(ctx)
     with store_session(repo) as session:
-        plan = get_plan(session, plan_id)
-        readiness = plan_readiness(session, repo, plan)
-        reviews = list_reviews(session, plan.id)
-    modules = module_statuses(repo, plan)
-    data = {
-        **plan_summary(plan),
-        "status": readiness.status,
-        "ready": readiness.ready,
-        "reason": readiness.reason,
-        "modules": [module_summary(m) for m in modules],
-        "reviews": [review_summary(r) for r in reviews],
-    }
+        details = plan_details(session, repo, plan_id)
+    plan, readiness, modules, reviews = (
+        details.plan,
+        details.readiness,
+        details.modules,
+        details.reviews,
+    )
+    data = details.to_json()
     if as_json:
         print_json(data)
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
@@ -22,6 +21,7 @@ from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.planning import plan_runbook
+from runbook.orchestrate.summaries import plan_summary
 
 
 @click.command("plan", cls=ParameterCommand)
@@ -107,25 +107,6 @@ def plan_command(
         console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
     else:
         console.print(f"No review required by runbook.toml. Check it: runbook verify {plan.id}")
-
-
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    """The JSON form of a plan, as printed by plan, plans and show-plan."""
-    return {
-        "id": plan.id,
-        "runbook": plan.runbook_path,
-        "title": plan.title,
-        "notebook": plan.notebook_path,
-        "sha256": plan.sha256,
-        "parameters": plan.parameters,
-        "cwd": plan_cwd(plan),
-        "planned_by": plan.planned_by,
-        "planned_at": plan.planned_at.isoformat(),
-        "state": plan.state.value,
-        "review_required": plan.review_required,
-        "forced": plan_forced(plan),
-        "standing_approval": plan.standing_approval,
-    }
 
 
 def print_forced(plan: Plan) -> None:

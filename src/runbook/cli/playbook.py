@@ -7,7 +7,7 @@ about runs are in :mod:`runbook.cli.playbook_runs`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import click
 import yaml
@@ -22,6 +22,7 @@ from runbook.cli.types import PlaybookName
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
 from runbook.model.playbooks.playbook_run import PlaybookDefinition
+from runbook.orchestrate.playbooks.playbook_summaries import definition_summary
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 _SEMANTICS: Final = """\b
@@ -203,21 +204,6 @@ def show_command(
         f"imported by {escape(found.imported_by)} at {timestamp(found.imported_at)}"
     )
     console.print(escape(yaml.safe_dump(found.definition, sort_keys=False).rstrip()))
-
-
-def definition_summary(found: PlaybookDefinition) -> dict[str, Any]:
-    """The JSON form of an imported revision (without its definition)."""
-    return {
-        "name": found.name,
-        "revision": found.revision,
-        "version": found.version,
-        "sha256": found.sha256,
-        "source": found.source,
-        "git_commit": found.git_commit,
-        "dirty": found.dirty,
-        "imported_by": found.imported_by,
-        "imported_at": found.imported_at.isoformat(),
-    }
 
 
 def _commit(found: PlaybookDefinition) -> str:

@@ -10,11 +10,11 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json
-from runbook.cli.plan import plan_summary
 from runbook.cli.playbook_runs import revision_option, version_option
 from runbook.cli.types import PlaybookName
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
+from runbook.orchestrate.summaries import plan_summary
 
 _EXIT_HELP: Final = (
     "Exit codes: 0 planned; 1 a step runbook cannot be read; 2 usage (unknown playbook, "

@@ -23,8 +23,6 @@ from runbook.cli.playbook_view import (
     counts_line,
     listening,
     state_text,
-    summary,
-    target_summary,
     target_table,
 )
 from runbook.cli.run_listing import RunListing, listing_options
@@ -33,6 +31,10 @@ from runbook.cli.types import PlaybookName, PlaybookRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState
+from runbook.orchestrate.playbooks.playbook_summaries import (
+    playbook_run_summary as summary,
+)
+from runbook.orchestrate.playbooks.playbook_summaries import target_summary
 from runbook.outcomes import EXIT_OK, exit_code_for_state
 
 if TYPE_CHECKING:

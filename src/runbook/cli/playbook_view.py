@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Final
 
 from rich.console import Group, RenderableType
 from rich.live import Live
@@ -192,41 +192,3 @@ def listening(*, live: bool, quiet: bool) -> Iterator[RunListener]:
         yield listener
     finally:
         listener.stop()
-
-
-def summary(run: PlaybookRun) -> dict[str, Any]:
-    """The JSON form of a playbook run (without its targets)."""
-    return {
-        "id": run.id,
-        "playbook": run.playbook,
-        "revision": run.revision,
-        "version": run.version,
-        "state": run.state.value,
-        "started_by": run.started_by,
-        "started_at": run.started_at.isoformat(),
-        "finish_ts": run.finish_ts.isoformat() if run.finish_ts else None,
-        "parameters": run.parameters,
-        "retry_of": run.retry_of,
-        "plan_id": run.plan_id,
-        "cancel": run.cancel_mode.value if run.cancel_mode else None,
-        "cancel_requested_by": run.cancel_requested_by,
-        "message": run.message,
-    }
-
-
-def target_summary(record: TargetRecord) -> dict[str, Any]:
-    """The JSON form of a target record."""
-    return {
-        "name": record.name,
-        "address": record.address,
-        "state": record.state.value,
-        "batch": record.batch,
-        "added": record.added,
-        "removed": record.removed,
-        "attempts": record.attempts,
-        "start_seq": record.start_seq,
-        "started_at": record.started_at.isoformat() if record.started_at else None,
-        "finish_ts": record.finish_ts.isoformat() if record.finish_ts else None,
-        "message": record.message,
-        "results": record.results,
-    }

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,20 +15,18 @@ from runbook.cli.output import console, print_json
 from runbook.cli.plan import print_forced
 from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
-from runbook.errors import NotebookFormatError, PathEscapeError
-from runbook.model.diff import notebook_diff
-from runbook.model.notebook import read_wild_notebook
 from runbook.model.plan import Plan
-from runbook.model.playbooks.playbook_plan import PlaybookPlan, playbook_plan_of
 from runbook.model.repository import Repository
-from runbook.model.review import Review, Verdict
+from runbook.model.review import Verdict
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
+from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.plan_store import intact_plan_notebook
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness
 from runbook.orchestrate.review_trust import review_rules_now
 from runbook.orchestrate.reviewing import review_plan
 from runbook.orchestrate.ssh_signatures import choose_key
+from runbook.orchestrate.summaries import review_summary
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
@@ -128,20 +124,6 @@ def review_command(
     )
 
 
-def review_summary(review: Review) -> dict[str, object]:
-    """The JSON form of a review."""
-    return {
-        "plan": review.plan_id,
-        "verdict": review.verdict.value,
-        "reviewer": review.reviewer,
-        "comment": review.comment,
-        "plan_sha256": review.plan_sha256,
-        "reviewed_at": review.reviewed_at.isoformat(),
-        "identity_kind": review.identity_kind.value,
-        "signer_key": review.signer_key,
-    }
-
-
 def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None:
     """Everything a reviewer needs to judge a plan, printed to the console.
 
@@ -166,33 +148,24 @@ def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None
     console.print(f"confirm cells (mutative, gated at run time): {', '.join(confirms) or 'none'}")
     print_modules(module_statuses(repo, plan))
     render_notebook(console, notebook)
-    frozen = playbook_plan_of(plan)
-    if frozen is not None:
-        _show_playbook_changes(session, frozen)
+    changes = plan_diff(session, repo, plan)
+    if changes.against == "playbook":
+        console.rule(f"Changes in newer imports of playbook {escape(changes.source)}")
+        if not changes.lines:
+            console.print(f"none: revision {changes.planned_revision} is the newest import")
+            return
+        console.print(
+            f"the plan runs revision {changes.planned_revision}; revision "
+            f"{changes.newest_revision} differs:"
+        )
+        for line in changes.lines:
+            console.print(escape(line), highlight=False)
         return
     console.rule("Changes against the source runbook")
-    try:
-        source = read_wild_notebook(repo.resolve(plan.runbook_path), plan.runbook_path).notebook
-    except (NotebookFormatError, PathEscapeError) as error:
-        console.print(f"[yellow]source runbook unavailable: {escape(str(error))}[/yellow]")
+    if changes.unavailable is not None:
+        console.print(f"[yellow]source runbook unavailable: {escape(changes.unavailable)}[/yellow]")
         return
-    render_diff(console, notebook_diff(source, notebook, plan.runbook_path, plan.notebook_path))
-
-
-def _show_playbook_changes(session: Session, frozen: PlaybookPlan) -> None:
-    """How the frozen revision differs from the newest import (which the plan does not run)."""
-    from runbook.store.playbooks.playbook_definitions import get_definition
-
-    console.rule(f"Changes in newer imports of playbook {escape(frozen.name)}")
-    newest = get_definition(session, frozen.name)
-    if newest.revision == frozen.revision:
-        console.print(f"none: revision {frozen.revision} is the newest import")
-        return
-    before = yaml.safe_dump(frozen.definition, sort_keys=True).splitlines()
-    after = yaml.safe_dump(newest.definition, sort_keys=True).splitlines()
-    console.print(f"the plan runs revision {frozen.revision}; revision {newest.revision} differs:")
-    for line in difflib.unified_diff(before, after, "planned", "newest", lineterm=""):
-        console.print(escape(line), highlight=False)
+    render_diff(console, changes.lines)
 
 
 def print_verdicts(session: Session, repo: Repository, plan: Plan) -> None:
@@ -229,16 +202,6 @@ def print_modules(modules: list[ModuleStatus]) -> None:
             state if state == "unchanged" else f"[red]{state}[/red]",
         )
     console.print(table)
-
-
-def module_summary(module: ModuleStatus) -> dict[str, object]:
-    """The JSON form of one importable module."""
-    return {
-        "path": module.path,
-        "sha256": module.recorded,
-        "current_sha256": module.current,
-        "state": module.state,
-    }
 
 
 def _ask_verdict() -> str | None:

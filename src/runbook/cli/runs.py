@@ -18,26 +18,9 @@ from runbook.cli.types import PlanId, RunId
 from runbook.model.cells import cell_label
 from runbook.model.ids import run_folder
 from runbook.model.repository import Repository
-from runbook.model.run import Run, RunState
+from runbook.model.run import RunState
 from runbook.orchestrate.run_history import current_run, find_runs, show_run
-
-
-def run_summary(run: Run) -> dict[str, Any]:
-    """The JSON form of a run."""
-    return {
-        "id": run.id,
-        "plan": run.plan_id,
-        "executor": run.executor,
-        "mode": run.mode.value,
-        "state": run.state.value,
-        "started_at": run.started_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "duration": run.duration,
-        "notebook": run.notebook_path,
-        "resumed_from": run.resumed_from,
-        "start_cell": run.start_cell,
-        "message": run.message,
-    }
+from runbook.orchestrate.summaries import run_log_summary, run_summary
 
 
 @click.command("runs")
@@ -86,22 +69,7 @@ def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) ->
     # The log sits beside the notebook the engine writes: runs/<run>/log.jsonl.
     log_file = run_folder(repo, run.id) / "log.jsonl"
     if as_json:
-        print_json(
-            {
-                **run_summary(run),
-                "cells": [
-                    {
-                        "cell": e.cell_index,
-                        "status": e.status.value,
-                        "duration": e.duration,
-                        "decision": e.decision.value if e.decision else None,
-                        "by": e.decided_by,
-                        "error": e.error,
-                    }
-                    for e in events
-                ],
-            }
-        )
+        print_json(run_log_summary(run, events))
         return
     position = _print_log(log_file, 0)
     while follow and not _finished(repo, run.id):

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
-from runbook.errors import ConfigError, UsageError
-from runbook.model.retention import parse_ttl
-from runbook.model.standing import StandingApproval, parse_bound
-from runbook.orchestrate.standing_approvals import approve_standing, revoke
-from runbook.orchestrate.workflows.workflow_standing import approve_workflow_standing
+from runbook.orchestrate.standing_approvals import revoke
+from runbook.orchestrate.standing_grants import grant_standing, standing_summary
 from runbook.store.standing import get_standing, list_standing
-
-
-def standing_summary(approval: StandingApproval) -> dict[str, Any]:
-    """The JSON form of a standing approval."""
-    return {
-        "id": approval.id,
-        "runbook": approval.runbook_path,
-        "sha256": approval.runbook_sha256,
-        "callers": list(approval.callers),
-        "bounds": {name: bound.describe() for name, bound in approval.bounds.items()},
-        "approved_by": approval.approved_by,
-        "identity_kind": approval.identity_kind,
-        "approved_at": approval.approved_at.isoformat(),
-        "expires_at": approval.expires_at.isoformat(),
-        "confirm_unattended": approval.confirm_unattended,
-        "comment": approval.comment,
-        "revoked_at": approval.revoked_at.isoformat() if approval.revoked_at else None,
-        "revoked_by": approval.revoked_by,
-    }
 
 
 @click.command("approve-standing")
@@ -104,21 +80,16 @@ def approve_standing_command(
     """
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
-    parsed = dict(parse_bound(b) for b in bounds)
-    try:
-        lifetime = parse_ttl(expires, "--expires")
-    except ConfigError as error:
-        raise UsageError(str(error)) from None
-    approve = approve_workflow_standing if is_workflow else approve_standing
     with store_session(repo) as session:
-        approval = approve(
+        approval = grant_standing(
             session,
             repo,
             runbook_name,
+            workflow=is_workflow,
             reviewer=reviewer,
             callers=callers,
-            bounds=parsed,
-            lifetime=lifetime,
+            bounds=bounds,
+            expires=expires,
             confirm_unattended=confirm_unattended,
             comment=comment,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,12 +12,8 @@ from runbook.cli.output import print_json
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
-from runbook.model.workflows.workflow import (
-    Trigger,
-    WorkflowSpec,
-    load_workflows,
-    validate_workflows,
-)
+from runbook.model.workflows.workflow import load_workflows, validate_workflows
+from runbook.orchestrate.workflows.workflow_summaries import workflow_row
 from runbook.outcomes import EXIT_FAILURE, EXIT_OK
 
 
@@ -86,7 +81,7 @@ def list_command(ctx: click.Context, as_json: bool) -> int:
 
     repo = repository(ctx)
     loaded = load_defined(repo, settings_for(repo))
-    rows = [_row(w.spec, w.source) for w in loaded.defined]
+    rows = [workflow_row(w.spec, w.source) for w in loaded.defined]
     code = EXIT_FAILURE if loaded.invalid else EXIT_OK
     if as_json:
         invalid = [{"file": bad.source, "error": str(bad.error)} for bad in loaded.invalid]
@@ -101,25 +96,6 @@ def list_command(ctx: click.Context, as_json: bool) -> int:
         triggers = "; ".join(row["triggers"]) or "none"
         click.echo(f"{row['name']}  [{row['file']}]  tasks: {layers}  triggers: {triggers}")
     return code
-
-
-def _row(spec: WorkflowSpec, where: str) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "file": where,
-        "tasks": list(spec.tasks),
-        "order": spec.order(),
-        "triggers": [_describe(trigger) for trigger in spec.triggers],
-    }
-
-
-def _describe(trigger: Trigger) -> str:
-    if trigger.kind == "schedule":
-        return f"schedule {trigger.cron} ({trigger.timezone})"
-    if trigger.kind == "sensor":
-        every = f" every {trigger.cron}" if trigger.cron else ""
-        return f"sensor {trigger.sensor_type}{every}"
-    return "manual"
 
 
 register(workflow_group)

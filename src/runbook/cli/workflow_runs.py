@@ -28,6 +28,7 @@ from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
 from runbook.model.workflows.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
+from runbook.orchestrate.workflows.workflow_summaries import task_summary, workflow_run_summary
 from runbook.outcomes import exit_code_for_state
 
 _STYLE: Final = {
@@ -78,25 +79,20 @@ def run_command(
     Each task is planned and run as a Runbook run of its own (see `runbook runs`); the live
     table shows each task's state. Reports go to <outputs>/<workflow run>/reports/.
     """
-    from runbook.orchestrate.workflows.dag import WorkflowRequest, start_workflow
-    from runbook.orchestrate.workflows.workflow_files import (
-        find_workflow,
-        manual_dates,
-        settings_for,
-    )
+    from runbook.orchestrate.workflows.dag import start_workflow
+    from runbook.orchestrate.workflows.workflow_files import find_workflow, settings_for
+    from runbook.orchestrate.workflows.workflow_launch import manual_request
 
     repo = repository(ctx)
     settings = settings_for(repo)
-    workflow = find_workflow(repo, settings, name)
-    day = reference_date.date() if reference_date else dt.datetime.now(dt.UTC).date()
-    with _progress(list(workflow.spec.tasks), quiet=as_json) as listener:
-        request = WorkflowRequest(
-            spec=workflow.spec,
-            source=workflow.source,
+    keys = list(find_workflow(repo, settings, name).spec.tasks)
+    with _progress(keys, quiet=as_json) as listener:
+        request = manual_request(
+            repo,
+            name,
             started_by=acting_user(as_user, repo),
             parameters=read_option_values(parameters),
-            reference_date=day,
-            date_ranges=manual_dates(workflow, day),
+            reference_date=reference_date.date() if reference_date else None,
             listener=listener,
         )
         with store_sessions(repo) as sessions:
@@ -174,41 +170,6 @@ def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     if run.message:
         console.print(f"message: {safe_markup(run.message)}")
     console.print(_task_table(tasks))
-
-
-def workflow_run_summary(run: WorkflowRun) -> dict[str, Any]:
-    """The JSON form of a workflow run (without its tasks)."""
-    return {
-        "id": run.id,
-        "workflow": run.workflow,
-        "source": run.source,
-        "state": run.state.value,
-        "trigger": run.trigger.value,
-        "started_by": run.started_by,
-        "started_at": run.started_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "reference_date": run.reference_date.isoformat() if run.reference_date else None,
-        "date_ranges": run.date_ranges,
-        "parameters": run.parameters,
-        "resumed_from": run.resumed_from,
-        "message": run.message,
-    }
-
-
-def task_summary(task: TaskRecord) -> dict[str, Any]:
-    """The JSON form of a task record."""
-    return {
-        "key": task.key,
-        "state": task.state.value,
-        "attempts": task.attempts,
-        "plan": task.plan_id,
-        "run": task.run_id,
-        "notebook": task.notebook_path,
-        "reports": task.reports,
-        "started_at": task.started_at.isoformat() if task.started_at else None,
-        "ended_at": task.ended_at.isoformat() if task.ended_at else None,
-        "message": task.message,
-    }
 
 
 def _row(run: WorkflowRun) -> tuple[str, ...]:

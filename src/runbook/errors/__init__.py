@@ -16,6 +16,8 @@ The tree::
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
+    │   ├── UnknownTokenError       no such API token
+    │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -26,7 +28,9 @@ The tree::
         ├── AlreadyExistsError      refusing to overwrite something
         ├── InjectionError          a generated parameters cell is not pure literals
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
+        ├── CredentialsError        the service could not tell who is calling (HTTP 401)
         ├── PolicyError             refused by the repository's rules
+        │   ├── ForbiddenError      the caller's role does not grant what they asked for
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
@@ -40,11 +44,14 @@ The tree::
         │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
         │   ├── NotAPlanError       a runbook was given where only a plan may run
         │   ├── PlanRunningError    the plan is already running
+        │   ├── GateDeciderError    a gate needs a decider other than the run's executor
         │   ├── TargetLockedError   a target is in use by another playbook run
         │   └── RunRefusedError     a run refused before it started (any of the above)
         ├── StoreError              the database could not be used
         │   └── StoreUnavailableError  it stayed unreachable through every retry
         ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
+        ├── GateNotWaitingError     a decision for a gate that is not waiting (or twice)
+        ├── RunNotRunningError      a cancel or interrupt of a run that is not running
         ├── EgressError             an outbound HTTP request was refused or failed
         ├── DataSourceError         an inventory's or a sensor's source failed or answered badly
         └── AuditTamperedError      the audit log's chain, anchors or records disagree
@@ -53,12 +60,18 @@ Each leaf builds its message from structured fields, names the thing and the pla
 says how to fix it where there is a fix. Errors pickle (``__reduce__``) so they can cross
 process boundaries unchanged.
 
-The tree lives in four modules (``base``, ``usage``, ``policy``, ``failures``); every name is
-imported from here.
+The tree lives in five modules (``base``, ``usage``, ``policy``, ``failures``, ``access``);
+every name is imported from here.
 """
 
 from __future__ import annotations
 
+from runbook.errors.access import (
+    CredentialsError,
+    ForbiddenError,
+    IdempotencyConflictError,
+    UnknownTokenError,
+)
 from runbook.errors.base import (
     FailureError,
     RunbookError,
@@ -70,10 +83,12 @@ from runbook.errors.failures import (
     ConfigError,
     DataSourceError,
     EgressError,
+    GateNotWaitingError,
     InjectionError,
     MetadataError,
     NotebookFormatError,
     ReportError,
+    RunNotRunningError,
     RunStoreLostError,
     SpecError,
     StoreError,
@@ -82,6 +97,7 @@ from runbook.errors.failures import (
 )
 from runbook.errors.policy import (
     CheckFailedError,
+    GateDeciderError,
     NotAPlanError,
     NothingToWithdrawError,
     PlanCodeChangedError,
@@ -121,9 +137,14 @@ __all__ = [
     "AuditTamperedError",
     "CheckFailedError",
     "ConfigError",
+    "CredentialsError",
     "DataSourceError",
     "EgressError",
     "FailureError",
+    "ForbiddenError",
+    "GateDeciderError",
+    "GateNotWaitingError",
+    "IdempotencyConflictError",
     "IdentityError",
     "InjectionError",
     "MetadataError",
@@ -143,6 +164,7 @@ __all__ = [
     "PolicyError",
     "ReportError",
     "ReviewRequiredError",
+    "RunNotRunningError",
     "RunRefusedError",
     "RunStoreLostError",
     "RunbookError",
@@ -160,6 +182,7 @@ __all__ = [
     "UnknownRunbookError",
     "UnknownStandingApprovalError",
     "UnknownTemplateError",
+    "UnknownTokenError",
     "UnknownWorkflowError",
     "UnknownWorkflowRunError",
     "UsageError",

@@ -77,6 +77,8 @@ class EventKind(StrEnum):
     RETENTION_GC = "retention.gc"
     STANDING_APPROVED = "standing.approved"
     STANDING_REVOKED = "standing.revoked"
+    TOKEN_CREATED = "token.created"  # noqa: S105 - an event kind
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an event kind
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from runbook.errors import ParameterError
 from runbook.model.identity import same_identity
 
 
@@ -18,6 +19,24 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
     #: The reviewer takes back their earlier verdicts on the plan (a rejection, above all).
     WITHDRAWN = "withdrawn"
+
+
+#: The words a verdict is given in (``approve`` or ``approved`` …), as the CLI's flags say.
+_VERDICT_WORDS = {
+    "approve": Verdict.APPROVED,
+    "reject": Verdict.REJECTED,
+    "withdraw": Verdict.WITHDRAWN,
+    **{verdict.value: verdict for verdict in Verdict},
+}
+
+
+def parse_verdict(text: str, where: str = "verdict") -> Verdict:
+    """The verdict ``text`` names (approve, reject, withdraw); ParameterError otherwise."""
+    try:
+        return _VERDICT_WORDS[text.strip().lower()]
+    except KeyError:
+        reason = f"{text!r} is not a verdict: approve, reject or withdraw"
+        raise ParameterError(where, reason) from None
 
 
 class IdentityKind(StrEnum):

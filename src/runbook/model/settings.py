@@ -32,6 +32,7 @@ from runbook.model.review_rules import ReviewRules, parse_review_rules
 
 if TYPE_CHECKING:
     from runbook.model.settings_sections import EgressSettings, WorkflowSettings
+    from runbook.model.settings_service import ServiceSettings
 
 REVIEW_REQUIREMENTS: Final = ("all", "none", "tagged")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -230,6 +231,7 @@ class RepositorySettings(_Settings):
     )
     _workflows: dict[str, Any] = PrivateAttr(default_factory=dict)
     _egress: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _service: dict[str, Any] = PrivateAttr(default_factory=dict)
     _environ: Mapping[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("retention", mode="before")
@@ -331,6 +333,12 @@ class RepositorySettings(_Settings):
 
         return load_egress_settings(self._egress, self._environ)
 
+    def service(self, root: Path) -> ServiceSettings:
+        """The ``[service]`` settings of the repository at ``root`` (``runbook serve``)."""
+        from runbook.model.settings_service import load_service_settings
+
+        return load_service_settings(root, self._service, self._environ)
+
 
 def _tables(data: Mapping[str, object], where: str) -> None:
     for key in _CHECKED_TABLES:
@@ -357,5 +365,9 @@ def load_settings(
     workflows, egress = data.get("workflows", {}), data.get("egress", {})
     settings._workflows = dict(workflows) if isinstance(workflows, dict) else {}
     settings._egress = dict(egress) if isinstance(egress, dict) else {}
+    service = data.get("service", {})
+    if not isinstance(service, dict):
+        raise ConfigError(f"{where}: service", "must be a table")
+    settings._service = dict(service)
     settings._environ = environ
     return settings

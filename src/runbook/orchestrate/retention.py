@@ -38,6 +38,7 @@ from runbook.model.repository import Repository
 from runbook.model.retention import RETENTION_KINDS
 from runbook.model.settings_sections import WorkflowSettings
 from runbook.orchestrate.audit_anchor import anchor_quietly
+from runbook.orchestrate.idempotency import forget_old_keys
 from runbook.orchestrate.plan_files import sweep_plan_files
 from runbook.store.audit import append_event
 from runbook.store.retention import delete_records, existing_ids, expired_ids
@@ -73,11 +74,26 @@ class GcReport:
     skipped: list[Skipped] = field(default_factory=list)
     #: Files a killed ``runbook plan`` left under ``runs/plans/`` (removed, or completed).
     plan_files: list[str] = field(default_factory=list)
+    #: Idempotency keys of the service past their day (:mod:`runbook.orchestrate.idempotency`).
+    idempotency_keys: int = 0
 
     @property
     def total(self) -> int:
         """How many records in all."""
         return sum(len(ids) for ids in self.removed.values())
+
+    def to_json(self, *, dry_run: bool) -> dict[str, object]:
+        """The JSON form, as ``gc --json`` prints it and ``POST /gc`` answers."""
+        return {
+            "dry_run": dry_run,
+            "removed": self.removed,
+            "folders": self.folders,
+            "bytes_freed": self.bytes_freed,
+            "warnings": self.warnings,
+            "skipped": [{"kind": s.kind, "id": s.id, "reason": s.reason} for s in self.skipped],
+            "plan_files": self.plan_files,
+            "idempotency_keys": self.idempotency_keys,
+        }
 
 
 #: kind → [(id, its folder)] of the records to remove.
@@ -112,6 +128,9 @@ def collect_garbage(
             # being cut off.
             report.warnings += anchor_quietly(sessions, repository, reason="runbook gc")
     report.plan_files = sweep_plan_files(sessions, repository, dry_run=dry_run)
+    if not dry_run:
+        with sessions.begin() as session:
+            report.idempotency_keys = forget_old_keys(session, moment)
     return report
 
 

@@ -66,6 +66,7 @@ def review_plan(
     now: datetime | None = None,
     key: SigningKey | None = None,
     signed: SignedVerdict | None = None,
+    own_key: bool = False,
 ) -> Review:
     """Record a verdict on a plan, bound to the content the reviewer saw.
 
@@ -73,6 +74,8 @@ def review_plan(
     planned cannot be reviewed at all. With ``key`` the verdict is signed here; with
     ``signed`` it was signed elsewhere; either makes the key's principal the reviewer. A
     repository with ``review.signed`` refuses a verdict with neither (SignatureError).
+    With ``own_key`` (a verdict signed elsewhere and sent by a proven ``reviewer``, as the
+    service receives it), the key must be one ``allowed_signers`` lists for ``reviewer``.
     """
     check_identity(reviewer, "reviewer")
     plan = get_plan(session, plan_id)
@@ -86,6 +89,11 @@ def review_plan(
         review = _signed_review(
             session, repository, plan, verdict, reviewer, signed, at, comment or None
         )
+        if own_key and not same_person(review.reviewer, reviewer):
+            raise SignatureError(
+                f"plan {plan.id}: the key that signed is {review.reviewer}'s, not "
+                f"{reviewer}'s: sign with your own key"
+            )
     elif repository.config.review.signed:
         raise SignatureError(
             f"plan {plan.id}: this repository requires signed reviews (review.signed): "

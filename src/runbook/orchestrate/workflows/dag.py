@@ -37,6 +37,7 @@ from runbook.model.repository import Repository
 from runbook.model.settings_sections import WorkflowSettings
 from runbook.model.workflows.workflow import AUTOMATIC_PARAMETERS, WorkflowSpec
 from runbook.model.workflows.workflow_run import (
+    TaskRecord,
     TriggerKind,
     WorkflowRun,
     WorkflowState,
@@ -112,13 +113,25 @@ def start_workflow(
     A task that needs review and that no standing approval covers refuses the whole run
     before it starts (RunRefusedError, exit 4, as ``run`` refuses).
     """
+    run = begin_workflow(sessions, repository, request)
+    if run is None:
+        return None
+    return execute_workflow(sessions, repository, settings, run, request.listener)
+
+
+@refuses_runs
+def begin_workflow(
+    sessions: sessionmaker[Session], repository: Repository, request: WorkflowRequest
+) -> WorkflowRun | None:
+    """Check and record a workflow run about to start (None when its firing is claimed);
+    :func:`execute_workflow` then runs it, here or in another thread."""
     run = new_workflow_run(request)
     with sessions() as session:  # before anything starts
         check_unattended_tasks(session, repository, run)
     with sessions.begin() as session:
         if not record_start(session, run):
             return None
-    return execute_workflow(sessions, repository, settings, run, request.listener)
+    return run
 
 
 def new_workflow_run(request: WorkflowRequest) -> WorkflowRun:
@@ -150,9 +163,13 @@ def execute_workflow(
     settings: WorkflowSettings,
     run: WorkflowRun,
     listener: TaskListener | None = None,
+    reused: Mapping[str, TaskRecord] | None = None,
 ) -> WorkflowRun:
-    """Execute a workflow run recorded by :func:`record_start`, to its end."""
-    return WorkflowExecution(sessions, repository, settings, run, {}, listener).run()
+    """Execute a workflow run recorded by :func:`record_start`, to its end (reusing the
+    tasks ``reused`` names, for a resumed run)."""
+    return WorkflowExecution(
+        sessions, repository, settings, run, dict(reused or {}), listener
+    ).run()
 
 
 def resume_workflow(
@@ -168,6 +185,15 @@ def resume_workflow(
     Successful tasks are ``reused``: their executed notebooks are what downstream tasks get.
     The frozen definition and parameters of the earlier run are used, not today's files.
     """
+    run, reused = begin_resume(sessions, repository, run_id, started_by)
+    return WorkflowExecution(sessions, repository, settings, run, reused, listener).run()
+
+
+def begin_resume(
+    sessions: sessionmaker[Session], repository: Repository, run_id: str, started_by: str
+) -> tuple[WorkflowRun, dict[str, TaskRecord]]:
+    """Record the run that resumes ``run_id``, with the tasks it reuses (by key); the
+    execution then runs it, here or in another thread."""
     with sessions.begin() as session:
         sweep_workflows(session)
         earlier = get_workflow_run(session, run_id)
@@ -209,7 +235,7 @@ def resume_workflow(
             f"workflow run {run_id}: its firing was already run again (see `runbook "
             f"workflow runs {earlier.workflow}`)"
         )
-    return WorkflowExecution(sessions, repository, settings, run, reused, listener).run()
+    return run, reused
 
 
 def record_start(session: Session, run: WorkflowRun) -> bool:

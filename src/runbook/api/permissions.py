@@ -1,0 +1,81 @@
+"""Every route declares who may call it: ``requires(Permission.X)`` or ``public()``.
+
+The declaration is a dependency, so FastAPI enforces it on every request, and it can be
+read back from the route table (:func:`route_permission`): a test fails on any route
+without one. The rules of who holds what are in :mod:`runbook.model.roles`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import iter_route_contexts
+
+from runbook.api.principals import authenticate
+from runbook.errors import ForbiddenError
+from runbook.model.roles import Permission, Principal, allows
+
+#: What :func:`route_permission` says of a route anyone may call.
+PUBLIC: Final = "public"
+
+#: Routes FastAPI itself adds (the OpenAPI document and its pages): public on purpose.
+DOCUMENTATION_PATHS: Final = frozenset(
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+
+
+class Requirement:
+    """A dependency that lets a request through when its principal holds ``permission``."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        """The caller, when allowed; ForbiddenError otherwise."""
+        if not allows(principal, self.permission):
+            raise ForbiddenError(principal.user, principal.role.value, self.permission.value)
+        return principal
+
+
+class Public:
+    """A dependency that marks a route anyone may call (health checks, documentation)."""
+
+    def __call__(self, request: Request) -> None:
+        """Nothing to check."""
+
+
+def requires(permission: Permission) -> Any:
+    """The dependency of a route that needs ``permission``; it yields the :class:`Principal`."""
+    return Depends(Requirement(permission))
+
+
+def public() -> Any:
+    """The dependency of a route anyone may call."""
+    return Depends(Public())
+
+
+def app_routes(app: FastAPI) -> Iterator[Any]:
+    """Every route ``app`` serves, those of included routers too, with the dependencies
+    their routers added."""
+    return iter_route_contexts(app.routes)
+
+
+def route_permission(route: Any) -> Permission | str | None:
+    """The permission ``route`` (one of :func:`app_routes`) declares, :data:`PUBLIC`, or
+    None when it declares none."""
+    path = getattr(route, "path", "")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return PUBLIC if path in DOCUMENTATION_PATHS else None
+    pending = list(dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        call = dependency.call
+        if isinstance(call, Requirement):
+            return call.permission
+        if isinstance(call, Public):
+            return PUBLIC
+        pending.extend(dependency.dependencies)
+    return None

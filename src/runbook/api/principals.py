@@ -1,0 +1,47 @@
+"""The dependency that reads a request's credentials and asks the core who they prove."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from runbook.model.roles import Principal
+from runbook.orchestrate.authentication import Authenticator, Credentials
+
+
+def bearer_of(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header ("" for another scheme), or None."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def proxy_user_of(request: Request, header: str) -> str | None:
+    """The user the proxy header names, read as UTF-8 (HTTP hands headers over as latin-1)."""
+    value = request.headers.get(header) if header else None
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value  # not UTF-8: kept as is, and refused if it holds a control character
+
+
+def credentials_of(request: Request, authenticator: Authenticator) -> Credentials:
+    """What ``request`` carries: its bearer, the proxy header (if configured), its peer."""
+    return Credentials(
+        bearer=bearer_of(request),
+        proxy_user=proxy_user_of(request, authenticator.settings.proxy_header),
+        peer=request.client.host if request.client else None,
+    )
+
+
+async def authenticate(request: Request) -> Principal:
+    """The principal of ``request`` (CredentialsError, a 401, when there is none)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    # Tokens are looked up in the store and issuers' keys fetched: off the event loop.
+    return await run_in_threadpool(
+        authenticator.authenticate, credentials_of(request, authenticator)
+    )

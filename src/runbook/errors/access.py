@@ -1,0 +1,43 @@
+"""Errors of the service's access control: who the caller is, and what they may do."""
+
+from __future__ import annotations
+
+from runbook.errors.base import FailureError, UsageError
+from runbook.errors.policy import PolicyError
+
+
+class CredentialsError(FailureError):
+    """No credentials, or credentials that prove nobody (unknown, expired, revoked, forged)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not authenticated: {reason}")
+        self.reason = reason
+
+
+class ForbiddenError(PolicyError):
+    """The caller is known, but their role does not grant what they asked for."""
+
+    def __init__(self, user: str, role: str, permission: str) -> None:
+        super().__init__(
+            f"{user} ({role}) may not {permission}: ask an admin for a role that grants it"
+        )
+        self.user = user
+        self.role = role
+        self.permission = permission
+
+
+class UnknownTokenError(UsageError):
+    """No API token has the given id."""
+
+    def __init__(self, token_id: str) -> None:
+        super().__init__(f"{token_id}: no such API token (see `runbook token list`)")
+        self.token_id = token_id
+
+
+class IdempotencyConflictError(UsageError):
+    """An ``Idempotency-Key`` already used for a different request, or for one in progress."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r}: {reason}")
+        self.key = key
+        self.reason = reason

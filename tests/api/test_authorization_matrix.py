@@ -1,0 +1,133 @@
+"""Every route, role and identity kind: 401, 403 or through, as declared.
+
+Identities: an API token, an OpenID Connect bearer and a trusted proxy's header for each
+role; anonymous (on a service that allows it); and what must prove nobody: an expired
+token, a revoked token, no credentials, and a proxy header forged from an untrusted peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from runbook.api.app import create_app
+from runbook.api.permissions import PUBLIC, app_routes, route_permission
+from runbook.model.repository import Repository
+from runbook.model.roles import ROLE_PERMISSIONS, Permission, Role
+from tests.api.conftest import Records, Tokens, with_service
+from tests.api.issuer import AUDIENCE, Issuer, issue
+from tests.localhttp import serving
+
+PROXY = ("10.9.8.7", 41000)  # inside trusted_proxies
+ELSEWHERE = ("192.0.2.1", 41000)  # outside it
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One identity: how it calls, and what the service should make of it."""
+
+    name: str
+    headers: dict[str, str]
+    peer: tuple[str, int] = ELSEWHERE
+    role: Role | None = None  # None: proves nobody
+    anonymous: bool = False
+
+
+def expected(caller: Caller, permission: Permission) -> str:
+    """``unauthenticated``, ``forbidden`` or ``through``."""
+    if caller.anonymous:
+        return "through" if permission is Permission.VIEW else "forbidden"
+    if caller.role is None:
+        return "unauthenticated"
+    return "through" if permission in ROLE_PERMISSIONS[caller.role] else "forbidden"
+
+
+def concrete(path: str, records: Records) -> str:
+    """A route's path with real ids in it."""
+    return (
+        path.replace("{plan_id}", records.plan.id)
+        .replace("{run_id}", records.run_id)
+        .replace("{name:path}", "restart")
+    )
+
+
+def outcome(status: int) -> str:
+    assert status < 500, status
+    return {401: "unauthenticated", 403: "forbidden"}.get(status, "through")
+
+
+@pytest.fixture
+def issuer() -> Iterator[str]:
+    with serving(Issuer) as url:
+        yield url
+
+
+def _service(repo: Repository, issuer: str, role: Role, anonymous: bool) -> Repository:
+    return with_service(
+        repo,
+        f'oidc_issuer = "{issuer}"\noidc_audience = "{AUDIENCE}"\n'
+        f'proxy_header = "X-Forwarded-User"\ntrusted_proxies = ["10.0.0.0/8"]\n'
+        f'proxy_role = "{role.value}"\nanonymous = {str(anonymous).lower()}',
+    )
+
+
+def callers(tokens: Tokens, issuer: str, role: Role) -> list[Caller]:
+    """The callers that prove ``role`` (or nobody) on a service whose proxy_role is ``role``."""
+    bearer = Tokens.header
+    return [
+        Caller(f"token-{role}", bearer(tokens.by_role[role]), role=role),
+        Caller(f"oidc-{role}", bearer(issue(issuer, roles=[role.value])), role=role),
+        Caller(f"proxy-{role}", {"X-Forwarded-User": f"{role}@proxy"}, PROXY, role=role),
+        Caller("expired-token", bearer(tokens.expired)),
+        Caller("revoked-token", bearer(tokens.revoked)),
+        Caller("no-credentials", {}),
+        Caller("forged-proxy-header", {"X-Forwarded-User": "admin"}, ELSEWHERE),
+    ]
+
+
+def _check(app: FastAPI, records: Records, people: list[Caller]) -> list[str]:
+    wrong = []
+    for route in app_routes(app):
+        permission = route_permission(route)
+        if permission == PUBLIC:
+            continue
+        assert isinstance(permission, Permission), route.path
+        for caller in people:
+            client = TestClient(app, client=caller.peer)  # the app's lifespan already ran
+            for method in route.methods:
+                response = client.request(
+                    method, concrete(route.path, records), headers=caller.headers
+                )
+                got, want = outcome(response.status_code), expected(caller, permission)
+                if got != want:
+                    wrong.append(f"{method} {route.path} as {caller.name}: {got}, not {want}")
+    return wrong
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_every_route_role_and_identity_kind(
+    repo: Repository, records: Records, tokens: Tokens, issuer: str, role: Role
+) -> None:
+    app = create_app(_service(repo, issuer, role, anonymous=False))
+    with TestClient(app):
+        assert _check(app, records, callers(tokens, issuer, role)) == []
+
+
+def test_anonymous_callers_only_read(
+    repo: Repository, records: Records, tokens: Tokens, issuer: str
+) -> None:
+    app = create_app(_service(repo, issuer, Role.VIEWER, anonymous=True))
+    people = [
+        Caller("anonymous", {}, anonymous=True),
+        # A forged header from elsewhere is ignored: the caller is anonymous, not admin.
+        Caller("forged-proxy-header", {"X-Forwarded-User": "admin"}, ELSEWHERE, anonymous=True),
+        # Bad credentials never fall back to anonymous.
+        Caller("expired-token", Tokens.header(tokens.expired)),
+        Caller("revoked-token", Tokens.header(tokens.revoked)),
+    ]
+    with TestClient(app):
+        assert _check(app, records, people) == []

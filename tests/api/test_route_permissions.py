@@ -1,0 +1,103 @@
+"""Deny by default: every route of the app declares its permission, or is public on purpose."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from runbook.api.app import create_app
+from runbook.api.permissions import PUBLIC, app_routes, requires, route_permission
+from runbook.model.repository import Repository
+from runbook.model.roles import Permission
+
+
+def undeclared(app: FastAPI) -> list[str]:
+    """The routes of ``app`` that declare no permission."""
+    return [
+        f"{sorted(getattr(r, 'methods', None) or [])} {getattr(r, 'path', r)}"
+        for r in app_routes(app)
+        if route_permission(r) is None
+    ]
+
+
+def test_every_route_declares_a_permission(repo: Repository) -> None:
+    app = create_app(repo)
+    assert undeclared(app) == []
+    documentation = {r.path for r in app_routes(app) if route_permission(r) == PUBLIC}
+    assert documentation <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_a_route_without_a_permission_is_found(repo: Repository) -> None:
+    app = create_app(repo)
+    stray = APIRouter()
+
+    @stray.get("/stray")
+    def _stray() -> dict[str, str]:
+        return {}
+
+    @stray.get("/guarded", dependencies=[requires(Permission.VIEW)])
+    def _guarded() -> dict[str, str]:
+        return {}
+
+    app.include_router(stray)
+    assert undeclared(app) == ["['GET'] /stray"]
+
+
+def test_the_declared_permission_is_the_one_enforced(repo: Repository) -> None:
+    app = create_app(repo)
+    declared = {
+        r.path: route_permission(r)
+        for r in app_routes(app)
+        if route_permission(r) != PUBLIC and "GET" in (getattr(r, "methods", None) or ())
+    }
+    assert declared["/audit"] is Permission.AUDIT
+    assert declared["/runs"] is Permission.VIEW
+    with TestClient(app) as client:
+        # No credentials: refused before any route runs (before its body is read), in the
+        # one error shape, whatever the method.
+        for route in app_routes(app):
+            if route_permission(route) == PUBLIC:
+                continue
+            path = route.path
+            for method in route.methods:
+                url = path.replace("{", "x").replace("}", "x").replace(":path", "")
+                response = client.request(method, url)
+                assert response.status_code == 401, (method, path)
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+#: The permission each route of the REST edges needs: who reads, plans, runs, reviews, imports.
+EXPECTED = {
+    ("POST", "/plans"): Permission.PLAN,
+    ("GET", "/plans/{plan_id}/diff"): Permission.VIEW,
+    ("POST", "/plans/{plan_id}/reviews"): Permission.REVIEW,
+    ("GET", "/plans/{plan_id}/reviews"): Permission.VIEW,
+    ("POST", "/standing"): Permission.REVIEW,
+    ("GET", "/standing"): Permission.VIEW,
+    ("GET", "/standing/{approval_id}"): Permission.VIEW,
+    ("POST", "/standing/{approval_id}/revoke"): Permission.REVIEW,
+    ("GET", "/workflows"): Permission.VIEW,
+    ("POST", "/workflows/{name}/runs"): Permission.RUN,
+    ("GET", "/workflow-runs"): Permission.VIEW,
+    ("GET", "/workflow-runs/{run_id}"): Permission.VIEW,
+    ("POST", "/workflow-runs/{run_id}/resume"): Permission.RUN,
+    ("POST", "/playbooks/import"): Permission.IMPORT,
+    ("GET", "/playbooks"): Permission.VIEW,
+    ("GET", "/playbooks/{name}"): Permission.VIEW,
+    ("POST", "/playbooks/{name}/plans"): Permission.PLAN,
+    ("POST", "/playbooks/{name}/runs"): Permission.RUN,
+    ("GET", "/playbook-runs"): Permission.VIEW,
+    ("GET", "/playbook-runs/{run_id}"): Permission.VIEW,
+    ("POST", "/playbook-runs/{run_id}/retry"): Permission.RUN,
+    ("POST", "/playbook-runs/{run_id}/cancel"): Permission.RUN,
+    ("POST", "/gc"): Permission.GC,
+}
+
+
+def test_the_rest_routes_need_what_their_role_grants(repo: Repository) -> None:
+    declared = {
+        (method, r.path): route_permission(r)
+        for r in app_routes(create_app(repo))
+        for method in getattr(r, "methods", None) or ()
+    }
+    assert {route: declared.get(route) for route in EXPECTED} == EXPECTED
