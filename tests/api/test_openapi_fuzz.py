@@ -62,9 +62,16 @@ def test_no_operation_answers_without_credentials(api_schema: Any) -> None:
     for operation in operations(api_schema):
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=5, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=20, suppress_health_check=list(HealthCheck))
         def call(case: Any) -> None:
             response = case.call()
-            assert response.status_code == 401, (case.path, response.text)
+            # A path value with a line break matches no route: a 404 before any credential.
+            unroutable = any(
+                not str(v).isprintable() for v in (case.path_parameters or {}).values()
+            )
+            assert response.status_code == 401 or (unroutable and response.status_code == 404), (
+                case.path,
+                response.text,
+            )
 
         call()
