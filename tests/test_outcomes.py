@@ -78,6 +78,9 @@ PINNED = {
     "RunStoreLostError": (3, 503),
     "AuditTamperedError": (1, 409),
     "EgressError": (1, 502),
+    "UnknownCatalogEntryError": (2, 404),
+    "AlertPayloadError": (2, 422),
+    "WebhookAuthError": (1, 401),
     "RunbookError": (1, 500),
 }
 

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Final
 
 from runbook.errors import (
+    AlertPayloadError,
     AlreadyExistsError,
     AuditTamperedError,
     CheckFailedError,
@@ -44,6 +45,7 @@ from runbook.errors import (
     RunStoreLostError,
     StoreError,
     TargetLockedError,
+    UnknownCatalogEntryError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -54,6 +56,7 @@ from runbook.errors import (
     UnknownWorkflowError,
     UnknownWorkflowRunError,
     UsageError,
+    WebhookAuthError,
 )
 
 EXIT_OK: Final = 0
@@ -86,6 +89,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UnknownPlaybookError, _NOT_FOUND),
     (UnknownPlaybookRunError, _NOT_FOUND),
     (UnknownTemplateError, _NOT_FOUND),
+    (UnknownCatalogEntryError, _NOT_FOUND),
+    (AlertPayloadError, Status(EXIT_USAGE, 422)),
     (ParameterError, Status(EXIT_USAGE, 422)),
     (IdentityError, Status(EXIT_USAGE, 422)),
     (NotARepositoryError, Status(EXIT_USAGE, 400)),
@@ -95,6 +100,7 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (RunRefusedError, Status(EXIT_REFUSED, 403)),
     # The runbook, not the caller's rights, is what is wrong: unprocessable, like a bad spec.
     (CheckFailedError, Status(EXIT_FAILURE, 422)),
+    (WebhookAuthError, Status(EXIT_FAILURE, 401)),
     (PlanRunningError, _CONFLICT),
     (TargetLockedError, _CONFLICT),
     (PolicyError, Status(EXIT_FAILURE, 403)),

@@ -117,6 +117,11 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_target_locks_run_id",
             "standing_approvals",
             "ix_standing_approvals_runbook_path",
+            "catalog_revisions",
+            "catalog_alerts",
+            "ix_catalog_alerts_service",
+            "ix_catalog_alerts_action",
+            "catalog_switches",
         }
     finally:
         migrated.dispose()

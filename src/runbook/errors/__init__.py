@@ -16,6 +16,8 @@ The tree::
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
+    │   ├── UnknownCatalogEntryError no such service or error code in the catalog
+    │   ├── AlertPayloadError       an alert payload is malformed (names the field)
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -28,6 +30,7 @@ The tree::
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
         ├── PolicyError             refused by the repository's rules
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
+        │   ├── WebhookAuthError    an alert's sender failed its source's secret check
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
         │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
@@ -97,14 +100,17 @@ from runbook.errors.policy import (
     SignatureError,
     StandingRefusedError,
     TargetLockedError,
+    WebhookAuthError,
     refuses_runs,
 )
 from runbook.errors.usage import (
+    AlertPayloadError,
     IdentityError,
     NotARepositoryError,
     ParameterError,
     PathEscapeError,
     PlaybookPlanError,
+    UnknownCatalogEntryError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -117,6 +123,7 @@ from runbook.errors.usage import (
 )
 
 __all__ = [
+    "AlertPayloadError",
     "AlreadyExistsError",
     "AuditTamperedError",
     "CheckFailedError",
@@ -153,6 +160,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TargetLockedError",
+    "UnknownCatalogEntryError",
     "UnknownPlanError",
     "UnknownPlaybookError",
     "UnknownPlaybookRunError",
@@ -163,6 +171,7 @@ __all__ = [
     "UnknownWorkflowError",
     "UnknownWorkflowRunError",
     "UsageError",
+    "WebhookAuthError",
     "redact_url",
     "refuses_runs",
 ]

@@ -396,3 +396,6 @@ class TargetLockRow(Base):
         String(64), ForeignKey("playbook_runs.id", ondelete="CASCADE"), index=True
     )
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+# The catalog's tables live in their own module, on this Base (imported last: it needs it).
+from runbook.store import catalog_tables as _catalog_tables  # noqa: E402, F401
