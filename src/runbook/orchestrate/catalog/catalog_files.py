@@ -14,12 +14,14 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from runbook.errors import RunbookError, SpecError, UsageError
+from runbook.model.audit import EventKind
 from runbook.model.catalog.catalog import Catalog, catalog_from_json, catalog_to_json
 from runbook.model.catalog.catalog_parse import parse_catalog_files
 from runbook.model.files import read_failure, read_text
 from runbook.model.notebook import load_runbook
 from runbook.model.repository import Repository
 from runbook.orchestrate.playbooks.playbook_import import git_state
+from runbook.store.audit import append_event
 from runbook.store.catalog_records import CatalogRevision, newest_revision, store_revision
 
 CATALOG_DIR = "catalog"
@@ -103,6 +105,20 @@ def import_catalog(session: Session, repository: Repository, *, imported_by: str
         dirty=dirty,
         imported_by=imported_by,
     )
+    if created:
+        append_event(
+            session,
+            kind=EventKind.CATALOG_IMPORTED,
+            actor=imported_by,
+            subject="catalog",
+            payload={
+                "revision": revision.revision,
+                "sha256": revision.sha256,
+                "git_commit": revision.git_commit,
+                "dirty": revision.dirty,
+                "source": revision.source,
+            },
+        )
     return CatalogImport(revision, created, catalog)
 
 
