@@ -36,12 +36,12 @@ if TYPE_CHECKING:
 REVIEW_REQUIREMENTS: Final = ("all", "none", "tagged")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Tables whose type read_config checks up front; ``[egress]`` is read tolerantly, as before.
-_CATALOG_KEYS: Final = {
-    "catalog_base_url": "catalog.base_url",
-    "catalog_code_label": "catalog.code_label",
-    "catalog_cooldown": "catalog.cooldown_seconds",
-    "catalog_rate_limit": "catalog.runs_per_hour",
-}
+CATALOG_FIELDS: Final = (
+    "catalog_base_url",
+    "catalog_code_label",
+    "catalog_cooldown",
+    "catalog_rate_limit",
+)
 _CHECKED_TABLES: Final = ("repository", "review", "store", "report", "notify", "kernel", "catalog")
 
 
@@ -236,8 +236,7 @@ class RepositorySettings(_Settings):
     )
     catalog_base_url: str = Field(
         default="",
-        description="The service's URL as alerts link to it: `runbook_url` annotations are "
-        "<base_url>/catalog/<service>/<code>.",
+        description="The service's URL: `runbook_url` is <base_url>/catalog/<service>/<code>.",
         json_schema_extra=_origin("catalog.base_url"),
     )
     catalog_code_label: str = Field(
@@ -310,20 +309,17 @@ class RepositorySettings(_Settings):
             return value
         return parse_review_rules(value if isinstance(value, dict) else {}, _LOADING.get().where)
 
-    @field_validator("catalog_base_url", "catalog_code_label", mode="before")
+    @field_validator(*CATALOG_FIELDS, mode="before")
     @classmethod
-    def _catalog_text(cls, value: object, info: ValidationInfo) -> object:
+    def _catalog(cls, value: object, info: ValidationInfo) -> object:
+        key = (info.field_name or "").removeprefix("catalog_")
+        if info.field_name in ("catalog_cooldown", "catalog_rate_limit"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(_where("catalog"), f"{key} must be a whole number ≥ 0")
+            return value
         if not isinstance(value, str) or "\x00" in value:
-            raise ConfigError(_where(f"catalog.{info.field_name}"[: -0 or None]), "must be text")
+            raise ConfigError(_where("catalog"), f"{key} must be text")
         return value.strip().rstrip("/") if info.field_name == "catalog_base_url" else value
-
-    @field_validator("catalog_cooldown", "catalog_rate_limit", mode="before")
-    @classmethod
-    def _catalog_count(cls, value: object, info: ValidationInfo) -> object:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            key = _CATALOG_KEYS[info.field_name or ""]
-            raise ConfigError(_where(key), "must be a whole number ≥ 0")
-        return value
 
     @field_validator("kernel_user", mode="before")
     @classmethod
