@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ AlertStatus = Literal["firing", "resolved"]
 SOURCES: Final = ("alertmanager", "grafana", "pagerduty")
 _MAX_LABELS: Final = 256
 _MAX_TEXT: Final = 8192
+_FRACTION: Final = re.compile(r"\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,7 @@ def parse_time(value: object, where: str) -> datetime:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     # Go writes nanoseconds; Python reads up to microseconds.
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(c for c in rest if c.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
+    text = _FRACTION.sub(lambda m: m.group(0)[:7], text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

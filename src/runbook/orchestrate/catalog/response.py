@@ -31,6 +31,7 @@ from runbook.model.repository import Repository
 from runbook.model.run import Run, RunState
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.standing_approvals import confirms_unattended
+from runbook.orchestrate.worker_threads import in_worker_thread
 from runbook.store.catalog_records import automated_since, is_paused
 from runbook.store.catalog_tables import AlertRow
 from runbook.store.runs import get_run
@@ -93,7 +94,8 @@ def answer_alert(
             held = _guard(session, repository, resolution, now)
         if held is None:
             try:
-                with sessions.begin() as session:
+                # Not sessions.begin(): recording a plan commits its own transaction.
+                with sessions() as session:
                     plan = _plan(session, repository, rule, values, caller=rule.caller)
                     yes = confirms_unattended(session, plan)
             except StandingRefusedError as error:
@@ -173,7 +175,7 @@ def _suggest(
 ) -> Answer:
     prefix = f"{why}; " if why else ""
     try:
-        with sessions.begin() as session:
+        with sessions() as session:  # recording a plan commits its own transaction
             plan = _plan(session, repository, rule, values, caller=None)
     except RunbookError as error:
         return Answer("manual", f"{prefix}{rule.name}: no plan made: {error}{also}")
@@ -233,7 +235,7 @@ def _start(
             on_record=link,
         )
         try:
-            start_run(sessions, repository, request)
+            in_worker_thread(lambda: start_run(sessions, repository, request))
         except RunbookError as error:  # recorded: the alert says the run did not happen
             with sessions.begin() as session:
                 row = session.get(AlertRow, alert_id)
