@@ -83,6 +83,12 @@ def _newest(session: Session) -> CatalogRevisionRow | None:
     return session.scalars(query).first()
 
 
+def newest_sha256(session: Session) -> str | None:
+    """The content hash of the newest revision (cheap: the definition is not read)."""
+    query = select(CatalogRevisionRow.sha256).order_by(CatalogRevisionRow.revision.desc())
+    return session.scalars(query.limit(1)).first()
+
+
 def newest_revision(session: Session) -> CatalogRevision:
     """The catalog in use: the newest import; UnknownCatalogEntryError when there is none."""
     row = _newest(session)

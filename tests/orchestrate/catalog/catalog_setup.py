@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,18 +79,15 @@ def catalog_repo(repo: Repository, catalog: dict[str, Any] | None = None) -> Rep
     return fresh
 
 
-class sessions_of:  # noqa: N801 - a context manager named for what it gives
+@contextmanager
+def sessions_of(repo: Repository) -> Iterator[sessionmaker[Session]]:
     """A session factory on the repository's SQLite store."""
-
-    def __init__(self, repo: Repository) -> None:
-        self.engine = make_engine(database_url(repo.root))
-        ensure_schema(self.engine)
-
-    def __enter__(self) -> sessionmaker[Session]:
-        return sessionmaker(self.engine)
-
-    def __exit__(self, *_: object) -> None:
-        self.engine.dispose()
+    engine = make_engine(database_url(repo.root))
+    ensure_schema(engine)
+    try:
+        yield sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def grant(session: Session, repo: Repository, bound: str = "host=~web[0-9]+") -> None:

@@ -22,7 +22,12 @@ from runbook.model.notebook import load_runbook
 from runbook.model.repository import Repository
 from runbook.orchestrate.playbooks.playbook_import import git_state
 from runbook.store.audit import append_event
-from runbook.store.catalog_records import CatalogRevision, newest_revision, store_revision
+from runbook.store.catalog_records import (
+    CatalogRevision,
+    newest_revision,
+    newest_sha256,
+    store_revision,
+)
 
 CATALOG_DIR = "catalog"
 
@@ -123,16 +128,18 @@ def import_catalog(session: Session, repository: Repository, *, imported_by: str
 
 
 def catalog_in_use(session: Session) -> tuple[CatalogRevision, Catalog]:
-    """The newest imported revision and its catalog (parsed once per content)."""
+    """The newest imported revision and its catalog (read and parsed once per content)."""
+    sha = newest_sha256(session)
+    cached = _PARSED.get(sha) if sha is not None else None
+    if cached is not None:
+        return cached
     revision = newest_revision(session)
-    catalog = _PARSED.get(revision.sha256)
-    if catalog is None:
-        catalog = catalog_from_json(revision.definition)
-        if len(_PARSED) >= 8:
-            _PARSED.clear()
-        _PARSED[revision.sha256] = catalog
-    return revision, catalog
+    found = (revision, catalog_from_json(revision.definition))
+    if len(_PARSED) >= 8:
+        _PARSED.clear()
+    _PARSED[revision.sha256] = found
+    return found
 
 
 #: Parsed catalogs by content hash: a lookup or an alert does not parse the catalog again.
-_PARSED: dict[str, Catalog] = {}
+_PARSED: dict[str, tuple[CatalogRevision, Catalog]] = {}
