@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
@@ -29,7 +30,7 @@ ALERT = Alert(
 
 def test_revisions_are_numbered_and_identical_content_stores_nothing(engine: Engine) -> None:
     sessions = sessionmaker(engine)
-    definition = {"services": [], "error_codes": [], "procedures": []}
+    definition: dict[str, Any] = {"services": [], "error_codes": [], "procedures": []}
     with sessions.begin() as session:
         first, created = store_revision(
             session, definition, source="catalog/", git_commit=None, dirty=None, imported_by="a"
