@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -134,3 +135,20 @@ def test_auto_inside_the_bounds_runs_and_guards_the_next_one(ops: Repository) ->
         again = receive_alert(sessions, ops, alert(fingerprint="f2", at=later), now=later)
         assert again.action == "suggest" and again.run is None
         assert "cooling down" in again.detail
+
+
+def test_a_signed_pagerduty_webhook_is_received_once(ops: Repository) -> None:
+    from runbook.model.catalog.webhook_auth import hmac_hex
+    from tests.model.catalog.test_alert_payloads import PAGERDUTY
+
+    payload = copy.deepcopy(PAGERDUTY)
+    payload["event"]["data"]["service"]["summary"] = "billing"
+    body = json.dumps(payload).encode()
+    secret = SourceSecret("pagerduty", "pagerduty", "k")
+    headers = {"X-PagerDuty-Signature": f"v1={hmac_hex('k', body)}"}
+    with sessions_of(ops) as sessions:
+        (first,) = receive_webhook(sessions, ops, secret, headers, body)
+        (again,) = receive_webhook(sessions, ops, secret, headers, body)
+        assert first.created and not again.created and first.alert_id == again.alert_id
+        # The code is the alertname (the incident's title): E-DISK, answered by the platform.
+        assert first.action == "manual" and first.detail.startswith("disk-platform:")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.errors import RunbookError, StandingRefusedError
+from runbook.errors import RunbookError, StandingRefusedError, UnknownRunError
 from runbook.model.catalog.alert_payloads import Alert
 from runbook.model.catalog.catalog import Procedure
 from runbook.model.catalog.mapping import MappingError, render_mapping
@@ -131,7 +131,7 @@ def _guard(
         session, service=resolution.service, code=resolution.code, since=now - _IN_FLIGHT_WINDOW
     )
     for earlier in recent:
-        if earlier.run_id is None or get_run(session, earlier.run_id).state is RunState.RUNNING:
+        if earlier.run_id is None or _running(session, earlier.run_id):
             return (
                 f"an automated run for {resolution.service} {resolution.code} is in "
                 f"progress (alert {earlier.id})"
@@ -150,6 +150,13 @@ def _guard(
             f"(at most {config.catalog_rate_limit})"
         )
     return None
+
+
+def _running(session: Session, run_id: str) -> bool:
+    try:
+        return get_run(session, run_id).state is RunState.RUNNING
+    except UnknownRunError:  # removed by retention: long finished
+        return False
 
 
 def _plan(
@@ -239,7 +246,8 @@ def _start(
         except RunbookError as error:  # recorded: the alert says the run did not happen
             with sessions.begin() as session:
                 row = session.get(AlertRow, alert_id)
-                if row is not None:
+                if row is not None:  # no longer "auto": it holds no guard
+                    row.action = "failed"
                     row.detail = f"{row.detail}; the run did not start: {error}"
 
     thread = threading.Thread(target=work, name=f"catalog-{alert_id}", daemon=True)
