@@ -44,7 +44,7 @@ COMMANDS: Final = {
     "playbook": ("playbook:playbook_group", "Playbooks: steps run across a fleet of targets."),
     "catalog": (
         "catalog:catalog_group",
-        "The catalog: services and error codes to procedures; alerts answered.",
+        "Catalog: error codes to procedures; alerts answered.",
     ),
     "scheduler": ("scheduler:scheduler_command", "Run workflows on schedules and sensors."),
     "gc": ("gc:gc_command", "Delete finished runs older than the retention."),

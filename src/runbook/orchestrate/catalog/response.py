@@ -8,7 +8,8 @@
   (``[catalog] cooldown_seconds``) and a per-service rate (``[catalog] runs_per_hour``).
   Then the plan is made with caller ``catalog:RULE``, so a runbook that needs review is
   approved only by a standing approval for that caller whose bounds the values satisfy
-  (planning checks it). The run starts at once, in a thread, and is linked to the alert
+  (planning checks it; one that needs no review runs as for any unattended caller). The
+  run starts at once, in a thread, and is linked to the alert
   record as it is recorded. A guard that holds, a refused plan, or values that do not fit
   the runbook's parameters fall back to ``suggest``, and the record says why.
 """
