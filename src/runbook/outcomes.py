@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Final
 
 from runbook.errors import (
+    AlertPayloadError,
     AlreadyExistsError,
     AuditTamperedError,
     CheckFailedError,
@@ -49,6 +50,7 @@ from runbook.errors import (
     RunStoreLostError,
     StoreError,
     TargetLockedError,
+    UnknownCatalogEntryError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -60,6 +62,7 @@ from runbook.errors import (
     UnknownWorkflowError,
     UnknownWorkflowRunError,
     UsageError,
+    WebhookAuthError,
 )
 
 EXIT_OK: Final = 0
@@ -94,6 +97,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (UnknownTemplateError, _NOT_FOUND),
     (UnknownTokenError, _NOT_FOUND),
     (IdempotencyConflictError, Status(EXIT_USAGE, 409)),
+    (UnknownCatalogEntryError, _NOT_FOUND),
+    (AlertPayloadError, Status(EXIT_USAGE, 422)),
     (ParameterError, Status(EXIT_USAGE, 422)),
     (IdentityError, Status(EXIT_USAGE, 422)),
     (NotARepositoryError, Status(EXIT_USAGE, 400)),
@@ -103,6 +108,7 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (RunRefusedError, Status(EXIT_REFUSED, 403)),
     # The runbook, not the caller's rights, is what is wrong: unprocessable, like a bad spec.
     (CheckFailedError, Status(EXIT_FAILURE, 422)),
+    (WebhookAuthError, Status(EXIT_FAILURE, 401)),
     (PlanRunningError, _CONFLICT),
     (TargetLockedError, _CONFLICT),
     (CredentialsError, Status(EXIT_FAILURE, 401)),

@@ -130,6 +130,11 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "idempotency_keys",
             "ix_idempotency_keys_principal_key",
             "ix_idempotency_keys_created_at",
+            "catalog_revisions",
+            "catalog_alerts",
+            "ix_catalog_alerts_service",
+            "ix_catalog_alerts_action",
+            "catalog_switches",
         }
     finally:
         migrated.dispose()

@@ -42,6 +42,10 @@ COMMANDS: Final = {
     "audit": ("audit:audit_group", "Read, check and anchor the tamper-evident audit log."),
     "workflow": ("workflow:workflow_group", "Workflows: DAGs of notebook tasks."),
     "playbook": ("playbook:playbook_group", "Playbooks: steps run across a fleet of targets."),
+    "catalog": (
+        "catalog:catalog_group",
+        "Catalog: error codes to procedures; alerts answered.",
+    ),
     "scheduler": ("scheduler:scheduler_command", "Run workflows on schedules and sensors."),
     "gc": ("gc:gc_command", "Delete finished runs older than the retention."),
     "export": ("export:export_command", "Export a run as a report."),

@@ -18,6 +18,8 @@ The tree::
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
     │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
+    │   ├── UnknownCatalogEntryError no such service or error code in the catalog
+    │   ├── AlertPayloadError       an alert payload is malformed (names the field)
     │   ├── ParameterError          a parameter name or value is invalid (also ValueError)
     │   └── IdentityError           an identity is empty or holds an unprintable character
     └── FailureError                a well-formed request could not be carried out (exit code 1)
@@ -32,6 +34,7 @@ The tree::
         ├── PolicyError             refused by the repository's rules
         │   ├── ForbiddenError      the caller's role does not grant what they asked for
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
+        │   ├── WebhookAuthError    an alert's sender failed its source's secret check
         │   ├── SelfReviewError     the planner tried to review their own plan
         │   ├── SignatureError      a review's SSH signature is missing, invalid or unlisted
         │   ├── NothingToWithdrawError  a withdrawal by a reviewer with no standing verdict
@@ -113,14 +116,17 @@ from runbook.errors.policy import (
     SignatureError,
     StandingRefusedError,
     TargetLockedError,
+    WebhookAuthError,
     refuses_runs,
 )
 from runbook.errors.usage import (
+    AlertPayloadError,
     IdentityError,
     NotARepositoryError,
     ParameterError,
     PathEscapeError,
     PlaybookPlanError,
+    UnknownCatalogEntryError,
     UnknownPlanError,
     UnknownPlaybookError,
     UnknownPlaybookRunError,
@@ -133,6 +139,7 @@ from runbook.errors.usage import (
 )
 
 __all__ = [
+    "AlertPayloadError",
     "AlreadyExistsError",
     "AuditTamperedError",
     "CheckFailedError",
@@ -175,6 +182,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TargetLockedError",
+    "UnknownCatalogEntryError",
     "UnknownPlanError",
     "UnknownPlaybookError",
     "UnknownPlaybookRunError",
@@ -186,6 +194,7 @@ __all__ = [
     "UnknownWorkflowError",
     "UnknownWorkflowRunError",
     "UsageError",
+    "WebhookAuthError",
     "redact_url",
     "refuses_runs",
 ]

@@ -13,6 +13,15 @@ class PolicyError(FailureError):
     """Refused by the repository's rules."""
 
 
+class WebhookAuthError(PolicyError):
+    """An alert's sender did not prove it knows its source's secret (HTTP 401)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"alert source {source}: {reason}; nothing was recorded")
+        self.source = source
+        self.reason = reason
+
+
 class SelfReviewError(PolicyError):
     """The planner may not review their own plan."""
 

@@ -133,3 +133,21 @@ class PlaybookPlanError(UsageError):
             f"{plan_id}`"
         )
         self.plan_id = plan_id
+
+
+class UnknownCatalogEntryError(UsageError):
+    """No such service or error code in the imported catalog, or no catalog imported yet."""
+
+    def __init__(self, what: str, hint: str = "see `runbook catalog list`") -> None:
+        super().__init__(f"{what}: not in the catalog ({hint})")
+        self.what = what
+        self.hint = hint
+
+
+class AlertPayloadError(UsageError):
+    """An alert payload is malformed at ``field``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"alert payload: {field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -31,6 +31,11 @@ kind                             payload
 ``workflow.finished`` [workflow:ID] its exit state and each task's state
 ``playbook.started`` [playbook:ID] the playbook, revision, parameters, target count, retry_of
 ``playbook.finished`` [playbook:ID] its exit state, targets per state, the failed ones
+``catalog.imported`` [catalog]   the revision, its sha256, git commit and source
+``catalog.paused`` [catalog]     automated response paused (the kill switch), and why
+``catalog.resumed`` [catalog]    automated response resumed
+``alert.answered`` [alert:ID]    the alert's service, code, rule, action (gap, suppressed,
+                                 manual, suggest, auto), why, its plan and run
 ``retention.gc``                 what ``runbook gc`` removed (run ids, workflow and playbook runs)
 ``checkpoint``                   written by retention before it prunes older events (see below)
 ===============================  ================================================================
@@ -79,6 +84,10 @@ class EventKind(StrEnum):
     STANDING_REVOKED = "standing.revoked"
     TOKEN_CREATED = "token.created"  # noqa: S105 - an event kind
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an event kind
+    CATALOG_IMPORTED = "catalog.imported"
+    CATALOG_PAUSED = "catalog.paused"
+    CATALOG_RESUMED = "catalog.resumed"
+    ALERT_ANSWERED = "alert.answered"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,13 @@ if TYPE_CHECKING:
 REVIEW_REQUIREMENTS: Final = ("all", "none", "tagged")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Tables whose type read_config checks up front; ``[egress]`` is read tolerantly, as before.
-_CHECKED_TABLES: Final = ("repository", "review", "store", "report", "notify", "kernel")
+CATALOG_FIELDS: Final = (
+    "catalog_base_url",
+    "catalog_code_label",
+    "catalog_cooldown",
+    "catalog_rate_limit",
+)
+_CHECKED_TABLES: Final = ("repository", "review", "store", "report", "notify", "kernel", "catalog")
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,26 @@ class RepositorySettings(_Settings):
         description="The run events notified: " + ", ".join(NOTIFY_EVENTS) + ".",
         json_schema_extra=_origin("notify.on"),
     )
+    catalog_base_url: str = Field(
+        default="",
+        description="The service's URL: `runbook_url` is <base_url>/catalog/<service>/<code>.",
+        json_schema_extra=_origin("catalog.base_url"),
+    )
+    catalog_code_label: str = Field(
+        default="error_code",
+        description="The alert label that names the error code (before runbook_url and alertname).",
+        json_schema_extra=_origin("catalog.code_label"),
+    )
+    catalog_cooldown: int = Field(
+        default=300,
+        description="Seconds after an automated run for a (service, code) before another.",
+        json_schema_extra=_origin("catalog.cooldown_seconds"),
+    )
+    catalog_rate_limit: int = Field(
+        default=10,
+        description="Automated runs per service per hour, at most.",
+        json_schema_extra=_origin("catalog.runs_per_hour"),
+    )
     _workflows: dict[str, Any] = PrivateAttr(default_factory=dict)
     _egress: dict[str, Any] = PrivateAttr(default_factory=dict)
     _service: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -284,6 +310,18 @@ class RepositorySettings(_Settings):
         if isinstance(value, ReviewRules):
             return value
         return parse_review_rules(value if isinstance(value, dict) else {}, _LOADING.get().where)
+
+    @field_validator(*CATALOG_FIELDS, mode="before")
+    @classmethod
+    def _catalog(cls, value: object, info: ValidationInfo) -> object:
+        key = (info.field_name or "").removeprefix("catalog_")
+        if info.field_name in ("catalog_cooldown", "catalog_rate_limit"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(_where("catalog"), f"{key} must be a whole number ≥ 0")
+            return value
+        if not isinstance(value, str) or "\x00" in value:
+            raise ConfigError(_where("catalog"), f"{key} must be text")
+        return value.strip().rstrip("/") if info.field_name == "catalog_base_url" else value
 
     @field_validator("kernel_user", mode="before")
     @classmethod

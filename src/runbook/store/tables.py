@@ -1,8 +1,8 @@
-"""SQLAlchemy tables of the store.
+"""SQLAlchemy tables of the store (the catalog's are in ``catalog_tables``, imported last).
 
 The rows declared here never leave the store: record functions convert them to the model's
-dataclasses. Any change here needs a new migration under ``migrations/versions`` (a test
-compares these declarations with the migrated schema).
+dataclasses. Any change needs a new migration under ``migrations/versions`` (a test compares
+these declarations with the migrated schema).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from runbook.store.append_only import AUDIT_GUARD_DDL
 
-# Deterministic constraint names, so that migrations (and SQLite batch mode, which must
-# recreate constraints by name) can refer to them.
+# Deterministic constraint names: migrations (and SQLite batch mode) refer to them by name.
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -398,5 +397,4 @@ class TargetLockRow(Base):
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-from runbook.store import live_tables as _live_tables  # noqa: E402, F401 - on this metadata
-from runbook.store import token_rows as _token_rows  # noqa: E402, F401 - on this metadata
+from runbook.store import catalog_tables, live_tables, token_rows  # noqa: E402, F401 - own modules

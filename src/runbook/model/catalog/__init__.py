@@ -1,0 +1,1 @@
+"""The catalog: services, error codes and the procedures that answer them."""

@@ -1,0 +1,1 @@
+"""The catalog in use: importing it, answering alerts with its procedures."""
