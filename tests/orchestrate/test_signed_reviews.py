@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,37 @@ def test_a_signature_edited_in_the_store_no_longer_counts(
     session.execute(update(ReviewRow).values(nonce="forged"))
     session.commit()
     assert not plan_readiness(session, signed_repo, plan).ready
+
+
+def test_where_reviews_are_signed_a_standing_approval_is_signed_by_a_listed_key(
+    signed_repo: Repository, session: Session, keys: Keys
+) -> None:
+    from runbook.model.standing import parse_bound
+    from runbook.orchestrate.standing_approvals import approve_standing
+    from runbook.store.audit import list_events
+
+    make_runbook(signed_repo, tags=["critical"])
+    bounds = dict([parse_bound("host=db1|db2"), parse_bound("port=*")])
+
+    def grant(key: SigningKey | None) -> object:
+        return approve_standing(
+            session,
+            signed_repo,
+            "restart",
+            reviewer="mallory",
+            callers=["workflow:nightly"],
+            bounds=bounds,
+            lifetime=timedelta(days=7),
+            key=key,
+        )
+
+    with pytest.raises(SignatureError, match="a standing approval is signed too"):
+        grant(None)  # --as alone grants nothing here
+    with pytest.raises(SignatureError, match="not listed in allowed_signers"):
+        grant(keys["eve"])
+    approval = grant(keys["bob"])
+    assert approval.approved_by == "bob@example.org" and approval.identity_kind == "ssh-key"
+    (event,) = [e for e in list_events(session) if e.kind == "standing.approved"]
+    assert event.actor == "bob@example.org"
+    assert event.payload["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
+    assert event.payload["signer_key"].startswith("SHA256:")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
+from runbook.orchestrate.ssh_signatures import choose_key
 from runbook.orchestrate.standing_approvals import revoke
 from runbook.orchestrate.standing_grants import grant_standing, standing_summary
 from runbook.store.standing import get_standing, list_standing
@@ -53,6 +56,14 @@ from runbook.store.standing import get_standing, list_standing
 )
 @click.option("-m", "--comment", metavar="TEXT", help="Why, recorded with the approval.")
 @as_option
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Sign the approval with this SSH key, as `review --key` signs a verdict. Default "
+    "where review.signed is on (where a signature is required): an agent key listed in "
+    "allowed_signers, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa.",
+)
 @json_option
 @click.pass_context
 def approve_standing_command(
@@ -65,6 +76,7 @@ def approve_standing_command(
     confirm_unattended: bool,
     comment: str | None,
     as_user: str | None,
+    key: Path | None,
     as_json: bool,
 ) -> None:
     """Approve RUNBOOK, as it is now, for unattended callers within bounds.
@@ -77,9 +89,18 @@ def approve_standing_command(
     With --workflow, RUNBOOK is a workflow's name: its schedule and sensor firings then run
     under the approval while the workflow file, its tasks' runbooks and the repository code
     are unchanged and its parameters inside their bounds.
+
+    Where runbook.toml sets [review] signed = true, the approval is signed with your SSH key
+    and you are the name allowed_signers lists for it, not what --as says.
     """
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
+    policy = repo.config.review
+    signing = (
+        choose_key(key, policy.allowed_signers or repo.root / "allowed_signers")
+        if key is not None or policy.signed
+        else None
+    )
     with store_session(repo) as session:
         approval = grant_standing(
             session,
@@ -92,6 +113,7 @@ def approve_standing_command(
             expires=expires,
             confirm_unattended=confirm_unattended,
             comment=comment,
+            key=signing,
         )
     if as_json:
         print_json(standing_summary(approval))

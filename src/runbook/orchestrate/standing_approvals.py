@@ -24,6 +24,8 @@ from runbook.model.playbooks.playbook_plan import playbook_plan_of
 from runbook.model.repository import Repository
 from runbook.model.standing import TRIGGER_KINDS, Bound, StandingApproval, check_caller
 from runbook.orchestrate.plan_code import local_modules
+from runbook.orchestrate.ssh_signatures import SigningKey
+from runbook.orchestrate.standing_signatures import signed_grant
 from runbook.store.audit import append_event
 from runbook.store.plans import get_plan
 from runbook.store.standing import create_standing, get_standing, list_standing, revoke_standing
@@ -49,8 +51,10 @@ def approve_standing(
     confirm_unattended: bool = False,
     comment: str | None = None,
     now: datetime | None = None,
+    key: SigningKey | None = None,
 ) -> StandingApproval:
-    """Grant a standing approval of the runbook ``runbook_name`` as it is now.
+    """Grant a standing approval of the runbook ``runbook_name`` as it is now (signed with
+    ``key``: see :func:`record_standing`).
 
     Every parameter the runbook declares needs a bound (``*`` for any value), and only
     those: UsageError names the one missing or unknown.
@@ -85,22 +89,31 @@ def approve_standing(
         comment=comment or None,
         modules=local_modules(repository),
     )
-    record_standing(session, approval, at)
-    return approval
+    return record_standing(session, repository, approval, at, key)
 
 
-def record_standing(session: Session, approval: StandingApproval, at: datetime) -> None:
-    """Keep a new standing approval and its ``standing.approved`` event, committed together."""
+def record_standing(
+    session: Session,
+    repository: Repository,
+    approval: StandingApproval,
+    at: datetime,
+    key: SigningKey | None = None,
+) -> StandingApproval:
+    """Keep a new standing approval and its ``standing.approved`` event, committed together;
+    signed with ``key`` (required where reviews must be signed: see
+    :mod:`runbook.orchestrate.standing_signatures`), its approver is the key's principal."""
+    approval, signed = signed_grant(repository, approval, key)
     create_standing(session, approval)
     append_event(
         session,
         kind=EventKind.STANDING_APPROVED,
         actor=approval.approved_by,
         subject=standing_subject(approval.id),
-        payload=approval.event_payload(),
+        payload={**approval.event_payload(), **signed},
         at=at,
     )
     session.commit()
+    return approval
 
 
 def revoke(session: Session, approval_id: str, *, by: str) -> StandingApproval:

@@ -16,6 +16,7 @@ from runbook.errors import ConfigError, UsageError
 from runbook.model.repository import Repository
 from runbook.model.retention import parse_ttl
 from runbook.model.standing import StandingApproval, parse_bound
+from runbook.orchestrate.ssh_signatures import SigningKey
 from runbook.orchestrate.standing_approvals import approve_standing
 
 
@@ -31,8 +32,10 @@ def grant_standing(
     expires: str,
     confirm_unattended: bool = False,
     comment: str | None = None,
+    key: SigningKey | None = None,
 ) -> StandingApproval:
-    """Approve runbook (or workflow) ``name`` as it is now for ``callers``, within bounds."""
+    """Approve runbook (or workflow) ``name`` as it is now for ``callers``, within bounds,
+    signed with ``key`` where given (required where reviews must be signed)."""
     parsed = dict(parse_bound(b) for b in bounds)
     try:
         lifetime = parse_ttl(expires, "--expires")
@@ -53,6 +56,7 @@ def grant_standing(
         lifetime=lifetime,
         confirm_unattended=confirm_unattended,
         comment=comment,
+        key=key,
     )
 
 

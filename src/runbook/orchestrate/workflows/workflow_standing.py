@@ -27,6 +27,7 @@ from runbook.model.standing import TRIGGER_KINDS, Bound, StandingApproval, check
 from runbook.model.workflows.workflow import WorkflowSpec
 from runbook.model.workflows.workflow_run import TriggerKind, WorkflowRun
 from runbook.orchestrate.plan_code import local_modules
+from runbook.orchestrate.ssh_signatures import SigningKey
 from runbook.orchestrate.standing_approvals import (
     MAX_LIFETIME,
     record_standing,
@@ -60,6 +61,7 @@ def approve_workflow_standing(
     confirm_unattended: bool = False,
     comment: str | None = None,
     now: datetime | None = None,
+    key: SigningKey | None = None,
 ) -> StandingApproval:
     """Approve workflow ``workflow_name`` as it is now for its triggers, within bounds.
 
@@ -99,8 +101,7 @@ def approve_workflow_standing(
         comment=comment or None,
         modules=workflow_manifest(repository, spec, workflow.source),
     )
-    record_standing(session, approval, at)
-    return approval
+    return record_standing(session, repository, approval, at, key)
 
 
 def _trigger_callers(name: str) -> tuple[str, ...]:
