@@ -34,6 +34,7 @@ from runbook.errors import (
     EgressError,
     FailureError,
     ForbiddenError,
+    GateNotWaitingError,
     IdempotencyConflictError,
     IdentityError,
     NotARepositoryError,
@@ -43,6 +44,7 @@ from runbook.errors import (
     PolicyError,
     ReportError,
     RunbookError,
+    RunNotRunningError,
     RunRefusedError,
     RunStoreLostError,
     StoreError,
@@ -112,6 +114,8 @@ ERROR_STATUSES: Final[tuple[tuple[type[RunbookError], Status], ...]] = (
     (EgressError, Status(EXIT_FAILURE, 502)),
     (AlreadyExistsError, _CONFLICT),
     (AuditTamperedError, _CONFLICT),
+    (GateNotWaitingError, _CONFLICT),
+    (RunNotRunningError, _CONFLICT),
     # The server's own configuration or tools are at fault, not the request; 500 is kept
     # for the unexpected, so that no RunbookError reads as an internal error.
     (ConfigError, Status(EXIT_FAILURE, 503)),

@@ -19,6 +19,7 @@ from runbook.api.routes import (
     audit,
     gc,
     identity,
+    live,
     plan_actions,
     plans,
     playbook_runs,
@@ -31,15 +32,20 @@ from runbook.api.routes import (
 from runbook.model.repository import Repository
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
+from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.store_access import open_store
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
 SHUTDOWN_GRACE = 10.0
 
 
-def create_app(repository: Repository) -> FastAPI:
+def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     """The service on ``repository`` (its settings are ``repository.config``; a mistake in
-    ``[service]`` is a ConfigError here, before anything listens)."""
+    ``[service]`` is a ConfigError here, before anything listens).
+
+    With ``run_pool_size``, that many run processes per kernelspec wait with a booted
+    kernel for the runs ``POST /runs`` starts (:mod:`runbook.orchestrate.run_pool`).
+    """
     settings = repository.config.service(repository.root)
 
     @asynccontextmanager
@@ -47,12 +53,15 @@ def create_app(repository: Repository) -> FastAPI:
         # Migrating may take a while on a fresh store: not on the event loop.
         app.state.engine = await run_in_threadpool(open_store, repository)
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
+        app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
         try:
             yield
         finally:
             # Workflow and playbook runs the server started: a moment to end, else their
             # leases lapse and they are swept as interrupted.
             await run_in_threadpool(app.state.background.join, SHUTDOWN_GRACE)
+            if app.state.run_pool is not None:
+                await run_in_threadpool(app.state.run_pool.close)
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -64,7 +73,7 @@ def create_app(repository: Repository) -> FastAPI:
     app.state.repository = repository
     app.state.background = Background()
     install_error_handlers(app)
-    routers = (identity, runbooks, plans, plan_actions, runs, audit, standing, workflows)
+    routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
     for module in (*routers, playbooks, playbook_runs, gc):
         app.include_router(module.router)
     return app

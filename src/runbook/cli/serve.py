@@ -16,8 +16,16 @@ from runbook.cli.context import repository
     show_default=True,
     help="Port to listen on (0: any free port, printed at startup).",
 )
+@click.option(
+    "--kernel-pool",
+    type=click.IntRange(min=0, max=32),
+    default=2,
+    show_default=True,
+    help="Run processes kept waiting with a booted kernel, per kernelspec (0: none); "
+    "each serves one run and is replaced.",
+)
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int) -> None:
+def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int) -> None:
     """Serve the REST API of this repository on HOST:PORT until interrupted.
 
     Callers authenticate with an API token (`runbook token create`), a trusted reverse
@@ -28,6 +36,6 @@ def serve_command(ctx: click.Context, host: str, port: int) -> None:
 
     from runbook.api.app import create_app
 
-    app = create_app(repository(ctx))
+    app = create_app(repository(ctx), run_pool_size=kernel_pool)
     # The app's own JSON error handlers answer requests; uvicorn's access log says who came.
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -19,6 +19,10 @@ from typing import Any, NoReturn
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from runbook.engine.cell_failures import Failure as _Failure
+from runbook.engine.cell_failures import clean_exit as _clean_exit
+from runbook.engine.cell_failures import exit_message as _exit_message
+from runbook.engine.cell_failures import timed_out as _timed_out
 from runbook.engine.cell_rules import dry_run_step, rebuildable
 from runbook.engine.hooks import Operator, RunContext, RunObserver, RunSignal, StopRun
 from runbook.engine.kernel import StreamingClient
@@ -49,31 +53,6 @@ class Outcome:
 
     state: RunState
     message: str | None = None
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """Why a code cell did not succeed. ``text`` is masked: ``Name: value`` of its error, or
-    ``timed out after S s``."""
-
-    text: str
-    #: SystemExit with code 0 or none: the run ends here, succeeded (papermill's rule).
-    exit: bool = False
-    timed_out: bool = False
-    #: Still busy after the interrupt that followed its timeout: no cell can run after it.
-    stuck: bool = False
-
-    def ending(self) -> str:
-        """How the cell ended, after ``cell N``, for the run's message."""
-        if self.timed_out:
-            return self.text + ("; the kernel did not stop when interrupted" if self.stuck else "")
-        return f"failed: {self.text}"
-
-
-def _clean_exit(ename: str, evalue: str) -> bool:
-    # Papermill's rule (execute.raise_for_execution_errors): sys.exit(), sys.exit(0) and a
-    # bare `raise SystemExit` succeed; any other code or message fails the run.
-    return ename == "SystemExit" and evalue in ("", "0")
 
 
 async def async_execute_run(
@@ -126,6 +105,12 @@ async def async_execute_run(
     try:
         async with client.async_setup_kernel(env=env, cleanup_kc=True):
             loop.tell(lambda o: o.run_started(ctx))
+            aio = asyncio.get_running_loop()
+
+            def interrupt() -> None:
+                aio.call_soon_threadsafe(loop.interrupt)
+
+            loop.tell(lambda o: o.interruptible(ctx, interrupt))
             outcome = await loop.run(start_cell, rebuild)
     except StopRun as stop:
         outcome = Outcome(stop.state, stop.message)
@@ -153,6 +138,7 @@ class _CellLoop:
         self.observers = observers
         self.client: StreamingClient | None = None
         self.interrupted = False
+        self.executing = False
         # Interrupt requests in flight: kept so they are not garbage-collected mid-way.
         self._pending: set[asyncio.Future[Any]] = set()
 
@@ -294,6 +280,7 @@ class _CellLoop:
         self.tell(lambda o: o.cell_started(self.ctx, index, cell))
         loop = asyncio.get_running_loop()
         handled = _catch_sigint(loop, self._interrupt)
+        self.executing = True
         try:
             await client.async_execute_cell(cell, index, store_history=True)
         except CellExecutionError as error:
@@ -305,6 +292,7 @@ class _CellLoop:
         except CellTimeoutError:
             return _timed_out(client.timed_out or 0, stuck=True)
         finally:
+            self.executing = False
             client.flush_streams(cell, index)
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
@@ -324,6 +312,11 @@ class _CellLoop:
             raise StopRun(RunState.FAILED, f"{cell_label(index)} {failure.ending()} while {by}")
         if failure is not None:
             raise StopRun(RunState.FAILED, f"{cell_label(index)} failed while {by}: {failure.text}")
+
+    def interrupt(self) -> None:
+        """Interrupt the cell executing now, if one is (a request from elsewhere)."""
+        if self.executing:
+            self._interrupt()
 
     def _interrupt(self) -> None:
         self.interrupted = True
@@ -366,16 +359,6 @@ class _CellLoop:
             error=error,
         )
         self.tell(lambda o: o.cell_finished(self.ctx, index, cell, event))
-
-
-def _timed_out(seconds: float, *, stuck: bool = False) -> _Failure:
-    return _Failure(f"timed out after {seconds:g} s", timed_out=True, stuck=stuck)
-
-
-def _exit_message(index: int, failure: _Failure) -> str:
-    """Where and why a clean SystemExit ended the run, for its record and report."""
-    raised = failure.text.removesuffix(": ")
-    return f"{cell_label(index)} ended the run with {raised}; the cells after it were not run"
 
 
 def _write_stderr(text: str) -> None:

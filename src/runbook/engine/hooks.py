@@ -110,6 +110,10 @@ class RunObserver:
     def run_started(self, ctx: RunContext) -> None:
         """The kernel is up and the first cell is about to be considered."""
 
+    def interruptible(self, ctx: RunContext, interrupt: Callable[[], None]) -> None:
+        """Told once, before the first cell: ``interrupt`` (callable from any thread)
+        interrupts the cell executing then, as Ctrl-C does; between cells it does nothing."""
+
     def cell_started(self, ctx: RunContext, index: int, cell: Cell) -> None:
         """A code cell is about to execute (also on retries)."""
 

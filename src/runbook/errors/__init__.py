@@ -44,11 +44,14 @@ The tree::
         │   ├── PlanFolderError     the plan's working directory is no longer a folder it may use
         │   ├── NotAPlanError       a runbook was given where only a plan may run
         │   ├── PlanRunningError    the plan is already running
+        │   ├── GateDeciderError    a gate needs a decider other than the run's executor
         │   ├── TargetLockedError   a target is in use by another playbook run
         │   └── RunRefusedError     a run refused before it started (any of the above)
         ├── StoreError              the database could not be used
         │   └── StoreUnavailableError  it stayed unreachable through every retry
         ├── RunStoreLostError       a run ended interrupted: the store stopped taking its records
+        ├── GateNotWaitingError     a decision for a gate that is not waiting (or twice)
+        ├── RunNotRunningError      a cancel or interrupt of a run that is not running
         ├── EgressError             an outbound HTTP request was refused or failed
         ├── DataSourceError         an inventory's or a sensor's source failed or answered badly
         └── AuditTamperedError      the audit log's chain, anchors or records disagree
@@ -80,10 +83,12 @@ from runbook.errors.failures import (
     ConfigError,
     DataSourceError,
     EgressError,
+    GateNotWaitingError,
     InjectionError,
     MetadataError,
     NotebookFormatError,
     ReportError,
+    RunNotRunningError,
     RunStoreLostError,
     SpecError,
     StoreError,
@@ -92,6 +97,7 @@ from runbook.errors.failures import (
 )
 from runbook.errors.policy import (
     CheckFailedError,
+    GateDeciderError,
     NotAPlanError,
     NothingToWithdrawError,
     PlanCodeChangedError,
@@ -136,6 +142,8 @@ __all__ = [
     "EgressError",
     "FailureError",
     "ForbiddenError",
+    "GateDeciderError",
+    "GateNotWaitingError",
     "IdempotencyConflictError",
     "IdentityError",
     "InjectionError",
@@ -156,6 +164,7 @@ __all__ = [
     "PolicyError",
     "ReportError",
     "ReviewRequiredError",
+    "RunNotRunningError",
     "RunRefusedError",
     "RunStoreLostError",
     "RunbookError",

@@ -55,6 +55,26 @@ class AlreadyExistsError(FailureError):
         self.what = what
 
 
+class GateNotWaitingError(FailureError):
+    """A decision for a gate that is not waiting: never opened, already decided, or its run
+    is over (HTTP 409: the state changed under the caller)."""
+
+    def __init__(self, run_id: str, cell: str, reason: str) -> None:
+        super().__init__(f"run {run_id}: no gate is waiting at {cell}: {reason}")
+        self.run_id = run_id
+        self.cell = cell
+        self.reason = reason
+
+
+class RunNotRunningError(FailureError):
+    """A request (cancel, interrupt) to a run that is not running (HTTP 409)."""
+
+    def __init__(self, run_id: str, state: str) -> None:
+        super().__init__(f"run {run_id} is {state}, not running: nothing to stop")
+        self.run_id = run_id
+        self.state = state
+
+
 class InjectionError(FailureError):
     """A generated parameters cell contains something other than literal assignments."""
 

@@ -169,6 +169,19 @@ class PlanRunningError(PolicyError):
         self.detail = detail
 
 
+class GateDeciderError(PolicyError):
+    """The gate needs a decider other than the run's executor (``metadata.runbook.gate``)."""
+
+    def __init__(self, run_id: str, cell: str, decider: str) -> None:
+        super().__init__(
+            f"run {run_id}: the gate at {cell} must be decided by someone other than its "
+            f'executor {decider} (the runbook sets gate = "other")'
+        )
+        self.run_id = run_id
+        self.cell = cell
+        self.decider = decider
+
+
 class TargetLockedError(PolicyError):
     """A target the run needs is held by another running playbook run."""
 

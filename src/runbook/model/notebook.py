@@ -48,11 +48,15 @@ _META_KEYS: Final = frozenset(
         "review",
         "idempotent",
         "dry_run",
+        "gate",
     }
 )
 #: ``metadata.runbook.dry_run`` values: ``helpers`` says the confirm cells act only through
 #: ``sh(..., mutative=True)``, so a dry run may execute them with the helpers announcing.
 DRY_RUN_MODES: Final = frozenset({"helpers"})
+#: ``metadata.runbook.gate`` values: ``other`` says a gate of a run without a terminal must be
+#: decided by someone other than the run's executor (four eyes at every mutation).
+GATE_MODES: Final = frozenset({"other"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class RunbookMeta:
     #: How a dry run treats confirm cells: ``""`` skips them, ``helpers`` executes them with
     #: the helpers only announcing (see :data:`DRY_RUN_MODES`).
     dry_run: str = ""
+    #: Who may decide its gates remotely: ``""`` anyone authorized, ``other`` not the executor.
+    gate: str = ""
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,11 @@ def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:
         raise MetadataError(
             f"{base}.dry_run", f"must be one of: {', '.join(sorted(DRY_RUN_MODES))} (or absent)"
         )
+    gate = raw.get("gate", "")
+    if gate != "" and not (isinstance(gate, str) and gate in GATE_MODES):
+        raise MetadataError(
+            f"{base}.gate", f"must be one of: {', '.join(sorted(GATE_MODES))} (or absent)"
+        )
     return RunbookMeta(
         title=texts["title"] or default_title,
         description=texts["description"],
@@ -298,4 +309,5 @@ def parse_meta(raw: object, where: str, default_title: str) -> RunbookMeta:
         tags=tuple(tags),
         declared=declared,
         dry_run=dry_run,
+        gate=gate,
     )

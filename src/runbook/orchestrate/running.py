@@ -88,6 +88,9 @@ class RunRequest:
     #: caller linking the run to its own record (a workflow task) does it there, so the link
     #: exists whenever the run does, whenever the process dies.
     on_record: Callable[[Session, Run], None] | None = None
+    #: Called once the run is recorded (committed), before its kernel runs a cell: a caller
+    #: in another process (the service) learns the run's id there.
+    on_admitted: Callable[[Run], None] | None = None
 
 
 def resolve_plan_id(session: Session, repository: Repository, name: str) -> str:
@@ -132,6 +135,8 @@ def start_run(
     except BaseException:
         early.discard()  # started early, but the run may not start
         raise
+    if request.on_admitted is not None:
+        request.on_admitted(run)
     kernel = early.kernel if _fits(early, notebook, cwd) else None
     if kernel is not None and request.on_kernel is not None:
         request.on_kernel(kernel)

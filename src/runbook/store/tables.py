@@ -396,3 +396,7 @@ class TargetLockRow(Base):
         String(64), ForeignKey("playbook_runs.id", ondelete="CASCADE"), index=True
     )
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+from runbook.store import live_tables as _live_tables  # noqa: E402, F401 - on this metadata
+from runbook.store import token_rows as _token_rows  # noqa: E402, F401 - on this metadata
