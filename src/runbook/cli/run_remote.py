@@ -88,22 +88,42 @@ def run_remote(
     return STATE_EXIT_CODES[finished["state"]]
 
 
+#: What the terminal asks at each kind of gate, as the local terminal asks it.
+_QUESTIONS: dict[str, tuple[str, dict[str, Decision]]] = {
+    "confirm": (
+        "Run this mutative step? [y]es / [s]kip / [a]bort / [r]ollback",
+        {"y": Decision.YES, "s": Decision.SKIP, "a": Decision.ABORT, "r": Decision.ROLLBACK},
+    ),
+    "manual": (
+        "Done? [y]es, done / [s]kip / [a]bort / [r]ollback",
+        {
+            "y": Decision.ACKNOWLEDGED,
+            "s": Decision.SKIP,
+            "a": Decision.ABORT,
+            "r": Decision.ROLLBACK,
+        },
+    ),
+}
+_RECOVERY = (
+    "[r]etry / [s]kip / [a]bort / roll[b]ack",
+    {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT, "b": Decision.ROLLBACK},
+)
+
+
 def _decide(event: dict[str, Any], *, yes: bool, ask: bool) -> Decision:
     data = event["data"]
     kind = str(data.get("kind", "confirm"))
-    options = [Decision(o) for o in data.get("options", [])]
     if yes and kind in _YES:
         return _YES[kind]
     if not ask:
         return Decision.ABORT
-    where = cell_label(int(event["cell"]))
     source = data.get("source")
     if source:
-        console.rule(f"{kind} gate at {where}")
+        console.rule(f"{kind} gate at {cell_label(int(event['cell']))}")
         console.print(escape(str(source)), highlight=False)
-    letters = {option.value[0]: option for option in options}
-    choices = " / ".join(f"[{o.value[0]}]{o.value[1:]}" for o in options)
-    answer = click.prompt(
-        f"{where}: {choices}", err=True, type=click.Choice(list(letters)), show_choices=False
-    )
-    return letters[answer]
+    question, answers = _QUESTIONS.get(kind, _RECOVERY)
+    try:
+        answer = click.prompt(question, type=click.Choice(list(answers)), show_choices=False)
+    except (click.Abort, EOFError):
+        return Decision.ABORT
+    return answers[answer]
