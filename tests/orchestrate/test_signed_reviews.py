@@ -180,14 +180,14 @@ def test_a_signature_edited_in_the_store_no_longer_counts(
 def test_where_reviews_are_signed_a_standing_approval_is_signed_by_a_listed_key(
     signed_repo: Repository, session: Session, keys: Keys
 ) -> None:
-    from runbook.model.standing import parse_bound
+    from runbook.model.standing import StandingApproval, parse_bound
     from runbook.orchestrate.standing_approvals import approve_standing
     from runbook.store.audit import list_events
 
     make_runbook(signed_repo, tags=["critical"])
     bounds = dict([parse_bound("host=db1|db2"), parse_bound("port=*")])
 
-    def grant(key: SigningKey | None) -> object:
+    def grant(key: SigningKey | None) -> StandingApproval:
         return approve_standing(
             session,
             signed_repo,

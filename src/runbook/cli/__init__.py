@@ -51,6 +51,9 @@ COMMANDS: Final = {
     "export": ("export:export_command", "Export a run as a report."),
     "edit": ("edit:edit_command", "Edit runbooks in JupyterLab on 127.0.0.1."),
     "serve": ("serve:serve_command", "Serve the REST API of this repository."),
+    "login": ("login:login_command", "Log in to a Runbook server with an API token."),
+    "logout": ("login:logout_command", "Forget a server's token."),
+    "whoami": ("login:whoami_command", "Who the current server takes you for."),
     "token": ("token:token_group", "Create, list and revoke the service's API tokens."),
     "db": ("db:db_group", "Manage the store's schema."),
     "strip": ("strip:strip_command", "Remove outputs and run metadata from notebooks."),
@@ -63,7 +66,8 @@ Exit codes: 0 success; 1 failure (the request was fine but could not be carried 
 `run`, `workflow run` and `playbook run` add 3 (aborted, rolled back, cancelled,
 interrupted); `run` and `playbook run` add 4 (refused before starting).
 Environment: RUNBOOK_REPO (repository folder), RUNBOOK_USER (acting user),
-RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files).
+RUNBOOK_DB_URL and RUNBOOK_DB_PASSWORD (store), RUNBOOK_SECRETS_DIR (secret files),
+RUNBOOK_SERVER and RUNBOOK_TOKEN (a server to talk to, and the token for it).
 Shell completion: eval "$(runbook completion bash)" (or zsh, fish).
 """
 
@@ -104,15 +108,22 @@ class LazyGroup(click.Group):
     envvar="RUNBOOK_DEBUG",
     help="Show tracebacks instead of one-line errors.",
 )
+@click.option(
+    "--server",
+    "server",
+    metavar="URL",
+    help="Talk to the Runbook server at URL (default: RUNBOOK_SERVER, else the server "
+    "`runbook login` logged in to).",
+)
 @click.version_option(package_name="runbook", prog_name="runbook")
 @click.pass_context
-def cli(ctx: click.Context, repo: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, repo: str | None, debug: bool, server: str | None) -> None:
     """Runbook: operations runbooks as Jupyter notebooks.
 
     Write a runbook (create), bind it to values (plan), have a second person approve it
     (review), then run it with a confirm gate before every mutative step.
     """
-    ctx.obj = {"repo": repo, "debug": debug}
+    ctx.obj = {"repo": repo, "debug": debug, "server": server}
 
 
 def entry() -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.plan import print_forced
+from runbook.cli.remote import remote
 from runbook.cli.render import render_notebook
 from runbook.cli.review import print_modules
 from runbook.cli.types import PlanId, RunbookName
@@ -81,9 +82,13 @@ def show_command(ctx: click.Context, as_json: bool, runbook: str) -> None:
 @click.pass_context
 def plans_command(ctx: click.Context, runbook: str | None, limit: int, as_json: bool) -> None:
     """List plans, newest first, with their review status."""
-    repo = repository(ctx)
-    with store_session(repo) as session:
-        rows = list_plans(session, repo, runbook=runbook, limit=limit)
+    client = remote(ctx)
+    if client is not None:
+        rows = list(client.get("/plans", runbook=runbook, limit=limit))
+    else:
+        repo = repository(ctx)
+        with store_session(repo) as session:
+            rows = list_plans(session, repo, runbook=runbook, limit=limit)
     if as_json:
         print_json(rows)
         return

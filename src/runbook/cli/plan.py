@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -12,6 +13,7 @@ from rich.table import Table
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.errors import one_line
 from runbook.cli.output import console, print_json
+from runbook.cli.remote import remote
 from runbook.cli.types import RunbookName
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.errors import ParameterError
@@ -19,7 +21,6 @@ from runbook.model.forcing import forced_line, plan_forced
 from runbook.model.option_values import read_option_values
 from runbook.model.parameters import ParameterSpec, coerce, read_parameters_file
 from runbook.model.plan import Plan
-from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.summaries import plan_summary
 
@@ -75,10 +76,33 @@ def plan_command(
     A runbook with `runbook check` errors is refused (exit 1, one line naming the cell
     and the rule) unless --force is given.
     """
-    repo = repository(ctx)
-    path = repo.find_runbook(runbook, base=Path.cwd())
     given: dict[str, object] = read_parameters_file(parameters_file) if parameters_file else {}
     given.update(read_option_values(parameters))
+    client = remote(ctx, as_user)
+    if client is not None:
+        body = {"runbook": runbook, "parameters": given, "cwd": cwd, "force": force}
+        summary = dict(client.post("/plans", body))
+        for line in summary.pop("warnings", []):
+            _warn(str(line))
+    else:
+        summary = _plan_here(ctx, runbook, given, cwd, force, as_user, as_json)
+    if as_json:
+        print_json(summary)
+        return
+    print_planned(summary)
+
+
+def _plan_here(
+    ctx: click.Context,
+    runbook: str,
+    given: dict[str, object],
+    cwd: str | None,
+    force: bool,
+    as_user: str | None,
+    as_json: bool,
+) -> dict[str, Any]:
+    repo = repository(ctx)
+    path = repo.find_runbook(runbook, base=Path.cwd())
     prompt = _ask if sys.stdin.isatty() and not as_json else None
     with store_session(repo) as session:
         plan = plan_runbook(
@@ -93,25 +117,32 @@ def plan_command(
             cwd_base=Path.cwd(),
             force=force,
         )
-    if as_json:
-        print_json(plan_summary(plan))
-        return
-    console.print(f"Planned [bold]{escape(plan.id)}[/bold] → {plan.notebook_path}")
+    return plan_summary(plan)
+
+
+def print_planned(summary: dict[str, Any]) -> None:
+    """What ``runbook plan`` prints of a new plan (its ``--json`` form), here or remote."""
+    plan_id = summary["id"]
+    console.print(f"Planned [bold]{escape(plan_id)}[/bold] → {summary['notebook']}")
     table = Table("parameter", "value", box=None)
-    for name, value in plan.parameters.items():
+    for name, value in summary["parameters"].items():
         table.add_row(name, escape(repr(value)))
     console.print(table)
-    console.print(f"working directory: {escape(plan_cwd(plan))}")
-    print_forced(plan)
-    if plan.review_required:
-        console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
+    console.print(f"working directory: {escape(summary['cwd'])}")
+    print_forced_entries(summary["forced"])
+    if summary["review_required"]:
+        console.print(f"Review required: a second person runs `runbook review {plan_id} --approve`")
     else:
-        console.print(f"No review required by runbook.toml. Check it: runbook verify {plan.id}")
+        console.print(f"No review required by runbook.toml. Check it: runbook verify {plan_id}")
 
 
 def print_forced(plan: Plan) -> None:
     """The ``check`` errors the planner forced past (``plan --force``), if any, in red."""
-    forced = plan_forced(plan)
+    print_forced_entries(plan_forced(plan))
+
+
+def print_forced_entries(forced: list[dict[str, Any]]) -> None:
+    """The forced ``check`` errors of a plan, as :func:`print_forced` prints them."""
     if not forced:
         return
     console.print(

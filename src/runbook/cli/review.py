@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,19 +14,21 @@ from rich.table import Table
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json
 from runbook.cli.plan import print_forced
+from runbook.cli.remote import remote
 from runbook.cli.render import render_diff, render_notebook
 from runbook.cli.types import PlanId
 from runbook.model.plan import Plan
 from runbook.model.repository import Repository
-from runbook.model.review import Verdict
+from runbook.model.review import Verdict, signed_message
 from runbook.model.working_dir import plan_cwd
 from runbook.orchestrate.plan_code import ModuleStatus, module_statuses
 from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.plan_store import intact_plan_notebook
 from runbook.orchestrate.planning import ensure_runnable, plan_readiness
+from runbook.orchestrate.remote_client import RemoteClient
 from runbook.orchestrate.review_trust import review_rules_now
 from runbook.orchestrate.reviewing import review_plan
-from runbook.orchestrate.ssh_signatures import choose_key
+from runbook.orchestrate.ssh_signatures import choose_key, sign
 from runbook.orchestrate.summaries import review_summary
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
@@ -88,6 +91,33 @@ def review_command(
     (ssh-keygen -Y sign) and you are the name allowed_signers lists for that key, not what
     --as says; --key signs in any repository.
     """
+    client = remote(ctx, as_user)
+    if client is not None:
+        summary = _review_remote(client, plan_id, verdict, comment, key, as_json)
+    else:
+        summary = _review_here(ctx, plan_id, verdict, comment, quiet, key, as_user, as_json)
+    if summary is None:
+        return
+    if as_json:
+        print_json(summary)
+        return
+    signed = f", signed by {summary['signer_key']}" if summary["signer_key"] else ""
+    console.print(
+        f"{escape(str(summary['reviewer']))} {summary['verdict']} plan {summary['plan']} "
+        f"(sha256 {str(summary['plan_sha256'])[:12]}…{signed})"
+    )
+
+
+def _review_here(
+    ctx: click.Context,
+    plan_id: str,
+    verdict: str | None,
+    comment: str | None,
+    quiet: bool,
+    key: Path | None,
+    as_user: str | None,
+    as_json: bool,
+) -> dict[str, object] | None:
     repo = repository(ctx)
     reviewer = acting_user(as_user, repo)
     with store_session(repo) as session:
@@ -98,7 +128,7 @@ def review_command(
         if verdict is None and sys.stdin.isatty() and not as_json:
             verdict = _ask_verdict()
         if verdict is None:
-            return
+            return None
         policy = repo.config.review
         signing = (
             choose_key(key, policy.allowed_signers or repo.root / "allowed_signers")
@@ -114,14 +144,31 @@ def review_command(
             comment=comment,
             key=signing,
         )
-    if as_json:
-        print_json(review_summary(review))
-        return
-    signed = f", signed by {review.signer_key}" if review.signer_key else ""
-    console.print(
-        f"{escape(review.reviewer)} {review.verdict.value} plan {plan.id} "
-        f"(sha256 {review.plan_sha256[:12]}…{signed})"
-    )
+    return review_summary(review)
+
+
+def _review_remote(
+    client: RemoteClient,
+    plan_id: str,
+    verdict: str | None,
+    comment: str | None,
+    key: Path | None,
+    as_json: bool,
+) -> dict[str, object] | None:
+    """The verdict sent to the server; signed here with ``key`` (the server checks the
+    signature against its allowed signers: the private key never leaves this machine)."""
+    if verdict is None and sys.stdin.isatty() and not as_json:
+        verdict = _ask_verdict()
+    if verdict is None:
+        return None
+    body: dict[str, object] = {"verdict": verdict, "comment": comment}
+    if key is not None:
+        plan = client.get(f"/plans/{plan_id}")
+        nonce = secrets.token_hex(16)
+        message = signed_message(plan["id"], plan["sha256"], Verdict(verdict), nonce)
+        body |= {"nonce": nonce, "signature": sign(message, choose_key(key, key))}
+        plan_id = plan["id"]
+    return dict(client.post(f"/plans/{plan_id}/reviews", body))
 
 
 def show_plan_for_review(session: Session, repo: Repository, plan: Plan) -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_sessions
 from runbook.cli.output import console, err_console, print_json
+from runbook.cli.remote import remote
 from runbook.cli.types import PlanId
 from runbook.errors import PlaybookPlanError
 from runbook.model.run import RunMode
@@ -88,6 +89,21 @@ def run_command(
     """
     if skip_done and start_cell is None:
         raise click.UsageError("--skip-done only makes sense with --from CELL")
+    client = remote(ctx, as_user)
+    if client is not None:
+        if start_cell is not None:
+            raise click.UsageError("--from is not offered by a server's runs yet")
+        from runbook.cli.run_remote import run_remote
+
+        return run_remote(
+            client,
+            plan_id,
+            yes=yes,
+            dry_run=dry_run,
+            interactive=interactive,
+            as_json=as_json,
+            timeout=cell_timeout,
+        )
     repo = repository(ctx)
     from runbook.orchestrate.run_launch import launch_early
 

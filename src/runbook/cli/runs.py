@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.text import Text
 
 from runbook.cli.context import json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
+from runbook.cli.remote import remote
 from runbook.cli.terminal_text import ansi_text, safe_markup
 from runbook.cli.types import PlanId, RunId
 from runbook.model.cells import cell_label
@@ -33,25 +35,34 @@ def runs_command(
     ctx: click.Context, plan_id: str | None, state: str | None, limit: int, as_json: bool
 ) -> None:
     """List runs, newest first. Runs whose process died show as interrupted."""
-    repo = repository(ctx)
-    with store_session(repo) as session:
-        runs = find_runs(
-            session, repo, plan_id=plan_id, state=RunState(state) if state else None, limit=limit
-        )
+    client = remote(ctx)
+    if client is not None:
+        runs = list(client.get("/runs", plan=plan_id, state=state, limit=limit))
+    else:
+        repo = repository(ctx)
+        with store_session(repo) as session:
+            found = find_runs(
+                session,
+                repo,
+                plan_id=plan_id,
+                state=RunState(state) if state else None,
+                limit=limit,
+            )
+        runs = [run_summary(r) for r in found]
     if as_json:
-        print_json([run_summary(r) for r in runs])
+        print_json(runs)
         return
     table = Table("run", "plan", "executor", "mode", "started", "duration", "state", box=None)
     for run in runs:
-        duration = f"{run.duration:.1f} s" if run.duration is not None else "…"
+        duration = f"{run['duration']:.1f} s" if run["duration"] is not None else "…"
         table.add_row(
-            run.id,
-            run.plan_id,
-            safe_markup(run.executor),
-            run.mode.value,
-            timestamp(run.started_at),
+            run["id"],
+            run["plan"],
+            safe_markup(run["executor"]),
+            run["mode"],
+            timestamp(datetime.fromisoformat(run["started_at"])),
             duration,
-            run.state.value,
+            run["state"],
         )
     console.print(table if runs else "no runs yet: runbook run PLAN")
 
@@ -63,6 +74,15 @@ def runs_command(
 @click.pass_context
 def log_command(ctx: click.Context, follow: bool, as_json: bool, run_id: str) -> None:
     """Show what RUN did, cell by cell; --follow streams a run in progress."""
+    client = remote(ctx)
+    if client is not None:
+        if as_json:
+            print_json(client.get(f"/runs/{run_id}/cells"))
+            return
+        # The server's event stream is the log as it is written, to the run's end.
+        for event in client.events(run_id):
+            console.print(render_event(event), highlight=False)
+        return
     repo = repository(ctx)
     with store_session(repo) as session:
         run, events = show_run(session, repo, run_id)
@@ -94,6 +114,13 @@ def _print_log(path: Path, position: int) -> int:
     for line in complete.decode("utf-8").splitlines():
         console.print(_render(json.loads(line)), highlight=False)
     return position + len(complete)
+
+
+def render_event(event: dict[str, Any]) -> str | Text:
+    """One event of a server's stream, printed as its line of the log."""
+    return _render(
+        {**event["data"], "kind": event["kind"], "at": event["at"], "cell": event["cell"]}
+    )
 
 
 def _render(record: dict[str, Any]) -> str | Text:

@@ -95,6 +95,18 @@ class ProcessSettings(_Settings):
         "before it stops interrupted; default: one lease.",
         json_schema_extra=_env("RUNBOOK_STORE_RETRY_SECONDS"),
     )
+    server: str = Field(
+        default="",
+        description="The Runbook server `plan`, `review`, `run`, `runs` and `log` talk to "
+        "(`--server`); default: the one `runbook login` logged in to last.",
+        json_schema_extra=_env("RUNBOOK_SERVER"),
+    )
+    token: str = Field(
+        default="",
+        description="The API token sent to that server; default: the one `runbook login` "
+        "kept (0600) under $XDG_CONFIG_HOME/runbook/.",
+        json_schema_extra=_env("RUNBOOK_TOKEN"),
+    )
     chromium: str = Field(
         default="",
         description="The Chromium that prints PDF reports; default: /usr/bin/chromium, "
