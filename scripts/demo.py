@@ -99,6 +99,10 @@ Done. The demo repository is {DEMO}. Try next:
   ../../.venv/bin/runbook run <plan>                   # interactive: a prompt at every gate
   ../../.venv/bin/runbook workflow --help              # notebook DAGs, schedules, sensors
   ../../.venv/bin/runbook playbook --help              # steps across a fleet, in batches
+  ../../.venv/bin/runbook token create --user you@example.com --role admin   # shown once
+  ../../.venv/bin/runbook serve                        # the service, on 127.0.0.1:8000
+  curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/runs   # the REST API
+  http://127.0.0.1:8000/openapi.json                   # every route, for clients
   ../../.venv/bin/runbook --help                       # every command
   make test                                            # the whole suite
 """)

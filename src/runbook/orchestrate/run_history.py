@@ -6,7 +6,6 @@ no caller has to remember to. Light on purpose: listing runs imports this, not t
 
 from __future__ import annotations
 
-import nbformat
 from sqlalchemy.orm import Session
 
 from runbook.errors import PathEscapeError
@@ -45,6 +44,8 @@ def show_run(session: Session, repository: Repository, run_id: str) -> tuple[Run
 def announced_by_run(repository: Repository, run: Run) -> list[AnnouncedCommand]:
     """The commands a dry run's cells announced, read from its executed notebook (empty
     when the notebook cannot be read: the run's record and log still say what happened)."""
+    import nbformat  # here: listing runs reads no notebook
+
     try:
         path = repository.resolve(run.notebook_path)
         notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
