@@ -29,6 +29,7 @@ from runbook.errors import ConfigError, PathEscapeError
 from runbook.model.repository import NOTIFY_EVENTS, REPORT_FORMATS, ReviewPolicy, resolve_inside
 from runbook.model.retention import RetentionPolicy, parse_retention
 from runbook.model.review_rules import ReviewRules, parse_review_rules
+from runbook.model.settings_catalog import CATALOG_FIELDS, check_catalog_value
 
 if TYPE_CHECKING:
     from runbook.model.settings_sections import EgressSettings, WorkflowSettings
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
 REVIEW_REQUIREMENTS: Final = ("all", "none", "tagged")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Tables whose type read_config checks up front; ``[egress]`` is read tolerantly, as before.
-CATALOG_FIELDS: Final = (
-    "catalog_base_url",
-    "catalog_code_label",
-    "catalog_cooldown",
-    "catalog_rate_limit",
-)
 _CHECKED_TABLES: Final = ("repository", "review", "store", "report", "notify", "kernel", "catalog")
 
 
@@ -314,14 +309,7 @@ class RepositorySettings(_Settings):
     @field_validator(*CATALOG_FIELDS, mode="before")
     @classmethod
     def _catalog(cls, value: object, info: ValidationInfo) -> object:
-        key = (info.field_name or "").removeprefix("catalog_")
-        if info.field_name in ("catalog_cooldown", "catalog_rate_limit"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(_where("catalog"), f"{key} must be a whole number ≥ 0")
-            return value
-        if not isinstance(value, str) or "\x00" in value:
-            raise ConfigError(_where("catalog"), f"{key} must be text")
-        return value.strip().rstrip("/") if info.field_name == "catalog_base_url" else value
+        return check_catalog_value(info.field_name or "", value, _where("catalog"))
 
     @field_validator("kernel_user", mode="before")
     @classmethod
