@@ -43,6 +43,10 @@ from runbook.model.repository import Repository, find_repository
 from runbook.model.run import Run, RunMode, new_run_id
 from runbook.outcomes import EXIT_STOPPED, exit_code_for, exit_code_for_state
 
+#: Set once the run is over: from then on the server closing our input (which it does as
+#: soon as it reads our last line) is the normal end, not a server gone mid-run.
+_ENDED = threading.Event()
+
 
 def main(argv: list[str] | None = None) -> int:
     """Boot (when pooled), read the run's request, run it, say how it went."""
@@ -124,11 +128,13 @@ def _run(
     try:
         result = start_run(sessions, repository, run_request)
     except RunbookError as error:
+        _ENDED.set()
         if not admitted:
             _say(protocol, {"error": base64.b64encode(pickle.dumps(error)).decode("ascii")})
         return exit_code_for(error)
     finally:
         engine.dispose()
+    _ENDED.set()
     _say(protocol, {"finished": result.outcome.state.value})
     return exit_code_for_state(result.outcome.state)
 
@@ -153,6 +159,8 @@ def _lifeline(kernels: list[RunKernelManager]) -> None:
     with contextlib.suppress(OSError):
         while sys.stdin.buffer.read(65536):
             pass
+    if _ENDED.is_set():
+        return  # the run is over and told: the main thread exits with its own code
     sys.stderr.write("runbook run process: its server is gone; stopping with its kernel\n")
     sys.stderr.flush()
     for kernel in kernels:
