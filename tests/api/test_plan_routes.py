@@ -52,9 +52,11 @@ def test_alice_plans_bob_approves_alice_cannot(service: Service) -> None:
     assert approved.json()["reviewer"] == "bob@example.org"
     assert approved.json()["verdict"] == "approved"
     reviews = service.get("viewer", f"/plans/{made['id']}/reviews").json()
-    assert [(r["reviewer"], r["verdict"], r["comment"]) for r in reviews] == [
-        ("bob@example.org", "approved", "ok")
+    # Bob was proven by his token, not claimed: the record says so.
+    assert [(r["reviewer"], r["verdict"], r["comment"], r["identity_kind"]) for r in reviews] == [
+        ("bob@example.org", "approved", "ok", "token")
     ]
+    assert service.get("bob", "/audit/verify").status_code == 200  # the record matches its event
     assert service.get("viewer", f"/plans/{made['id']}").json()["status"] == "approved"
 
 

@@ -39,7 +39,7 @@ def test_grant_list_show_revoke(service: Service) -> None:
     granted = service.post("bob", "/standing", {**body, "expires": "36h"}, key="s-1")
     assert granted.status_code == 201, granted.text
     approval = granted.json()
-    assert approval["approved_by"] == "bob@example.org"
+    assert (approval["approved_by"], approval["identity_kind"]) == ("bob@example.org", "token")
     assert approval["runbook"] == "runbooks/restart.ipynb"
     assert approval["callers"] == ["playbook:web"]
     assert (

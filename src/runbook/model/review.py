@@ -46,6 +46,12 @@ class IdentityKind(StrEnum):
     CLAIMED = "claimed"
     #: Proven: the principal ``allowed_signers`` lists for the SSH key that signed.
     SSH_KEY = "ssh-key"
+    #: Established by the service: the user of the API token that called.
+    TOKEN = "token"  # noqa: S105 - the name of an identity kind, not a secret
+    #: Established by the service: the subject of a bearer token an OpenID issuer signed.
+    OIDC = "oidc"
+    #: Established by the service: the user a trusted reverse proxy named.
+    PROXY = "proxy"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Final
 
 from runbook.errors import ParameterError
 from runbook.model.identity import check_identity, identity_key
+from runbook.model.review import IdentityKind
 
 
 class Permission(StrEnum):
@@ -71,6 +72,14 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
+#: A principal's kind → the identity kind its reviews are recorded with (an anonymous caller
+#: may not review; were it ever allowed to, its verdict would count as merely claimed).
+_IDENTITY_KINDS: Final = {
+    PrincipalKind.TOKEN: IdentityKind.TOKEN,
+    PrincipalKind.OIDC: IdentityKind.OIDC,
+    PrincipalKind.PROXY: IdentityKind.PROXY,
+}
+
 #: The user name every anonymous caller is recorded as.
 ANONYMOUS_USER: Final = "anonymous"
 
@@ -115,6 +124,11 @@ class Principal:
         """The user as compared (:func:`runbook.model.identity.identity_key`): the same
         person holds one key whether a token, a proxy or an issuer named them."""
         return identity_key(self.user)
+
+    @property
+    def identity_kind(self) -> IdentityKind:
+        """How a verdict or approval this principal gives is recorded as established."""
+        return _IDENTITY_KINDS.get(self.kind, IdentityKind.CLAIMED)
 
     @property
     def anonymous(self) -> bool:

@@ -13,7 +13,7 @@ from runbook.errors import RunbookError, UnknownPlanError
 from runbook.model.audit import AuditEvent, EventKind, run_subject
 from runbook.model.report_record import GateDecision, ReportRecord, ReviewLine, SignatureStatus
 from runbook.model.repository import Repository
-from runbook.model.review import IdentityKind, Review
+from runbook.model.review import Review
 from runbook.model.run import CellStatus, Decision, Run
 from runbook.orchestrate.review_trust import signature_holds
 from runbook.store.audit import list_events
@@ -50,7 +50,7 @@ def report_record(session: Session, repository: Repository, run: Run) -> ReportR
 
 
 def _review_line(repository: Repository, review: Review) -> ReviewLine:
-    if review.signature is None and review.identity_kind is IdentityKind.CLAIMED:
+    if review.signature is None:
         status = SignatureStatus.UNSIGNED
     else:
         # Checked now, against allowed_signers as it is: a key removed since, or a signature

@@ -67,6 +67,7 @@ def review_plan(
     key: SigningKey | None = None,
     signed: SignedVerdict | None = None,
     own_key: bool = False,
+    identity: IdentityKind = IdentityKind.CLAIMED,
 ) -> Review:
     """Record a verdict on a plan, bound to the content the reviewer saw.
 
@@ -76,6 +77,8 @@ def review_plan(
     repository with ``review.signed`` refuses a verdict with neither (SignatureError).
     With ``own_key`` (a verdict signed elsewhere and sent by a proven ``reviewer``, as the
     service receives it), the key must be one ``allowed_signers`` lists for ``reviewer``.
+    ``identity`` says how ``reviewer`` was established (the service's principal's kind); a
+    signature makes it ``ssh-key``.
     """
     check_identity(reviewer, "reviewer")
     plan = get_plan(session, plan_id)
@@ -100,7 +103,9 @@ def review_plan(
             "sign with --key or a key in the ssh-agent listed in allowed_signers"
         )
     else:
-        review = Review(plan.id, verdict, reviewer, plan.sha256, at, comment or None)
+        review = Review(
+            plan.id, verdict, reviewer, plan.sha256, at, comment or None, identity_kind=identity
+        )
     if same_person(plan.planned_by, review.reviewer):
         raise SelfReviewError(plan.id, plan.planned_by, review.reviewer)
     intact_plan_file(session, repository, plan)

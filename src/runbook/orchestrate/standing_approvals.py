@@ -52,6 +52,7 @@ def approve_standing(
     comment: str | None = None,
     now: datetime | None = None,
     key: SigningKey | None = None,
+    identity: str = "claimed",
 ) -> StandingApproval:
     """Grant a standing approval of the runbook ``runbook_name`` as it is now (signed with
     ``key``: see :func:`record_standing`).
@@ -87,6 +88,7 @@ def approve_standing(
         expires_at=at + lifetime,
         confirm_unattended=confirm_unattended,
         comment=comment or None,
+        identity_kind=identity,
         modules=local_modules(repository),
     )
     return record_standing(session, repository, approval, at, key)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from runbook.errors import ConfigError, UsageError
 from runbook.model.repository import Repository
 from runbook.model.retention import parse_ttl
+from runbook.model.review import IdentityKind
 from runbook.model.standing import StandingApproval, parse_bound
 from runbook.orchestrate.ssh_signatures import SigningKey
 from runbook.orchestrate.standing_approvals import approve_standing
@@ -33,9 +34,11 @@ def grant_standing(
     confirm_unattended: bool = False,
     comment: str | None = None,
     key: SigningKey | None = None,
+    identity: IdentityKind = IdentityKind.CLAIMED,
 ) -> StandingApproval:
     """Approve runbook (or workflow) ``name`` as it is now for ``callers``, within bounds,
-    signed with ``key`` where given (required where reviews must be signed)."""
+    signed with ``key`` where given (required where reviews must be signed); ``identity``
+    says how ``reviewer`` was established."""
     parsed = dict(parse_bound(b) for b in bounds)
     try:
         lifetime = parse_ttl(expires, "--expires")
@@ -57,6 +60,7 @@ def grant_standing(
         confirm_unattended=confirm_unattended,
         comment=comment,
         key=key,
+        identity=identity.value,
     )
 
 

@@ -98,6 +98,7 @@ def post_review(
             comment=body.comment,
             signed=signed,
             own_key=True,
+            identity=principal.identity_kind,
         )
         return review_summary(review)
 

@@ -44,6 +44,7 @@ def post_standing(
             expires=body.expires,
             confirm_unattended=body.confirm_unattended,
             comment=body.comment,
+            identity=principal.identity_kind,
         )
         return standing_summary(approval)
 

@@ -62,6 +62,7 @@ def approve_workflow_standing(
     comment: str | None = None,
     now: datetime | None = None,
     key: SigningKey | None = None,
+    identity: str = "claimed",
 ) -> StandingApproval:
     """Approve workflow ``workflow_name`` as it is now for its triggers, within bounds.
 
@@ -99,6 +100,7 @@ def approve_workflow_standing(
         expires_at=at + lifetime,
         confirm_unattended=confirm_unattended,
         comment=comment or None,
+        identity_kind=identity,
         modules=workflow_manifest(repository, spec, workflow.source),
     )
     return record_standing(session, repository, approval, at, key)
