@@ -68,3 +68,17 @@ def test_bad_inputs_are_one_line_each(run_cli: Any) -> None:
     assert garbage.code == 2 and "neither a duration" in garbage.err
     blank = run_cli("token", "create", "--user", " ", "--role", "viewer")
     assert blank.code == 2 and len(blank.err.strip().splitlines()) == 1
+    spaced = run_cli("token", "create", "--user", "x", "--role", "viewer", "--tag", "a b")
+    assert spaced.code == 2 and "--tag" in spaced.err and len(spaced.err.strip().splitlines()) == 1
+    assert json.loads(run_cli("token", "list", "--json").out) == []  # nothing half-made
+
+
+def test_a_token_narrowed_by_tags_says_so(run_cli: Any) -> None:
+    made = run_cli(
+        "token", "create", "--user", "d", "--role", "operator", "--tag", "db", "--tag", "cache"
+    )
+    assert made.code == 0 and "on runbooks tagged cache, db" in made.err
+    (listed,) = json.loads(run_cli("token", "list", "--json").out)
+    assert listed["tags"] == ["cache", "db"]
+    (event,) = json.loads(run_cli("audit", "log", "--json").out)
+    assert event["payload"]["tags"] == ["cache", "db"]

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, say, timestamp
+from runbook.model.api_token import check_token_tags
 from runbook.model.roles import Role, parse_role
 from runbook.orchestrate.tokens import (
     create_token,
@@ -39,6 +40,13 @@ def token_group() -> None:
     metavar="WHEN",
     help="A duration (30d, 12h, 8w) or an ISO date (2027-01-31); default: until revoked.",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    help="Narrow the role to runbooks with this tag (repeatable; reading stays everywhere).",
+)
 @as_option
 @json_option
 @click.pass_context
@@ -47,12 +55,14 @@ def create_command(
     user: str,
     role: str,
     expires: str | None,
+    tags: tuple[str, ...],
     as_user: str | None,
     as_json: bool,
 ) -> None:
     """Create a token for USER with ROLE and print its secret, this once."""
     repo = repository(ctx)
     expires_at = parse_expiry(expires, datetime.now(UTC)) if expires else None
+    narrowed = check_token_tags(tags, "--tag")
     with store_session(repo) as session:
         created = create_token(
             session,
@@ -60,12 +70,14 @@ def create_command(
             role=parse_role(role, "--role"),
             created_by=acting_user(as_user, repo),
             expires_at=expires_at,
+            tags=narrowed,
         )
     if as_json:
         print_json({**token_summary(created.token), "secret": created.secret})
         return
+    only = f" on runbooks tagged {', '.join(sorted(narrowed))}" if narrowed else ""
     say(
-        f"token {created.token.id} for {escape(created.token.user)} ({role}); "
+        f"token {created.token.id} for {escape(created.token.user)} ({role}{escape(only)}); "
         "the secret below is shown only now:"
     )
     click.echo(created.secret)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from runbook.errors import ParameterError
 from runbook.model.roles import Role
 
 #: Every secret starts with this, so a leaked one is recognisable (secret scanners, logs).
 TOKEN_PREFIX: Final = "rbk_"  # noqa: S105 - a prefix, not a secret
 _SECRET_BYTES: Final = 32
 _ID_BYTES: Final = 6
+_TAG_MAX: Final = 64
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class ApiToken:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    #: When given, the role acts only on runbooks carrying one of these tags.
+    tags: frozenset[str] | None = None
 
     def usable(self, now: datetime) -> bool:
         """Whether the token may still authenticate at ``now``."""
@@ -42,6 +47,20 @@ class ApiToken:
         if self.revoked_at is not None:
             return "revoked"
         return "active" if self.usable(now) else "expired"
+
+
+def check_token_tags(tags: Iterable[str], where: str) -> frozenset[str] | None:
+    """The tags a token is narrowed to (None for none given); ParameterError naming ``where``
+    for one that is empty or holds white space or a comma."""
+    checked = set()
+    for tag in tags:
+        text = tag.strip()
+        if not text or len(text) > _TAG_MAX or any(c.isspace() or c == "," for c in text):
+            raise ParameterError(
+                where, f"{tag!r} is not a tag (1-{_TAG_MAX} characters, no space or comma)"
+            )
+        checked.add(text)
+    return frozenset(checked) or None
 
 
 def new_secret() -> str:

@@ -7,6 +7,7 @@ carrying one of them; the tags are those of the plan's content, the reviewed not
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,9 @@ from runbook.errors import ForbiddenError
 from runbook.model.roles import Permission, Principal, allows
 from runbook.store.plans import get_plan
 from runbook.store.runs import get_run
+
+if TYPE_CHECKING:
+    from runbook.model.notebook import Runbook
 
 
 def plan_tags(session: Session, plan_id: str) -> tuple[str, ...]:
@@ -32,6 +36,13 @@ def authorize_plan(
 ) -> None:
     """ForbiddenError unless ``principal`` may do ``permission`` on the plan's runbook."""
     if not allows(principal, permission, plan_tags(session, plan_id)):
+        raise ForbiddenError(principal.user, principal.role.value, permission.value)
+
+
+def authorize_runbook(principal: Principal, permission: Permission, runbook: Runbook) -> None:
+    """ForbiddenError unless ``principal`` may do ``permission`` on ``runbook`` (before any
+    plan of it exists: planning it)."""
+    if not allows(principal, permission, runbook.meta.tags):
         raise ForbiddenError(principal.user, principal.role.value, permission.value)
 
 

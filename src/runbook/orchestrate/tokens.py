@@ -76,8 +76,10 @@ def create_token(
     role: Role,
     created_by: str,
     expires_at: datetime | None = None,
+    tags: frozenset[str] | None = None,
 ) -> CreatedToken:
-    """Create a token for ``user`` with ``role``; committed with its audit event."""
+    """Create a token for ``user`` with ``role`` (narrowed to runbooks with one of ``tags``,
+    when given); committed with its audit event."""
     user = check_identity(user, "--user")
     created_by = check_identity(created_by, "creator")
     now = datetime.now(UTC)
@@ -90,6 +92,7 @@ def create_token(
         created_at=now,
         created_by=created_by,
         expires_at=expires_at,
+        tags=tags,
     )
     create_api_token(session, token)
     append_event(
@@ -101,6 +104,7 @@ def create_token(
             "user": user,
             "role": role.value,
             "expires_at": expires_at.isoformat() if expires_at else None,
+            **({"tags": sorted(tags)} if tags is not None else {}),
         },
         at=now,
     )
@@ -142,7 +146,7 @@ def token_principal(session: Session, secret: str, now: datetime | None = None) 
         raise CredentialsError("the API token is not known")
     if not token.usable(moment):
         raise CredentialsError(f"the API token {token.id} is {token.state(moment)}")
-    return Principal(token.user, token.role, PrincipalKind.TOKEN)
+    return Principal(token.user, token.role, PrincipalKind.TOKEN, token.tags)
 
 
 def token_summary(token: ApiToken, now: datetime | None = None) -> dict[str, Any]:
@@ -151,6 +155,7 @@ def token_summary(token: ApiToken, now: datetime | None = None) -> dict[str, Any
         "id": token.id,
         "user": token.user,
         "role": token.role.value,
+        "tags": sorted(token.tags) if token.tags is not None else None,
         "state": token.state(now or datetime.now(UTC)),
         "created_at": token.created_at.isoformat(),
         "created_by": token.created_by,

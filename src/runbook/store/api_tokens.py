@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ def create_api_token(session: Session, token: ApiToken) -> None:
             expires_at=(
                 require_aware(token.expires_at, f"token {token.id}") if token.expires_at else None
             ),
+            tags=json.dumps(sorted(token.tags)) if token.tags is not None else None,
         )
     )
     session.flush()
@@ -77,4 +79,5 @@ def _to_token(row: ApiTokenRow) -> ApiToken:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         revoked_by=row.revoked_by,
+        tags=frozenset(json.loads(row.tags)) if row.tags is not None else None,
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from runbook.store.tables import Base, UTCDateTime
 
 
 class ApiTokenRow(Base):
-    """An API token: its secret's sha256 (never the secret), user, role, expiry, revocation."""
+    """An API token: its secret's sha256 (never the secret), user, role, tags, expiry,
+    revocation."""
 
     __tablename__ = "api_tokens"
 
@@ -24,3 +25,5 @@ class ApiTokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(255))
+    #: A JSON list of the runbook tags the token is narrowed to; NULL for none.
+    tags: Mapped[str | None] = mapped_column(Text)

@@ -14,9 +14,11 @@ from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlanBody, ReviewBody
 from runbook.api.store import repository, store_session
 from runbook.errors import ParameterError
+from runbook.model.notebook import load_runbook
 from runbook.model.repository import Repository
 from runbook.model.review import parse_verdict
 from runbook.model.roles import Permission, Principal
+from runbook.orchestrate.live_access import authorize_plan, authorize_runbook
 from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.reviewing import SignedVerdict, review_plan
@@ -42,10 +44,12 @@ def post_plan(
 
     def work() -> dict[str, Any]:
         warnings: list[str] = []
+        path = repo.find_runbook(body.runbook)
+        authorize_runbook(principal, Permission.PLAN, load_runbook(path, repo.relative(path)))
         plan = plan_runbook(
             session,
             repo,
-            repo.find_runbook(body.runbook),
+            path,
             body.parameters,
             planner=principal.user,
             warn=warnings.append,
@@ -89,6 +93,7 @@ def post_review(
     )
 
     def work() -> dict[str, object]:
+        authorize_plan(session, principal, Permission.REVIEW, plan_id)
         review = review_plan(
             session,
             repo,
