@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from runbook.errors import StoreError, UnknownCatalogEntryError
+from runbook.errors import UnknownCatalogEntryError
 from runbook.model.catalog.alert_payloads import Alert
 from runbook.store.catalog_tables import AlertRow, CatalogRevisionRow, CatalogSwitchRow
+from runbook.store.revisions import append_revision
 
-_ATTEMPTS = 5
 PAUSED = "paused"
 
 
@@ -54,12 +54,10 @@ def store_revision(
     """Store ``definition`` as the next revision; ``created`` False when the newest one
     holds the same content (nothing stored)."""
     sha = definition_sha256(definition)
-    for _ in range(_ATTEMPTS):
-        newest = _newest(session)
-        if newest is not None and newest.sha256 == sha:
-            return _revision(newest), False
-        row = CatalogRevisionRow(
-            revision=(newest.revision if newest else 0) + 1,
+
+    def make_row(number: int) -> CatalogRevisionRow:
+        return CatalogRevisionRow(
+            revision=number,
             definition=definition,
             sha256=sha,
             source=source,
@@ -68,14 +66,9 @@ def store_revision(
             imported_by=imported_by,
             imported_at=now or datetime.now(UTC),
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            continue  # a concurrent import took this number: read the newest again
-        return _revision(row), True
-    raise StoreError("catalog: too many concurrent imports; try again")
+
+    row, created = append_revision(session, sha, lambda: _newest(session), make_row, "catalog")
+    return _revision(row), created
 
 
 def _newest(session: Session) -> CatalogRevisionRow | None:

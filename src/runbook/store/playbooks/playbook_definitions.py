@@ -10,15 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from runbook.errors import StoreError, UnknownPlaybookError
+from runbook.errors import UnknownPlaybookError
 from runbook.model.playbooks.playbook_run import PlaybookDefinition, definition_sha256
+from runbook.store.revisions import append_revision
 from runbook.store.tables import PlaybookDefinitionRow
-
-# A revision number taken by a concurrent import is tried again this many times.
-_IMPORT_ATTEMPTS = 5
 
 
 def import_definition(
@@ -39,13 +36,11 @@ def import_definition(
     """
     name = str(definition["name"])
     sha = definition_sha256(definition)
-    for _ in range(_IMPORT_ATTEMPTS):
-        newest = _newest(session, name)
-        if newest is not None and newest.sha256 == sha:
-            return _to_definition(newest), False
-        row = PlaybookDefinitionRow(
+
+    def make_row(number: int) -> PlaybookDefinitionRow:
+        return PlaybookDefinitionRow(
             name=name,
-            revision=(newest.revision if newest else 0) + 1,
+            revision=number,
             version=str(definition["version"]),
             definition=definition,
             sha256=sha,
@@ -55,14 +50,11 @@ def import_definition(
             imported_by=imported_by,
             imported_at=now or datetime.now(UTC),
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            continue  # another import took this revision number: read the newest again
-        return _to_definition(row), True
-    raise StoreError(f"playbook {name}: too many concurrent imports; try again")
+
+    row, created = append_revision(
+        session, sha, lambda: _newest(session, name), make_row, f"playbook {name}"
+    )
+    return _to_definition(row), created
 
 
 def _newest(session: Session, name: str) -> PlaybookDefinitionRow | None:
