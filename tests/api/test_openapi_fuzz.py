@@ -71,6 +71,7 @@ def test_no_operation_answers_without_credentials(api_schema: Any) -> None:
             )
             assert response.status_code == 401 or (unroutable and response.status_code == 404), (
                 case.path,
+                case.path_parameters,
                 response.text,
             )
 

@@ -62,6 +62,6 @@ def test_the_tags_are_the_tokens_and_are_listed(session: Session) -> None:
         created_by="root",
         tags=frozenset({"db", "cache"}),
     )
-    assert token_principal(session, made.secret).tags == {"db", "cache"}
+    assert token_principal(session, made.secret).tags == frozenset({"db", "cache"})
     plain = create_token(session, user="v@example.org", role=Role.OPERATOR, created_by="root")
     assert token_principal(session, plain.secret).tags is None

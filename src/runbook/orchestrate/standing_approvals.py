@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from runbook.errors import ReviewRequiredError, StandingRefusedError, UsageError
+from runbook.errors import (
+    ReviewRequiredError,
+    SignatureError,
+    StandingRefusedError,
+    UnknownStandingApprovalError,
+    UsageError,
+)
 from runbook.model.audit import EventKind, standing_subject
 from runbook.model.identity import check_identity
 from runbook.model.modules import Manifest, manifest_changes
@@ -25,7 +31,7 @@ from runbook.model.repository import Repository
 from runbook.model.standing import TRIGGER_KINDS, Bound, StandingApproval, check_caller
 from runbook.orchestrate.plan_code import local_modules
 from runbook.orchestrate.ssh_signatures import SigningKey
-from runbook.orchestrate.standing_signatures import signed_grant
+from runbook.orchestrate.standing_signatures import SignedGrant, signed_grant
 from runbook.store.audit import append_event
 from runbook.store.plans import get_plan
 from runbook.store.standing import create_standing, get_standing, list_standing, revoke_standing
@@ -53,9 +59,12 @@ def approve_standing(
     now: datetime | None = None,
     key: SigningKey | None = None,
     identity: str = "claimed",
+    signed: SignedGrant | None = None,
+    draft: bool = False,
 ) -> StandingApproval:
     """Grant a standing approval of the runbook ``runbook_name`` as it is now (signed with
-    ``key``: see :func:`record_standing`).
+    ``key``, or by ``signed``, signed elsewhere: see :func:`record_standing`); with
+    ``draft``, only build it (unrecorded): what a client of the service signs.
 
     Every parameter the runbook declares needs a bound (``*`` for any value), and only
     those: UsageError names the one missing or unknown.
@@ -76,9 +85,9 @@ def approve_standing(
         raise UsageError("a standing approval names its callers: --for workflow:NAME …")
     if not timedelta(0) < lifetime <= MAX_LIFETIME:
         raise UsageError(f"--expires: a standing approval lasts up to {MAX_LIFETIME.days} days")
-    at = now or datetime.now(UTC)
+    approval_id, at = grant_moment(signed, now)
     approval = StandingApproval(
-        id=f"standing-{secrets.token_hex(4)}",
+        id=approval_id,
         runbook_path=where,
         runbook_sha256=runbook_sha256(runbook),
         bounds=dict(bounds),
@@ -91,7 +100,20 @@ def approve_standing(
         identity_kind=identity,
         modules=local_modules(repository),
     )
-    return record_standing(session, repository, approval, at, key)
+    if draft:
+        return approval
+    return record_standing(
+        session, repository, approval, at, key, signed.signature if signed else None
+    )
+
+
+def grant_moment(signed: SignedGrant | None, now: datetime | None) -> tuple[str, datetime]:
+    """A new standing approval's id and moment: fresh ones, or a signed draft's (checked)."""
+    at = now or datetime.now(UTC)
+    if signed is None:
+        return f"standing-{secrets.token_hex(4)}", at
+    signed.check(at)
+    return signed.id, signed.approved_at
 
 
 def record_standing(
@@ -100,11 +122,14 @@ def record_standing(
     approval: StandingApproval,
     at: datetime,
     key: SigningKey | None = None,
+    signature: str | None = None,
 ) -> StandingApproval:
     """Keep a new standing approval and its ``standing.approved`` event, committed together;
-    signed with ``key`` (required where reviews must be signed: see
+    signed with ``key`` or by ``signature`` (required where reviews must be signed: see
     :mod:`runbook.orchestrate.standing_signatures`), its approver is the key's principal."""
-    approval, signed = signed_grant(repository, approval, key)
+    if signature is not None and _recorded(session, approval.id):
+        raise SignatureError(f"standing approval {approval.id} is already recorded (a replay)")
+    approval, signed = signed_grant(repository, approval, key, signature)
     create_standing(session, approval)
     append_event(
         session,
@@ -116,6 +141,14 @@ def record_standing(
     )
     session.commit()
     return approval
+
+
+def _recorded(session: Session, approval_id: str) -> bool:
+    try:
+        get_standing(session, approval_id)
+    except UnknownStandingApprovalError:
+        return False
+    return True
 
 
 def revoke(session: Session, approval_id: str, *, by: str) -> StandingApproval:

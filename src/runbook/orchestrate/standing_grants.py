@@ -17,8 +17,9 @@ from runbook.model.repository import Repository
 from runbook.model.retention import parse_ttl
 from runbook.model.review import IdentityKind
 from runbook.model.standing import StandingApproval, parse_bound
-from runbook.orchestrate.ssh_signatures import SigningKey
+from runbook.orchestrate.ssh_signatures import NAMESPACE, SigningKey
 from runbook.orchestrate.standing_approvals import approve_standing
+from runbook.orchestrate.standing_signatures import SignedGrant, standing_message
 
 
 def grant_standing(
@@ -35,10 +36,13 @@ def grant_standing(
     comment: str | None = None,
     key: SigningKey | None = None,
     identity: IdentityKind = IdentityKind.CLAIMED,
+    signed: SignedGrant | None = None,
+    draft: bool = False,
 ) -> StandingApproval:
     """Approve runbook (or workflow) ``name`` as it is now for ``callers``, within bounds,
-    signed with ``key`` where given (required where reviews must be signed); ``identity``
-    says how ``reviewer`` was established."""
+    signed with ``key`` (or by ``signed``, a drafted approval signed elsewhere) where given
+    (required where reviews must be signed); ``identity`` says how ``reviewer`` was
+    established. With ``draft``, nothing is recorded: the approval is what to sign."""
     parsed = dict(parse_bound(b) for b in bounds)
     try:
         lifetime = parse_ttl(expires, "--expires")
@@ -61,7 +65,20 @@ def grant_standing(
         comment=comment,
         key=key,
         identity=identity.value,
+        signed=signed,
+        draft=draft,
     )
+
+
+def draft_summary(approval: StandingApproval) -> dict[str, Any]:
+    """What a client signs to grant a drafted approval, and sends back with its signature:
+    ``ssh-keygen -Y sign -n NAMESPACE`` over ``message``."""
+    return {
+        "id": approval.id,
+        "approved_at": approval.approved_at.isoformat(),
+        "message": standing_message(approval),
+        "namespace": NAMESPACE,
+    }
 
 
 def standing_summary(approval: StandingApproval) -> dict[str, Any]:

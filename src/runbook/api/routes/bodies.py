@@ -45,6 +45,16 @@ class StandingBody(Body):
     expires: str = Field(default="30d", description="How long it stands: 36h, 30d, 8w.")
     confirm_unattended: bool = False
     comment: str | None = None
+    id: str | None = Field(
+        default=None, max_length=64, description="A signed draft's id (`POST /standing/draft`)."
+    )
+    approved_at: dt.datetime | None = Field(default=None, description="The signed draft's moment.")
+    signature: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16384,
+        description="The caller's SSH signature over the draft's message.",
+    )
 
 
 class WorkflowRunBody(Body):

@@ -12,7 +12,6 @@ against runbook approvals for ``workflow:NAME``, as before.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -30,9 +29,11 @@ from runbook.orchestrate.plan_code import local_modules
 from runbook.orchestrate.ssh_signatures import SigningKey
 from runbook.orchestrate.standing_approvals import (
     MAX_LIFETIME,
+    grant_moment,
     record_standing,
     runbook_sha256,
 )
+from runbook.orchestrate.standing_signatures import SignedGrant
 from runbook.orchestrate.workflows.workflow_files import find_workflow, settings_for, task_path
 from runbook.store.standing import list_standing
 
@@ -63,8 +64,11 @@ def approve_workflow_standing(
     now: datetime | None = None,
     key: SigningKey | None = None,
     identity: str = "claimed",
+    signed: SignedGrant | None = None,
+    draft: bool = False,
 ) -> StandingApproval:
-    """Approve workflow ``workflow_name`` as it is now for its triggers, within bounds.
+    """Approve workflow ``workflow_name`` as it is now for its triggers, within bounds
+    (signed and drafted as :func:`runbook.orchestrate.standing_approvals.approve_standing`).
 
     Callers are ``schedule:NAME`` or ``sensor:NAME`` of this workflow; every workflow
     parameter needs a bound, and only those (UsageError naming the one wrong).
@@ -88,9 +92,9 @@ def approve_workflow_standing(
         raise UsageError(f"--bound {unknown[0]}: workflow {spec.name} has no such parameter")
     if not timedelta(0) < lifetime <= MAX_LIFETIME:
         raise UsageError(f"--expires: a standing approval lasts up to {MAX_LIFETIME.days} days")
-    at = now or datetime.now(UTC)
+    approval_id, at = grant_moment(signed, now)
     approval = StandingApproval(
-        id=f"standing-{secrets.token_hex(4)}",
+        id=approval_id,
         runbook_path=workflow.source,
         runbook_sha256=file_sha256(repository.resolve(workflow.source)),
         bounds=dict(bounds),
@@ -103,7 +107,11 @@ def approve_workflow_standing(
         identity_kind=identity,
         modules=workflow_manifest(repository, spec, workflow.source),
     )
-    return record_standing(session, repository, approval, at, key)
+    if draft:
+        return approval
+    return record_standing(
+        session, repository, approval, at, key, signed.signature if signed else None
+    )
 
 
 def _trigger_callers(name: str) -> tuple[str, ...]:
