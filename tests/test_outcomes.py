@@ -84,6 +84,7 @@ PINNED = {
     "RunNotRunningError": (1, 409),
     "RunbookError": (1, 422),
     "CredentialsError": (1, 401),
+    "TooManyFailuresError": (1, 429),
     "ForbiddenError": (1, 403),
     "UnknownTokenError": (2, 404),
     "UnknownCatalogEntryError": (2, 404),

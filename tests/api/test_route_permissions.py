@@ -23,8 +23,10 @@ def undeclared(app: FastAPI) -> list[str]:
 def test_every_route_declares_a_permission(repo: Repository) -> None:
     app = create_app(repo)
     assert undeclared(app) == []
-    documentation = {r.path for r in app_routes(app) if route_permission(r) == PUBLIC}
-    assert documentation <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    # Public on purpose: the documentation, and the probes an orchestrator calls unauthenticated.
+    public_paths = {r.path for r in app_routes(app) if route_permission(r) == PUBLIC}
+    probes = {"/livez", "/readyz"}
+    assert public_paths <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *probes}
 
 
 def test_a_route_without_a_permission_is_found(repo: Repository) -> None:

@@ -15,9 +15,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
+from runbook.api.middleware import RequestContext
 from runbook.api.routes import (
     audit,
     gc,
+    health,
     identity,
     live,
     plan_actions,
@@ -30,9 +32,11 @@ from runbook.api.routes import (
     workflows,
 )
 from runbook.model.repository import Repository
+from runbook.orchestrate.auth_throttle import FailureThrottle
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
 from runbook.orchestrate.run_pool import RunPool
+from runbook.orchestrate.service_metrics import ServiceMetrics
 from runbook.orchestrate.store_access import open_store
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
@@ -54,6 +58,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
         app.state.engine = await run_in_threadpool(open_store, repository)
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
+        metrics.bind(app.state.engine)
         try:
             yield
         finally:
@@ -72,8 +77,11 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     )
     app.state.repository = repository
     app.state.background = Background()
+    app.state.auth_throttle = FailureThrottle(settings.failed_auth_limit)
+    app.state.metrics = metrics = ServiceMetrics(app.state.background.running)
     install_error_handlers(app)
+    app.add_middleware(RequestContext, metrics=metrics)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc):
+    for module in (*routers, playbooks, playbook_runs, gc, health):
         app.include_router(module.router)
     return app

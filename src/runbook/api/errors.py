@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from runbook.errors import CredentialsError, RunbookError
+from runbook.errors import CredentialsError, RunbookError, TooManyFailuresError
 from runbook.outcomes import EXIT_FAILURE, EXIT_USAGE, status_of
 
 _log = logging.getLogger("runbook.api")
@@ -66,6 +66,9 @@ async def _runbook_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     # RFC 9110: a 401 names the scheme that would work.
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, CredentialsError) else None
+    if isinstance(exc, TooManyFailuresError):
+        # Built elsewhere (unpickled, or by a test) it may lack its field: a minute, then.
+        headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}
     return error_response(status.http, status.exit_code, type(exc).__name__, exc.message, headers)
 
 

@@ -6,6 +6,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from runbook.model.roles import Principal
+from runbook.orchestrate.auth_throttle import authenticate_throttled
 from runbook.orchestrate.authentication import Authenticator, Credentials
 
 
@@ -42,6 +43,11 @@ async def authenticate(request: Request) -> Principal:
     """The principal of ``request`` (CredentialsError, a 401, when there is none)."""
     authenticator: Authenticator = request.app.state.authenticator
     # Tokens are looked up in the store and issuers' keys fetched: off the event loop.
-    return await run_in_threadpool(
-        authenticator.authenticate, credentials_of(request, authenticator)
+    principal: Principal = await run_in_threadpool(
+        authenticate_throttled,
+        authenticator,
+        request.app.state.auth_throttle,
+        credentials_of(request, authenticator),
     )
+    request.state.user = principal.user  # for the access log line
+    return principal

@@ -35,7 +35,15 @@ def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int) ->
     import uvicorn
 
     from runbook.api.app import create_app
+    from runbook.api.logs import LOG_CONFIG
 
     app = create_app(repository(ctx), run_pool_size=kernel_pool)
-    # The app's own JSON error handlers answer requests; uvicorn's access log says who came.
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    # JSON log lines; the app's own access line (with the request id) replaces uvicorn's.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=LOG_CONFIG,
+        access_log=False,
+        server_header=False,
+    )

@@ -31,6 +31,7 @@ The tree::
         ├── InjectionError          a generated parameters cell is not pure literals
         ├── ReportError             a report could not be rendered or printed (PDF needs Chromium)
         ├── CredentialsError        the service could not tell who is calling (HTTP 401)
+        │   └── TooManyFailuresError  too many failed authentications from one address (429)
         ├── PolicyError             refused by the repository's rules
         │   ├── ForbiddenError      the caller's role does not grant what they asked for
         │   ├── CheckFailedError    `check` errors in a runbook planned without --force
@@ -73,6 +74,7 @@ from runbook.errors.access import (
     CredentialsError,
     ForbiddenError,
     IdempotencyConflictError,
+    TooManyFailuresError,
     UnknownTokenError,
 )
 from runbook.errors.base import (
@@ -182,6 +184,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TargetLockedError",
+    "TooManyFailuresError",
     "UnknownCatalogEntryError",
     "UnknownPlanError",
     "UnknownPlaybookError",

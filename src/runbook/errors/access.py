@@ -14,6 +14,16 @@ class CredentialsError(FailureError):
         self.reason = reason
 
 
+class TooManyFailuresError(CredentialsError):
+    """Too many failed authentications from one address: refused unchecked for a while."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed authentications from this address; try again in {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
 class ForbiddenError(PolicyError):
     """The caller is known, but their role does not grant what they asked for."""
 

@@ -77,6 +77,20 @@ class ServiceSettings(_Settings):
         "are not named after Runbook's roles.",
         json_schema_extra=_origin("service.oidc_roles"),
     )
+    failed_auth_limit: int = Field(
+        default=20,
+        description="Failed authentications one address may make in a minute; past that its "
+        "requests are refused unchecked (429, `Retry-After`) until the minute is over. "
+        "0: no limit.",
+        json_schema_extra=_origin("service.failed_auth_limit"),
+    )
+
+    @field_validator("failed_auth_limit", mode="before")
+    @classmethod
+    def _limit(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(_where("service.failed_auth_limit"), "must be a whole number >= 0")
+        return value
 
     @field_validator("anonymous", mode="before")
     @classmethod

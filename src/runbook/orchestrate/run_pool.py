@@ -91,6 +91,17 @@ class RunPool:
                 lambda: len(self._ready.get(kernel, [])) >= count, timeout=timeout
             )
 
+    def health(self) -> str:
+        """``ok`` while the pool can hand out processes (some ready or booting, for every
+        kernelspec), else what is wrong (closed, or every boot failing)."""
+        with self._lock:
+            if self._closed:
+                return "the run pool is closed"
+            empty = [k for k, ready in self._ready.items() if not ready and not self._booting[k]]
+        if empty:
+            return f"no run process ready or booting for {', '.join(sorted(empty))}"
+        return "ok"
+
     def close(self) -> None:
         """Stop every ready process (and its kernel); the pool starts no more."""
         with self._lock:
