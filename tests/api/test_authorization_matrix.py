@@ -72,7 +72,7 @@ def _service(repo: Repository, issuer: str, role: Role, anonymous: bool) -> Repo
         f'oidc_issuer = "{issuer}"\noidc_audience = "{AUDIENCE}"\n'
         f'proxy_header = "X-Forwarded-User"\ntrusted_proxies = ["10.0.0.0/8"]\n'
         f'proxy_role = "{role.value}"\nanonymous = {str(anonymous).lower()}\n'
-        # Every route × caller sends hundreds of bad credentials from one address: the
+        # Every route and caller sends hundreds of bad credentials from one address: the
         # throttle (tests/api/test_operations.py) would answer them all with a 429.
         "failed_auth_limit = 0",
     )
