@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
+from runbook.api.pages import install_pages
 from runbook.api.routes import (
     audit,
     gc,
@@ -76,4 +77,5 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
     for module in (*routers, playbooks, playbook_runs, gc):
         app.include_router(module.router)
+    install_pages(app)
     return app
