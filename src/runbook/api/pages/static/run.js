@@ -66,9 +66,11 @@
     document.getElementById("gate-source").textContent = data.source || "";
     const values = document.getElementById("gate-values");
     values.replaceChildren();
-    for (const [name, value] of Object.entries(data.values || {})) {
+    // The plan's values as the terminal shows them: name and text (secrets as references).
+    for (const value of data.values || []) {
       const row = el("tr");
-      row.append(el("th", "", name), el("td", "", JSON.stringify(value)));
+      const text = value.secret ? value.text + " (secret)" : value.text;
+      row.append(el("th", "", value.name), el("td", "", text));
       values.append(row);
     }
     const error = document.getElementById("gate-error");

@@ -1,0 +1,188 @@
+"""Plan, review and run from the pages, in three browser contexts at once, with real
+kernels: a wrong value refused next to its field, a reviewer approving, the planner
+starting the run and confirming its gate while a viewer watches it live, the report; and a
+cell printing script payloads that run nowhere (a canary shows they would have been seen).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy.orm import Session
+
+from runbook.engine.report import report_path
+from runbook.model.repository import Repository, find_repository
+from runbook.store.runs import get_run
+from tests.api.pages.conftest import DESKTOP, PHONE, Served, serve, sign_in
+from tests.builders import write_runbook
+
+pytestmark = [pytest.mark.browser, pytest.mark.kernel, pytest.mark.slow]
+
+CANARY = "http://canary.invalid"
+#: What a hostile system could make a cell print: each would set window.__pwned and call
+#: the canary if it ran as markup.
+PAYLOAD = (
+    f"<script>window.__pwned = 'script'; fetch('{CANARY}/script')</script>"
+    f"<img src=x onerror=\"window.__pwned = 'img'; fetch('{CANARY}/img')\">"
+)
+#: A hang guard for a step that waits on the page (a kernel runs the cells), not a speed.
+WAIT = 120_000
+
+
+@pytest.fixture
+def reviewed_repo(repo: Repository) -> Repository:
+    """The repository with every plan needing a review, and the restart runbook."""
+    config = repo.root / "runbook.toml"
+    text = config.read_text("utf-8").replace('require = "tagged"', 'require = "all"', 1)
+    config.write_text(text, "utf-8")
+    write_runbook(
+        repo.runbooks_dir / "restart.ipynb",
+        [
+            ("markdown", "# Restart\nRestarts **one** service, then checks it.", []),
+            ("code", "service = 'web'\nreplicas = 1", ["parameters"]),
+            ("code", "print('checking', service)", []),
+            ("code", "print('restarting', service, 'x', replicas)", ["confirm"]),
+            ("code", f"print({PAYLOAD!r})", []),
+        ],
+        parameters={
+            "service": {"type": "str", "help": "The service to restart.", "required": True},
+            "replicas": {"type": "int", "default": 1, "help": "How many replicas to start."},
+        },
+        title="Restart a service",
+    )
+    return find_repository(repo.root)
+
+
+@pytest.fixture
+def live(reviewed_repo: Repository, secrets: dict[str, str]) -> Any:
+    """The app on the reviewed repository, under uvicorn."""
+    from runbook.api.app import create_app
+
+    yield from serve(create_app(reviewed_repo))
+
+
+def wait_for_file(path: Path) -> None:
+    """Until ``path`` exists (the run process writes the report as the run ends): a poll
+    bounded by a deadline only a hang reaches."""
+    deadline = time.monotonic() + WAIT / 1000
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was never written"
+        time.sleep(0.05)
+
+
+def watch_canary(context: Any) -> list[str]:
+    """Every request the context's pages make to the canary (answered, so a script goes on)."""
+    hits: list[str] = []
+
+    def record(route: Any) -> None:
+        hits.append(route.request.url)
+        route.fulfill(status=204)
+
+    context.route(f"{CANARY}/**", record)
+    return hits
+
+
+def test_the_canary_fires_on_an_unsanitized_page(chromium: Any) -> None:
+    """The control: the same payload on a page without our escaping or CSP runs, and the
+    canary sees it: so its silence below means something."""
+    context = chromium.new_context()
+    hits = watch_canary(context)
+    page = context.new_page()
+    page.set_content(f"<html><body>{PAYLOAD}</body></html>")
+    page.wait_for_function("window.__pwned !== undefined", timeout=WAIT)
+    context.close()
+    assert hits, "the control page should have called the canary"
+
+
+def test_plan_review_run_and_confirm_from_three_browsers(
+    chromium: Any,
+    live: Served,
+    reviewed_repo: Repository,
+    session: Session,
+    secrets: dict[str, str],
+    screenshots: Path,
+) -> None:
+    planner = sign_in(chromium, live, secrets["olive"])
+    planner_hits = watch_canary(planner.context)
+
+    # A wrong value: refused next to its field, the other value kept.
+    planner.goto(f"{live.url}/ui/runbooks/restart")
+    assert "Restarts" in planner.locator("div.markdown").inner_text()
+    planner.fill("#p-service", "db")
+    planner.fill("#p-replicas", "lots")
+    planner.get_by_role("button", name="Plan it").click()
+    error = planner.get_by_test_id("error-replicas")
+    assert "not a valid int" in error.inner_text()
+    assert planner.input_value("#p-service") == "db"
+    planner.screenshot(path=screenshots / "plan-form-error-desktop.png", full_page=True)
+    planner.set_viewport_size(PHONE)
+    planner.screenshot(path=screenshots / "plan-form-error-phone.png", full_page=True)
+    planner.set_viewport_size(DESKTOP)
+
+    # The right value: a plan, which waits for a review.
+    planner.fill("#p-replicas", "3")
+    planner.get_by_role("button", name="Plan it").click()
+    planner.wait_for_url(f"{live.url}/ui/plans/**")
+    plan_url = planner.url
+    assert planner.get_by_test_id("start-run").count() == 0
+    assert planner.get_by_test_id("approve").count() == 0
+
+    # A second user approves in another context.
+    reviewer = sign_in(chromium, live, secrets["rita"])
+    reviewer.goto(plan_url)
+    reviewer.fill("#comment", "replicas 3 is what we agreed")
+    reviewer.get_by_test_id("approve").click()
+    review = reviewer.get_by_test_id("review")
+    assert "rita" in review.inner_text()
+    assert "claimed" in review.inner_text()
+    reviewer.screenshot(path=screenshots / "plan-approved-desktop.png", full_page=True)
+
+    # The planner starts the run; a viewer watches it from a third context.
+    planner.reload()
+    planner.get_by_test_id("start-run").click()
+    planner.wait_for_url(f"{live.url}/ui/runs/**")
+    run_url = planner.url
+    watcher = sign_in(chromium, live, secrets["vic"], viewport=PHONE)
+    watcher_hits = watch_canary(watcher.context)
+    watcher.goto(run_url)
+
+    # At the confirm cell: its source and values, and the decisions for those who may.
+    gate = planner.get_by_test_id("gate")
+    gate.wait_for(state="visible", timeout=WAIT)
+    assert "restarting" in planner.locator("#gate-source").inner_text()
+    assert "'db'" in planner.locator("#gate-values").inner_text()
+    buttons = planner.locator("#gate-buttons button")
+    assert buttons.all_inner_texts() == ["yes", "skip", "abort", "rollback"]
+    watcher.get_by_test_id("gate").wait_for(state="visible", timeout=WAIT)
+    assert watcher.locator("#gate-buttons button").count() == 0
+    assert "checking db" in planner.locator("#cells").inner_text()
+    planner.screenshot(path=screenshots / "run-gate-desktop.png", full_page=True)
+    watcher.screenshot(path=screenshots / "run-gate-phone.png", full_page=True)
+
+    planner.locator("#gate-buttons button", has_text="yes").click()
+    # The viewer's page shows the decision as it is made, without a reload.
+    watcher.get_by_text("yes by olive").wait_for(timeout=WAIT)
+    for page in (planner, watcher):
+        expect(page.get_by_test_id("run-state")).to_have_text("succeeded", timeout=WAIT)
+    shown = watcher.locator("#cells").inner_text()
+    assert "restarting db x 3" in shown
+    assert "<script>" in shown and "onerror" in shown  # shown as text
+    watcher.screenshot(path=screenshots / "run-finished-phone.png", full_page=True)
+
+    # The report opens, under its own CSP; nothing anywhere ran the payload.
+    run_id = run_url.rsplit("/", 1)[1]
+    run = get_run(session, run_id)
+    session.rollback()  # no read lock held on the SQLite store while the server works
+    report = report_path(reviewed_repo.root, run, "html")
+    wait_for_file(report)
+    planner.get_by_test_id("report").click()
+    planner.wait_for_url(f"{run_url}/report")
+    assert "restarting db x 3" in planner.content()
+    planner.screenshot(path=screenshots / "report-desktop.png", full_page=True)
+    for page in (planner, watcher):
+        assert page.evaluate("window.__pwned") is None
+    assert planner_hits == [] and watcher_hits == []
