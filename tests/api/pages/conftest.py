@@ -31,6 +31,7 @@ USERS = {
     "rita": Role.REVIEWER,
     "vic": Role.VIEWER,
     "otto": Role.OPERATOR,
+    "ada": Role.ADMIN,
 }
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}

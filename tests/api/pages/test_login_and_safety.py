@@ -136,3 +136,23 @@ def test_signing_out_ends_the_session(
         f"{served.url}/ui/runbooks", cookies={"runbook_session": old}, follow_redirects=False
     )
     assert again.status_code == 303
+
+
+def test_no_approve_button_on_ones_own_plan(
+    chromium: object, served: Served, secrets: dict[str, str], repo: Repository, session: Session
+) -> None:
+    """An admin may plan and review, but never approve what they planned (the core refuses
+    it too): the button is not there."""
+    path = repo.runbooks_dir / "check.ipynb"
+    write_runbook(path, [("code", "print('ok')", [])], title="Check")
+    own = plan_runbook(session, repo, path, {}, planner="ada")
+    session.commit()
+    page = sign_in(chromium, served, secrets["ada"])
+    page.goto(f"{served.url}/ui/plans/{own.id}")
+    assert page.get_by_test_id("approve").count() == 0
+    assert "someone else reviews it" in page.content()
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    refused = page.request.post(
+        f"{served.url}/ui/plans/{own.id}/reviews", form={"verdict": "approve", "csrf": csrf}
+    )
+    assert refused.status == 403
