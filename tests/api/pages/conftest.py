@@ -110,5 +110,5 @@ def sign_in(browser: Any, served: Served, secret: str, viewport: dict[str, int] 
     page.goto(f"{served.url}/ui/login")
     page.fill("#token", secret)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{served.url}/ui/runbooks")
+    page.wait_for_url(f"{served.url}/ui/search")
     return page

@@ -29,6 +29,8 @@ EXPECTED = {
     ("GET", "/ui/runs/{run_id}/events"): Permission.VIEW,
     ("POST", "/ui/runs/{run_id}/gates/{cell}"): Permission.CONFIRM,
     ("GET", "/ui/runs/{run_id}/report"): Permission.VIEW,
+    ("GET", "/ui/search"): Permission.VIEW,
+    ("GET", "/ui/catalog/{service}/{code}"): Permission.VIEW,
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
     ("POST", "/ui/logout"): PUBLIC,
@@ -51,6 +53,8 @@ def _concrete(path: str, records: Records) -> str:
         .replace("{run_id}", records.run_id)
         .replace("{name:path}", "restart")
         .replace("{cell}", "1")
+        .replace("{service}", "checkout")
+        .replace("{code}", "E-DISK")
     )
 
 

@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from runbook.engine.report import report_path
 from runbook.model.repository import Repository, find_repository
+from runbook.orchestrate.catalog.alerts import receive_alert
+from runbook.orchestrate.catalog.catalog_files import import_catalog
 from runbook.store.runs import get_run
 from tests.api.pages.conftest import DESKTOP, PHONE, Served, serve, sign_in
 from tests.builders import write_runbook
+from tests.orchestrate.catalog.catalog_setup import alert, sessions_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel, pytest.mark.slow]
 
@@ -29,6 +33,42 @@ PAYLOAD = (
     f"<script>window.__pwned = 'script'; fetch('{CANARY}/script')</script>"
     f"<img src=x onerror=\"window.__pwned = 'img'; fetch('{CANARY}/img')\">"
 )
+#: Restarting is a platform procedure; checkout overrides it with its replicas label.
+CATALOG: dict[str, Any] = {
+    "services": [
+        {"name": "checkout", "team": "payments"},
+        {"name": "billing", "team": "payments"},
+    ],
+    "error_codes": [
+        {
+            "code": "E-RESTART",
+            "title": "Service stopped answering",
+            "severity": "critical",
+            "description": "Health checks fail for five minutes.",
+            "check_first": "Is the database up?",
+        }
+    ],
+    "procedures": [
+        {
+            "name": "restart-platform",
+            "code": "E-RESTART",
+            "runbook": "restart",
+            "parameters": {"service": "{{ labels.instance }}"},
+            "policy": "manual",
+        },
+        {
+            "name": "restart-checkout",
+            "code": "E-RESTART",
+            "for": "service:checkout",
+            "runbook": "restart",
+            "parameters": {
+                "service": "{{ labels.instance }}",
+                "replicas": "{{ labels.replicas }}",
+            },
+            "policy": "manual",
+        },
+    ],
+}
 #: A hang guard for a step that waits on the page (a kernel runs the cells), not a speed.
 WAIT = 120_000
 
@@ -54,7 +94,15 @@ def reviewed_repo(repo: Repository) -> Repository:
         },
         title="Restart a service",
     )
-    return find_repository(repo.root)
+    (repo.root / "catalog" / "catalog.yml").write_text(yaml.safe_dump(CATALOG), "utf-8")
+    fresh = find_repository(repo.root)
+    with sessions_of(fresh) as sessions:
+        with sessions.begin() as session:
+            import_catalog(session, fresh, imported_by="ada")
+        # An alert for checkout whose labels map to a wrong replicas value.
+        firing = alert(service="checkout", instance="db", error_code="E-RESTART", replicas="lots")
+        receive_alert(sessions, fresh, firing)
+    return fresh
 
 
 @pytest.fixture
@@ -109,11 +157,26 @@ def test_plan_review_run_and_confirm_from_three_browsers(
     planner = sign_in(chromium, live, secrets["olive"])
     planner_hits = watch_canary(planner.context)
 
-    # A wrong value: refused next to its field, the other value kept.
-    planner.goto(f"{live.url}/ui/runbooks/restart")
+    # Search: service and error code, completed from the catalog.
+    assert planner.locator("#services option").count() == 2
+    planner.fill("#service", "checkout")
+    planner.fill("#code", "E-RESTART")
+    planner.get_by_test_id("lookup").click()
+    planner.wait_for_url(f"{live.url}/ui/catalog/checkout/E-RESTART")
+    assert "a service override" in planner.get_by_test_id("procedure").inner_text()
+    assert "restart-platform" in planner.get_by_test_id("why").inner_text()
     assert "Restarts" in planner.locator("div.markdown").inner_text()
-    planner.fill("#p-service", "db")
-    planner.fill("#p-replicas", "lots")
+    planner.screenshot(path=screenshots / "entry-desktop.png", full_page=True)
+
+    # From the alert: the form prefilled through the rule's mapping, one value wrong.
+    planner.locator("a[href^='?alert=']").first.click()
+    planner.get_by_test_id("from-alert").wait_for()
+    assert planner.input_value("#p-service") == "db"
+    assert planner.input_value("#p-replicas") == "lots"
+    planner.set_viewport_size(PHONE)
+    planner.screenshot(path=screenshots / "entry-from-alert-phone.png", full_page=True)
+    planner.set_viewport_size(DESKTOP)
+    # A wrong value: refused next to its field, the other value kept.
     planner.get_by_role("button", name="Plan it").click()
     error = planner.get_by_test_id("error-replicas")
     assert "not a valid int" in error.inner_text()
@@ -186,3 +249,22 @@ def test_plan_review_run_and_confirm_from_three_browsers(
     for page in (planner, watcher):
         assert page.evaluate("window.__pwned") is None
     assert planner_hits == [] and watcher_hits == []
+
+
+def test_free_text_finds_codes_and_runbook_content(
+    chromium: Any, live: Served, secrets: dict[str, str], screenshots: Path
+) -> None:
+    page = sign_in(chromium, live, secrets["vic"], viewport=PHONE)
+    page.fill("#q", "stopped answering")
+    page.get_by_test_id("search").click()
+    assert "E-RESTART" in page.get_by_test_id("results").inner_text()
+    page.fill("#q", "checking")  # only in a code cell of the runbook
+    page.get_by_test_id("search").click()
+    results = page.get_by_test_id("results")
+    assert "Restart a service" in results.inner_text()
+    page.screenshot(path=screenshots / "search-phone.png", full_page=True)
+    # A viewer reads the entry but gets no plan form.
+    page.goto(f"{live.url}/ui/catalog/checkout/E-RESTART")
+    assert page.locator("form.plan-form").count() == 0
+    page.goto(f"{live.url}/ui/catalog/nobody/E-RESTART")
+    assert page.get_by_role("alert").is_visible()

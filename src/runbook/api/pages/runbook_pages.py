@@ -32,7 +32,7 @@ Planner = Annotated[Principal, page_requires(Permission.PLAN)]
 @router.get("/", dependencies=[page_requires(Permission.VIEW)])
 def get_start() -> Response:
     """The start page: finding the procedure."""
-    return RedirectResponse(f"{PREFIX}/runbooks", status_code=303)
+    return RedirectResponse(f"{PREFIX}/search", status_code=303)
 
 
 @router.get("/runbooks")
@@ -41,9 +41,10 @@ def get_runbooks(request: Request, repo: Repo, principal: Viewer) -> Response:
     return page(request, "runbooks.html", runbooks=runbooks_seen(repo, principal))
 
 
-def _history(
+def history(
     session: Session, repo: Repository, principal: Principal, name: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The newest plans of runbook ``name`` and the newest runs of those plans."""
     plans = plans_seen(session, repo, principal, runbook=name, limit=20)
     runs = [
         run
@@ -66,7 +67,7 @@ def runbook_page(
 ) -> Response:
     """One runbook's page (with the plan form's values and errors when it was refused)."""
     details = runbook_seen(repo, name, principal)
-    plans, runs = _history(session, repo, principal, name)
+    plans, runs = history(session, repo, principal, name)
     return page(
         request,
         "runbook.html",
