@@ -3,7 +3,7 @@ identity kind and signature), a reviewer's verdict with a comment, and starting 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,6 +15,7 @@ from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
 from runbook.api.store import repository, store_session
 from runbook.model.identity import identity_key
+from runbook.model.redaction import hides_private, plan_tags
 from runbook.model.repository import Repository
 from runbook.model.review import parse_verdict
 from runbook.model.roles import Permission, Principal
@@ -25,6 +26,14 @@ from runbook.orchestrate.reviewing import review_plan
 from runbook.orchestrate.run_pool import start_service_run
 from runbook.orchestrate.views import plan_seen, plans_seen, runs_seen
 from runbook.store.plans import get_plan
+
+#: What a visitor who may not see a private plan's values sees of its diff.
+HIDDEN_DIFF: Final[dict[str, object]] = {
+    "against": None,
+    "changed": False,
+    "lines": [],
+    "unavailable": "hidden: the runbook is private",
+}
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Repo = Annotated[Repository, Depends(repository)]
@@ -45,11 +54,15 @@ def get_plan_page(
     """One plan: its values, its diff against the runbook, its reviews and its runs."""
     shown = plan_seen(session, repo, plan_id, principal)
     own = identity_key(str(shown["planned_by"])) == principal.key
+    plan = get_plan(session, plan_id)
+    # The diff shows the injected values: hidden wherever the values are.
+    hidden = hides_private(principal, plan_tags(plan))
+    diff = HIDDEN_DIFF if hidden else plan_diff(session, repo, plan).to_json()
     return page(
         request,
         "plan.html",
         plan=shown,
-        diff=plan_diff(session, repo, get_plan(session, plan_id)).to_json(),
+        diff=diff,
         runs=runs_seen(session, repo, principal, plan_id=plan_id, limit=20),
         own=own,
     )
