@@ -30,6 +30,8 @@ EXPECTED = {
     ("POST", "/ui/runs/{run_id}/gates/{cell}"): Permission.CONFIRM,
     ("GET", "/ui/runs/{run_id}/report"): Permission.VIEW,
     ("GET", "/ui/search"): Permission.VIEW,
+    ("GET", "/ui/alerts"): Permission.VIEW,
+    ("GET", "/ui/audit"): Permission.AUDIT,
     ("GET", "/ui/catalog/{service}/{code}"): Permission.VIEW,
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,

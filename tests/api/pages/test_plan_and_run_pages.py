@@ -102,6 +102,9 @@ def reviewed_repo(repo: Repository) -> Repository:
         # An alert for checkout whose labels map to a wrong replicas value.
         firing = alert(service="checkout", instance="db", error_code="E-RESTART", replicas="lots")
         receive_alert(sessions, fresh, firing)
+        # And one for a service the catalog does not know: a gap.
+        stray = alert(service="nobody", instance="x", error_code="E-RESTART", fingerprint="f2")
+        receive_alert(sessions, fresh, stray)
     return fresh
 
 
@@ -250,6 +253,12 @@ def test_plan_review_run_and_confirm_from_three_browsers(
         assert page.evaluate("window.__pwned") is None
     assert planner_hits == [] and watcher_hits == []
 
+    # The audit log has the run, and its chain verifies.
+    planner.goto(f"{live.url}/ui/audit")
+    assert "verified" in planner.get_by_test_id("verdict").inner_text()
+    assert "run.finished" in planner.get_by_test_id("events").inner_text()
+    planner.screenshot(path=screenshots / "audit-desktop.png", full_page=True)
+
 
 def test_free_text_finds_codes_and_runbook_content(
     chromium: Any, live: Served, secrets: dict[str, str], screenshots: Path
@@ -268,3 +277,14 @@ def test_free_text_finds_codes_and_runbook_content(
     assert page.locator("form.plan-form").count() == 0
     page.goto(f"{live.url}/ui/catalog/nobody/E-RESTART")
     assert page.get_by_role("alert").is_visible()
+    # Alerts with what was done; the gaps view has only the one nothing answered.
+    page.goto(f"{live.url}/ui/alerts")
+    listed = page.get_by_test_id("alerts").inner_text()
+    assert "restart-checkout" in listed and "nobody" in listed
+    page.get_by_role("link", name="Only the catalog's gaps").click()
+    gaps = page.get_by_test_id("alerts").inner_text()
+    assert "nobody" in gaps and "restart-checkout" not in gaps
+    page.screenshot(path=screenshots / "gaps-phone.png", full_page=True)
+    # A viewer has no audit permission: no link, and the page is refused.
+    assert page.get_by_role("link", name="Audit").count() == 0
+    assert page.goto(f"{live.url}/ui/audit").status == 403

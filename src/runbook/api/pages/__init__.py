@@ -15,10 +15,17 @@ from runbook.api.pages.web_sessions import WebSessions
 
 def install_pages(app: FastAPI) -> None:
     """Serve the pages on ``app`` (after its API routes and error handlers)."""
-    from runbook.api.pages import catalog_pages, login, plan_pages, run_pages, runbook_pages
+    from runbook.api.pages import (
+        catalog_pages,
+        login,
+        ops_pages,
+        plan_pages,
+        run_pages,
+        runbook_pages,
+    )
     from runbook.api.pages.safety import install_safety
 
     app.state.web_sessions = WebSessions()
-    for module in (login, runbook_pages, plan_pages, run_pages, catalog_pages):
+    for module in (login, catalog_pages, runbook_pages, plan_pages, run_pages, ops_pages):
         app.include_router(module.router)
     install_safety(app)
