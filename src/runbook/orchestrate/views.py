@@ -44,9 +44,10 @@ def plans_seen(
     *,
     runbook: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """``runbook plans`` as ``principal`` may see it."""
-    rows = list_plans(session, repo, runbook=runbook, limit=limit)
+    rows = list_plans(session, repo, runbook=runbook, limit=limit, offset=offset)
     if not principal.anonymous:
         return rows
     return [
@@ -74,9 +75,10 @@ def runs_seen(
     plan_id: str | None = None,
     state: RunState | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """``runbook runs`` as ``principal`` may see it."""
-    runs = find_runs(session, repo, plan_id=plan_id, state=state, limit=limit)
+    runs = find_runs(session, repo, plan_id=plan_id, state=state, limit=limit, offset=offset)
     return [_run_seen(session, principal, run, run_summary(run)) for run in runs]
 
 

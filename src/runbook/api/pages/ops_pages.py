@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.pages.guard import page_requires
+from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
 from runbook.api.store import repository, store_session
@@ -27,10 +28,18 @@ Store = Annotated[Session, Depends(store_session)]
 
 
 @router.get("/alerts", dependencies=[page_requires(Permission.VIEW)])
-def get_alerts(request: Request, session: Store, gap: Annotated[bool, Query()] = False) -> Response:
-    """The newest alerts and what was done; with ``gap``, only those that matched nothing."""
-    shown = gaps(session, limit=200) if gap else alerts(session, limit=200)
-    return page(request, "alerts.html", alerts=shown, gaps=gap)
+def get_alerts(
+    request: Request,
+    session: Store,
+    gap: Annotated[bool, Query()] = False,
+    page_number: PageNumber = 1,
+) -> Response:
+    """The alerts and what was done, newest first, a page at a time; with ``gap``, only
+    those that matched nothing."""
+    offset = Paging.offset(page_number)
+    found = (gaps if gap else alerts)(session, limit=PAGE_SIZE + 1, offset=offset)
+    shown, paging = paged(found, page_number)
+    return page(request, "alerts.html", alerts=shown, gaps=gap, paging=paging)
 
 
 @router.get("/audit", dependencies=[page_requires(Permission.AUDIT)])

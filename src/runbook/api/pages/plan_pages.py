@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.pages.guard import Form, page_requires
+from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
 from runbook.api.store import repository, store_session
@@ -42,9 +43,14 @@ Viewer = Annotated[Principal, page_requires(Permission.VIEW)]
 
 
 @router.get("/plans")
-def get_plans(request: Request, repo: Repo, session: Store, principal: Viewer) -> Response:
-    """The newest plans with their review status."""
-    return page(request, "plans.html", plans=plans_seen(session, repo, principal, limit=100))
+def get_plans(
+    request: Request, repo: Repo, session: Store, principal: Viewer, page_number: PageNumber = 1
+) -> Response:
+    """The plans with their review status, newest first, a page at a time."""
+    offset = Paging.offset(page_number)
+    found = plans_seen(session, repo, principal, limit=PAGE_SIZE + 1, offset=offset)
+    plans, paging = paged(found, page_number)
+    return page(request, "plans.html", plans=plans, paging=paging)
 
 
 @router.get("/plans/{plan_id}")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.pages.guard import Form, page_requires
+from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX, REPORT_CSP
 from runbook.api.pages.templating import page
 from runbook.api.store import repository, store_session
@@ -48,9 +49,14 @@ def _refuse_private(session: Session, principal: Principal, plan_id: str) -> Non
 
 
 @router.get("/runs")
-def get_runs(request: Request, repo: Repo, session: Store, principal: Viewer) -> Response:
-    """The newest runs with their state."""
-    return page(request, "runs.html", runs=runs_seen(session, repo, principal, limit=100))
+def get_runs(
+    request: Request, repo: Repo, session: Store, principal: Viewer, page_number: PageNumber = 1
+) -> Response:
+    """The runs with their state, newest first, a page at a time."""
+    offset = Paging.offset(page_number)
+    found = runs_seen(session, repo, principal, limit=PAGE_SIZE + 1, offset=offset)
+    runs, paging = paged(found, page_number)
+    return page(request, "runs.html", runs=runs, paging=paging)
 
 
 @router.get("/runs/{run_id}")
