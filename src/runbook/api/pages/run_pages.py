@@ -42,6 +42,25 @@ Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, page_requires(Permission.VIEW)]
 
 
+def planned_cells(content: str) -> list[dict[str, object]]:
+    """The cells of a plan's frozen notebook (its canonical JSON): index, type, tags, source;
+    the run page shows each once it starts."""
+    notebook = json.loads(content)
+    cells = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        source = cell.get("source", "")
+        tags = cell.get("metadata", {}).get("tags", [])
+        cells.append(
+            {
+                "index": index,
+                "type": cell.get("cell_type", "code"),
+                "tags": tags,
+                "source": "".join(source) if isinstance(source, list) else str(source),
+            }
+        )
+    return cells
+
+
 def _refuse_private(session: Session, principal: Principal, plan_id: str) -> None:
     """An anonymous visitor sees no output or report of a private runbook."""
     if hides_private(principal, plan_tags(get_plan(session, plan_id))):
@@ -66,10 +85,13 @@ def get_run_page(
     """A run as it happens: cells appear as they execute, outputs stream in, and a gate
     shows its cell and values with the decisions the visitor may make."""
     shown = run_seen(session, repo, run_id, principal)
+    plan = get_plan(session, shown["plan"])
+    hidden = hides_private(principal, plan_tags(plan))
     return page(
         request,
         "run.html",
         run=shown,
+        cells=[] if hidden else planned_cells(plan.content),
         may_decide=allows(principal, Permission.CONFIRM),
     )
 

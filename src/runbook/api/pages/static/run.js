@@ -27,6 +27,24 @@
   function cell(index) {
     let shown = cells.get(index);
     if (shown) return shown;
+    // A cell the page was rendered with (the plan's): shown from now on.
+    const planned = document.querySelector('#cells li[data-cell="' + index + '"]');
+    if (planned) {
+      planned.hidden = false;
+      planned.className = "cell running";
+      shown = {
+        item: planned,
+        title: planned.querySelector(".cell-head span"),
+        state: planned.querySelector(".state"),
+        time: planned.querySelector(".elapsed"),
+        out: planned.querySelector(".output"),
+        started: null,
+        ended: null,
+        planned: true,
+      };
+      cells.set(index, shown);
+      return shown;
+    }
     const item = el("li", "cell running");
     item.dataset.cell = String(index);
     const head = el("div", "cell-head");
@@ -121,7 +139,7 @@
       const shown = cell(event.cell);
       shown.started = Date.parse(event.at);
       const tags = (event.data.tags || []).join(" ");
-      if (tags) shown.title.textContent = "cell " + event.cell + " · " + tags;
+      if (tags && !shown.planned) shown.title.textContent = "cell " + event.cell + " · " + tags;
     },
     "cell.output": (event) => {
       cell(event.cell).out.append(document.createTextNode(event.data.text || ""));
