@@ -31,6 +31,8 @@ EXPECTED = {
     ("GET", "/ui/runs/{run_id}/report"): Permission.VIEW,
     ("GET", "/ui/search"): Permission.VIEW,
     ("GET", "/ui/alerts"): Permission.VIEW,
+    ("GET", "/ui/workflow-runs"): Permission.VIEW,
+    ("GET", "/ui/workflow-runs/{run_id}"): Permission.VIEW,
     ("GET", "/ui/audit"): Permission.AUDIT,
     ("GET", "/ui/catalog/{service}/{code}"): Permission.VIEW,
     ("GET", "/ui/login"): PUBLIC,

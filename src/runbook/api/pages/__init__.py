@@ -22,10 +22,12 @@ def install_pages(app: FastAPI) -> None:
         plan_pages,
         run_pages,
         runbook_pages,
+        workflow_pages,
     )
     from runbook.api.pages.safety import install_safety
 
     app.state.web_sessions = WebSessions()
-    for module in (login, catalog_pages, runbook_pages, plan_pages, run_pages, ops_pages):
+    pages = (login, catalog_pages, runbook_pages, plan_pages, run_pages, ops_pages)
+    for module in (*pages, workflow_pages):
         app.include_router(module.router)
     install_safety(app)
