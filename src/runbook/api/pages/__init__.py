@@ -20,6 +20,7 @@ def install_pages(app: FastAPI) -> None:
         login,
         ops_pages,
         plan_pages,
+        playbook_pages,
         run_pages,
         runbook_pages,
         workflow_pages,
@@ -28,6 +29,6 @@ def install_pages(app: FastAPI) -> None:
 
     app.state.web_sessions = WebSessions()
     pages = (login, catalog_pages, runbook_pages, plan_pages, run_pages, ops_pages)
-    for module in (*pages, workflow_pages):
+    for module in (*pages, workflow_pages, playbook_pages):
         app.include_router(module.router)
     install_safety(app)
