@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from runbook.api.app import create_app
+from runbook.api.pages.safety import is_page
 from runbook.api.permissions import DOCUMENTATION_PATHS, PUBLIC, app_routes, route_permission
 from runbook.model.repository import find_repository
 from runbook.orchestrate.initialize import init_repository
@@ -25,8 +26,8 @@ def table() -> list[str]:
     seen: list[tuple[str, str, str, str]] = []
     for route in app_routes(app):
         path = getattr(route, "path", "")
-        if path in DOCUMENTATION_PATHS:
-            continue
+        if path in DOCUMENTATION_PATHS or is_page(path):
+            continue  # the web pages have their own table in the README
         permission = route_permission(route)
         shown = PUBLIC if permission == PUBLIC else getattr(permission, "value", "none")
         doc = (getattr(route, "endpoint", None).__doc__ or "").strip()  # type: ignore[union-attr]

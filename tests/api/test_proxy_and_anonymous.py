@@ -104,6 +104,12 @@ def test_anonymous_readers_do_not_see_private_values(
     assert runbook["parameters"] == {}
     assert runbook["cells"][0]["source"] == HIDDEN
     assert "a-1" not in anonymous.get("/runbooks").text
+    # The diff shows the values it injected: hidden for the private plan, shown for the other.
+    diff = anonymous.get(f"/plans/{records.private_plan.id}/diff").json()
+    assert diff["redacted"] is True and diff["lines"] == [] and "a-42" not in str(diff)
+    assert any(
+        "'db'" in line for line in anonymous.get(f"/plans/{records.plan.id}/diff").json()["lines"]
+    )
 
 
 def test_anonymous_readers_do_not_see_private_run_logs(

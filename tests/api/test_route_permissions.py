@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from runbook.api.app import create_app
+from runbook.api.pages.safety import is_page
 from runbook.api.permissions import PUBLIC, app_routes, requires, route_permission
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission
@@ -23,10 +24,13 @@ def undeclared(app: FastAPI) -> list[str]:
 def test_every_route_declares_a_permission(repo: Repository) -> None:
     app = create_app(repo)
     assert undeclared(app) == []
-    # Public on purpose: the documentation, and the probes an orchestrator calls unauthenticated.
+    # Public on purpose: the documentation, the probes an orchestrator calls unauthenticated,
+    # and the pages' sign-in, sign-out and own static files (tests/api/pages).
     public_paths = {r.path for r in app_routes(app) if route_permission(r) == PUBLIC}
     probes = {"/livez", "/readyz"}
-    assert public_paths <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *probes}
+    pages = {"/ui/login", "/ui/logout", "/ui/static/{name}"}
+    documentation = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert public_paths <= documentation | probes | pages
 
 
 def test_a_route_without_a_permission_is_found(repo: Repository) -> None:
@@ -58,8 +62,8 @@ def test_the_declared_permission_is_the_one_enforced(repo: Repository) -> None:
         # No credentials: refused before any route runs (before its body is read), in the
         # one error shape, whatever the method.
         for route in app_routes(app):
-            if route_permission(route) == PUBLIC:
-                continue
+            if route_permission(route) == PUBLIC or is_page(route.path):
+                continue  # a page sends the visitor to sign in: tests/api/pages
             path = route.path
             for method in route.methods:
                 url = path.replace("{", "x").replace("}", "x").replace(":path", "")

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
 from runbook.api.middleware import RequestContext
+from runbook.api.pages import install_pages
 from runbook.api.routes import (
     audit,
     gc,
@@ -84,4 +85,5 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
     for module in (*routers, playbooks, playbook_runs, gc, health):
         app.include_router(module.router)
+    install_pages(app)
     return app

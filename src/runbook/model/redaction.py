@@ -55,6 +55,16 @@ def redact_plan(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: What a reader who may not see a private plan's values gets of its diff (which shows them).
+HIDDEN_DIFF: Final[dict[str, Any]] = {
+    "against": None,
+    "changed": False,
+    "lines": [],
+    "unavailable": "hidden: the runbook is private",
+    "redacted": True,
+}
+
+
 def redact_run(summary: dict[str, Any]) -> dict[str, Any]:
     """A run's JSON form (with its cells, if any) without messages or cell errors."""
     shown = {**summary, "message": HIDDEN if summary.get("message") else None, "redacted": True}

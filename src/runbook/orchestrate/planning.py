@@ -218,12 +218,13 @@ def list_plan_readiness(
     *,
     runbook_path: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[tuple[Plan, Readiness]]:
     """Plans, newest first (optionally of one runbook), each with whether it may run now.
 
     One walk of the repository's modules serves every plan listed.
     """
-    plans = list_plans(session, runbook_path=runbook_path, limit=limit)
+    plans = list_plans(session, runbook_path=runbook_path, limit=limit, offset=offset)
     modules = local_modules(repository)
     return [(plan, plan_readiness(session, repository, plan, None, modules)) for plan in plans]
 

@@ -63,11 +63,18 @@ def runbook_details(repo: Repository, name: str) -> dict[str, Any]:
 
 
 def list_plans(
-    session: Session, repo: Repository, *, runbook: str | None = None, limit: int = 50
+    session: Session,
+    repo: Repository,
+    *,
+    runbook: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Plans, newest first (optionally of one runbook), with whether each may run now."""
     runbook_path = repo.relative(repo.find_runbook(runbook)) if runbook else None
-    listed = list_plan_readiness(session, repo, runbook_path=runbook_path, limit=limit)
+    listed = list_plan_readiness(
+        session, repo, runbook_path=runbook_path, limit=limit, offset=offset
+    )
     return [{**plan_summary(plan), "status": readiness.status} for plan, readiness in listed]
 
 

@@ -23,10 +23,12 @@ def find_runs(
     plan_id: str | None = None,
     state: RunState | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[Run]:
-    """Runs, newest first, optionally of one plan or in one state (dead ones swept first)."""
+    """Runs, newest first, optionally of one plan or in one state (dead ones swept first),
+    after skipping ``offset``."""
     sweep(session, repository)
-    return list_runs(session, plan_id=plan_id, state=state, limit=limit)
+    return list_runs(session, plan_id=plan_id, state=state, limit=limit, offset=offset)
 
 
 def current_run(session: Session, repository: Repository, run_id: str) -> Run:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from runbook.model.redaction import (
+    HIDDEN_DIFF,
     hides_private,
     plan_tags,
     redact_plan,
@@ -17,6 +18,7 @@ from runbook.model.redaction import (
 from runbook.model.repository import Repository
 from runbook.model.roles import Principal
 from runbook.model.run import Run, RunState
+from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.reading import list_plans, list_runbooks, plan_details, runbook_details
 from runbook.orchestrate.run_history import current_run, find_runs, show_run
 from runbook.orchestrate.summaries import run_log_summary, run_summary
@@ -44,9 +46,10 @@ def plans_seen(
     *,
     runbook: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """``runbook plans`` as ``principal`` may see it."""
-    rows = list_plans(session, repo, runbook=runbook, limit=limit)
+    rows = list_plans(session, repo, runbook=runbook, limit=limit, offset=offset)
     if not principal.anonymous:
         return rows
     return [
@@ -66,6 +69,17 @@ def plan_seen(
     return redact_plan(shown) if hides_private(principal, plan_tags(details.plan)) else shown
 
 
+def plan_diff_seen(
+    session: Session, repo: Repository, plan_id: str, principal: Principal
+) -> dict[str, Any]:
+    """A plan's diff against its runbook as ``principal`` may see it: the diff shows the
+    values injected, so it is hidden wherever the values are."""
+    plan = get_plan(session, plan_id)
+    if hides_private(principal, plan_tags(plan)):
+        return dict(HIDDEN_DIFF)
+    return plan_diff(session, repo, plan).to_json()
+
+
 def runs_seen(
     session: Session,
     repo: Repository,
@@ -74,9 +88,10 @@ def runs_seen(
     plan_id: str | None = None,
     state: RunState | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """``runbook runs`` as ``principal`` may see it."""
-    runs = find_runs(session, repo, plan_id=plan_id, state=state, limit=limit)
+    runs = find_runs(session, repo, plan_id=plan_id, state=state, limit=limit, offset=offset)
     return [_run_seen(session, principal, run, run_summary(run)) for run in runs]
 
 

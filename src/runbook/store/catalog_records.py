@@ -154,9 +154,13 @@ def get_alert(session: Session, alert_id: str) -> AlertRow:
     return row
 
 
-def list_alerts(session: Session, *, action: str | None = None, limit: int = 100) -> list[AlertRow]:
-    """The newest alert records first (only those with ``action`` when given)."""
-    query = select(AlertRow).order_by(AlertRow.received_at.desc(), AlertRow.id).limit(limit)
+def list_alerts(
+    session: Session, *, action: str | None = None, limit: int = 100, offset: int = 0
+) -> list[AlertRow]:
+    """The newest alert records first (only those with ``action`` when given), after
+    skipping ``offset``."""
+    order = (AlertRow.received_at.desc(), AlertRow.id)
+    query = select(AlertRow).order_by(*order).limit(limit).offset(offset)
     if action is not None:
         query = query.where(AlertRow.action == action)
     return list(session.scalars(query))

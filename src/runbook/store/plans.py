@@ -65,9 +65,14 @@ def get_plan(session: Session, plan_id: str) -> Plan:
 
 
 def list_plans(
-    session: Session, *, runbook_path: str | None = None, limit: int | None = None
+    session: Session,
+    *,
+    runbook_path: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Plan]:
-    """Plans, newest first (``planned_at`` then id, descending), optionally of one runbook."""
+    """Plans, newest first (``planned_at`` then id, descending), optionally of one runbook,
+    after skipping ``offset``."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be 0 or more, not {limit}")
     query = select(PlanRow).order_by(PlanRow.planned_at.desc(), PlanRow.id.desc())
@@ -75,6 +80,8 @@ def list_plans(
         query = query.where(PlanRow.runbook_path == runbook_path)
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [_to_plan(row) for row in session.scalars(query)]
 
 

@@ -13,16 +13,23 @@ from runbook.store.leases import Leased
 
 
 def newest_first(
-    session: Session, table: type[Leased], *, limit: int | None = None, **equal: object
+    session: Session,
+    table: type[Leased],
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    **equal: object,
 ) -> list[Leased]:
     """Rows of ``table``, newest first (``started_at``, then id), each column named in
-    ``equal`` equal to its value (a None value does not filter)."""
+    ``equal`` equal to its value (a None value does not filter), after skipping ``offset``."""
     query = select(table).order_by(table.started_at.desc(), table.id.desc())
     for column, value in equal.items():
         if value is not None:
             query = query.where(getattr(table, column) == value)
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return list(session.scalars(query))
 
 

@@ -79,10 +79,12 @@ def list_runs(
     plan_id: str | None = None,
     state: RunState | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[Run]:
-    """Runs, newest first, optionally for one plan or in one state."""
+    """Runs, newest first, optionally for one plan or in one state (after ``offset``)."""
+    state_value = state.value if state else None
     rows = newest_first(
-        session, RunRow, limit=limit, plan_id=plan_id, state=state.value if state else None
+        session, RunRow, limit=limit, offset=offset, plan_id=plan_id, state=state_value
     )
     return [_to_run(row) for row in rows]
 

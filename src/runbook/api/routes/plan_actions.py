@@ -19,10 +19,10 @@ from runbook.model.repository import Repository
 from runbook.model.review import parse_verdict
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.live_access import authorize_plan, authorize_runbook
-from runbook.orchestrate.plan_diff import plan_diff
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.reviewing import SignedVerdict, review_plan
 from runbook.orchestrate.summaries import plan_summary, review_summary
+from runbook.orchestrate.views import plan_diff_seen
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
@@ -63,11 +63,17 @@ def post_plan(
     return once(work)
 
 
-@router.get("/plans/{plan_id}/diff", dependencies=[requires(Permission.VIEW)])
-def get_plan_diff(plan_id: str, repo: Repo, session: Store) -> dict[str, Any]:
+@router.get("/plans/{plan_id}/diff")
+def get_plan_diff(
+    plan_id: str,
+    repo: Repo,
+    session: Store,
+    principal: Annotated[Principal, requires(Permission.VIEW)],
+) -> dict[str, Any]:
     """The plan against its runbook (or a playbook's plan against its newest import), as
-    ``runbook review`` shows it: unified diff lines, cell by cell."""
-    return plan_diff(session, repo, get_plan(session, plan_id)).to_json()
+    ``runbook review`` shows it: unified diff lines, cell by cell (hidden from anonymous
+    readers for a private runbook: it shows the values)."""
+    return plan_diff_seen(session, repo, plan_id, principal)
 
 
 @router.post("/plans/{plan_id}/reviews", status_code=201)
