@@ -86,6 +86,7 @@ PINNED = {
     "CredentialsError": (1, 401),
     "ForbiddenError": (1, 403),
     "UnknownTokenError": (2, 404),
+    "UnknownSessionError": (2, 404),
     "UnknownCatalogEntryError": (2, 404),
     "AlertPayloadError": (2, 422),
     "WebhookAuthError": (1, 401),

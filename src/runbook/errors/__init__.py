@@ -17,6 +17,7 @@ The tree::
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
+    │   ├── UnknownSessionError     no editing session of the caller's so named
     │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── UnknownCatalogEntryError no such service or error code in the catalog
     │   ├── AlertPayloadError       an alert payload is malformed (names the field)
@@ -73,6 +74,7 @@ from runbook.errors.access import (
     CredentialsError,
     ForbiddenError,
     IdempotencyConflictError,
+    UnknownSessionError,
     UnknownTokenError,
 )
 from runbook.errors.base import (
@@ -188,6 +190,7 @@ __all__ = [
     "UnknownPlaybookRunError",
     "UnknownRunError",
     "UnknownRunbookError",
+    "UnknownSessionError",
     "UnknownStandingApprovalError",
     "UnknownTemplateError",
     "UnknownTokenError",
