@@ -52,6 +52,7 @@ def concrete(path: str, records: Records) -> str:
         path.replace("{plan_id}", records.plan.id)
         .replace("{run_id}", records.run_id)
         .replace("{name:path}", "restart")
+        .replace("{name}", "restart")
     )
 
 

@@ -26,13 +26,18 @@ from runbook.api.routes import (
     playbooks,
     runbooks,
     runs,
+    sessions,
     standing,
     workflows,
 )
+from runbook.credentials import environment
 from runbook.model.repository import Repository
+from runbook.model.settings_sessions import load_session_settings
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
 from runbook.orchestrate.run_pool import RunPool
+from runbook.orchestrate.sessions.culler import Culler
+from runbook.orchestrate.sessions.local import LocalBackend
 from runbook.orchestrate.store_access import open_store
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
@@ -47,6 +52,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     kernel for the runs ``POST /runs`` starts (:mod:`runbook.orchestrate.run_pool`).
     """
     settings = repository.config.service(repository.root)
+    session_settings = load_session_settings(repository.root, environment())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,9 +60,15 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
         app.state.engine = await run_in_threadpool(open_store, repository)
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
+        # Sessions a previous server left are seen stopped (and autosaved) here.
+        app.state.sessions = await run_in_threadpool(LocalBackend, repository, session_settings)
+        culler = Culler(app.state.sessions, session_settings.cull_interval)
         try:
             yield
         finally:
+            # Every session stops with the server, its uncommitted work autosaved.
+            await run_in_threadpool(culler.close)
+            await run_in_threadpool(app.state.sessions.close)
             if app.state.run_pool is not None:
                 await run_in_threadpool(app.state.run_pool.close)
             # Workflow and playbook runs the server started: a moment to end, else their
@@ -74,6 +86,6 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     app.state.background = Background()
     install_error_handlers(app)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc):
+    for module in (*routers, playbooks, playbook_runs, gc, sessions):
         app.include_router(module.router)
     return app

@@ -18,6 +18,7 @@ The tree::
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
     │   ├── UnknownSessionError     no editing session of the caller's so named
+    │   ├── UnknownAutosaveError    no autosave of the caller's so named
     │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── UnknownCatalogEntryError no such service or error code in the catalog
     │   ├── AlertPayloadError       an alert payload is malformed (names the field)
@@ -74,6 +75,7 @@ from runbook.errors.access import (
     CredentialsError,
     ForbiddenError,
     IdempotencyConflictError,
+    UnknownAutosaveError,
     UnknownSessionError,
     UnknownTokenError,
 )
@@ -184,6 +186,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TargetLockedError",
+    "UnknownAutosaveError",
     "UnknownCatalogEntryError",
     "UnknownPlanError",
     "UnknownPlaybookError",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.errors import FailureError, ParameterError, UnknownSessionError
+from runbook.errors import FailureError, UnknownAutosaveError, UnknownSessionError
 from runbook.model.repository import Repository
 from runbook.model.sessions import SessionState
 from runbook.orchestrate.sessions.culler import Culler
@@ -76,7 +76,7 @@ def test_a_stop_autosaves_and_a_new_session_restores(
     for autosave in backend.autosaves("alice"):
         backend.delete_autosave("alice", autosave.name)
         assert git(root, "branch", "--list", autosave.name) == ""
-    with pytest.raises(ParameterError, match="autosave"):
+    with pytest.raises(UnknownAutosaveError):
         backend.delete_autosave("alice", stopped.autosave)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import AlreadyExistsError, UnknownSessionError
+from runbook.errors import AlreadyExistsError, ParameterError, UnknownSessionError
 from runbook.model.identity import identity_key
 from runbook.model.repository import Repository
 from runbook.model.sessions import (
@@ -132,7 +132,8 @@ class LocalBackend:
         return self.home / "logs" / user_slug(key) / f"{name}.log"
 
     def _record(self, owner: str, name: str) -> SessionRecord:
-        record = self.records.get(identity_key(owner), name)
+        valid = _valid_name(name)
+        record = self.records.get(identity_key(owner), name) if valid else None
         if record is None:
             raise UnknownSessionError(name)
         return record
@@ -240,6 +241,14 @@ class LocalBackend:
                 record = self.records.get(key, name)
                 if record is not None:
                     self._finish(record, "the service stopped")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_session_name(name)
+    except ParameterError:
+        return False
+    return True
 
 
 def _idle_seconds(server: LabServer, now: datetime) -> float | None:

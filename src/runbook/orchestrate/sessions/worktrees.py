@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from runbook.errors import FailureError, ParameterError
+from runbook.errors import FailureError, ParameterError, UnknownAutosaveError
 from runbook.model.sessions import autosave_prefix
 
 #: Jupyter's own copies: never part of an autosave.
@@ -135,11 +135,9 @@ def autosaves(root: Path, owner: str) -> list[Autosave]:
 
 
 def delete_autosave(root: Path, owner: str, name: str) -> None:
-    """Delete ``owner``'s autosave ``name`` (its branch); ParameterError when there is none."""
-    if not name.startswith(autosave_prefix(owner)) or name not in {
-        a.name for a in autosaves(root, owner)
-    }:
-        raise ParameterError("autosave", f"{name!r}: no such autosave of yours (see GET /autosave)")
+    """Delete ``owner``'s autosave ``name`` (its branch); UnknownAutosaveError when none is."""
+    if name not in {a.name for a in autosaves(root, owner)}:
+        raise UnknownAutosaveError(name)
     git(root, "branch", "-D", name)
 
 
