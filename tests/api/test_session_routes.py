@@ -94,3 +94,45 @@ def test_two_users_sessions_through_the_api(repo: Repository, session: Session) 
     # The server stopped with dave's session running: his work is autosaved.
     branches = git(repo.root, "branch", "--list", "autosave/dave/*", "--format=%(refname:short)")
     assert branches and git(repo.root, "show", f"{branches}:notes.txt") == "dave's words"
+
+
+def test_the_proxy_reaches_only_the_callers_own_session(repo: Repository, session: Session) -> None:
+    subprocess.run(["git", "checkout", "-qb", "main"], cwd=repo.root, check=True)
+    commit_all(repo.root)
+    secrets = {
+        who: create_token(session, user=who, role=role, created_by="root").secret
+        for who, role in PEOPLE.items()
+    }
+    session.commit()
+
+    def auth(who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secrets[who]}"}
+
+    app = create_app(repo)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for who, name in (("alice", "alpha"), ("dave", "beta")):
+            started = client.post("/sessions", json={"name": name}, headers=auth(who))
+            assert started.status_code == 201, started.text
+        _, token = app.state.sessions.endpoint("alice", "alpha")
+        notebook = {"type": "file", "format": "text", "content": "through the proxy\n"}
+        saved = client.put(
+            "/sessions/alpha/api/contents/p.txt", json=notebook, headers=auth("alice")
+        )
+        assert saved.status_code == 201, saved.text
+        listing = client.get("/sessions/alpha/api/contents", headers=auth("alice"))
+        assert listing.status_code == 200 and "p.txt" in listing.text
+        kernel = client.post("/sessions/alpha/api/kernels", json={}, headers=auth("alice"))
+        assert kernel.status_code == 201, kernel.text
+        lab = client.get("/sessions/alpha/lab", headers=auth("alice"))
+        assert lab.status_code == 200
+        for answer in (saved, listing, kernel, lab):
+            assert token not in answer.text and token not in str(answer.headers)
+        # Each user is refused the other's session with their own credentials.
+        assert client.get("/sessions/alpha/api/contents", headers=auth("dave")).status_code == 404
+        assert client.get("/sessions/beta/api/contents", headers=auth("alice")).status_code == 404
+        assert client.get("/sessions/alpha/api/contents", headers=auth("bob")).status_code == 403
+        assert client.get("/sessions/alpha/api/contents").status_code == 401
+        stopped = client.delete("/sessions/alpha", headers=auth("alice")).json()
+        assert git(repo.root, "show", f"{stopped['autosave']}:p.txt") == "through the proxy"
+        # A stopped session is no longer reachable.
+        assert client.get("/sessions/alpha/api/contents", headers=auth("alice")).status_code == 404

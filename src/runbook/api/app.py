@@ -26,6 +26,7 @@ from runbook.api.routes import (
     playbooks,
     runbooks,
     runs,
+    session_proxy,
     sessions,
     standing,
     workflows,
@@ -86,6 +87,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     app.state.background = Background()
     install_error_handlers(app)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc, sessions):
+    # The proxy last: /sessions/{name}/logs and the like are the service's own.
+    for module in (*routers, playbooks, playbook_runs, gc, sessions, session_proxy):
         app.include_router(module.router)
     return app

@@ -54,5 +54,8 @@ class SessionBackend(Protocol):
     def delete_autosave(self, owner: str, name: str) -> None:
         """Delete one of ``owner``'s autosaves."""
 
+    def endpoint(self, owner: str, name: str) -> tuple[int, str]:
+        """The loopback port and token of ``owner``'s running session, for the proxy."""
+
     def close(self) -> None:
         """Stop every session (the service is stopping), autosaving each."""
