@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from starlette.testclient import WebSocketDenialResponse
 
 from runbook.api.app import create_app
 from runbook.model.repository import Repository
@@ -96,6 +97,41 @@ def test_two_users_sessions_through_the_api(repo: Repository, session: Session) 
     assert branches and git(repo.root, "show", f"{branches}:notes.txt") == "dave's words"
 
 
+def _execute(client: TestClient, url: str, headers: dict[str, str], code: str) -> str:
+    """Evaluate ``code`` on a kernel through its channels WebSocket: its value, read from
+    the shell channel's reply (iopub may start after the request on a fresh connection)."""
+    request = {
+        "header": {
+            "msg_id": "m1",
+            "username": "t",
+            "session": "s1",
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": "",
+            "silent": False,
+            "store_history": False,
+            "allow_stdin": False,
+            "user_expressions": {"value": code},
+        },
+        "channel": "shell",
+        "buffers": [],
+    }
+    with client.websocket_connect(url, headers=headers) as socket:
+        socket.send_json(request)
+        for _ in range(500):  # a bound, not a time: the kernel's messages, in order
+            message = socket.receive_json()
+            kind = message["msg_type"]
+            if kind == "execute_reply" and message["parent_header"].get("msg_id") == "m1":
+                value: str = message["content"]["user_expressions"]["value"]["data"]["text/plain"]
+                return value
+    raise AssertionError("no execute_reply")
+
+
 def test_the_proxy_reaches_only_the_callers_own_session(repo: Repository, session: Session) -> None:
     subprocess.run(["git", "checkout", "-qb", "main"], cwd=repo.root, check=True)
     commit_all(repo.root)
@@ -123,6 +159,13 @@ def test_the_proxy_reaches_only_the_callers_own_session(repo: Repository, sessio
         assert listing.status_code == 200 and "p.txt" in listing.text
         kernel = client.post("/sessions/alpha/api/kernels", json={}, headers=auth("alice"))
         assert kernel.status_code == 201, kernel.text
+        channels = f"/sessions/alpha/api/kernels/{kernel.json()['id']}/channels"
+        assert _execute(client, channels, auth("alice"), "6 * 7") == "42"
+        # The handshake is answered with the service's JSON error: not theirs, not allowed.
+        for stranger, status in (("dave", 404), ("bob", 403)):
+            with pytest.raises(WebSocketDenialResponse) as refused:
+                _execute(client, channels, auth(stranger), "1")
+            assert refused.value.status_code == status
         lab = client.get("/sessions/alpha/lab", headers=auth("alice"))
         assert lab.status_code == 200
         for answer in (saved, listing, kernel, lab):

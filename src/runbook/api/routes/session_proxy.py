@@ -8,9 +8,11 @@ is masked in them), and asked for uncompressed so that masking sees them.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+import asyncio
+from contextlib import suppress
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, WebSocket
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
@@ -62,3 +64,50 @@ async def proxy_session(name: str, path: str, request: Request, principal: Edito
     for key, value in kept:
         response.headers.append(key, value)
     return response
+
+
+@router.websocket("/sessions/{name}/{path:path}")
+async def proxy_session_socket(
+    websocket: WebSocket, name: str, path: str, principal: Editor
+) -> None:
+    """Relay a WebSocket (a kernel's channels) to the caller's session ``name``, both ways,
+    the token masked in what comes back; refused at the handshake for anyone else."""
+    import websockets
+
+    port, token = await run_in_threadpool(sessions(websocket).endpoint, principal.user, name)
+    query = f"?{websocket.url.query}" if websocket.url.query else ""
+    url = f"ws://127.0.0.1:{port}/sessions/{name}/{path}{query}"
+    offered = list(websocket.scope.get("subprotocols") or [])
+    async with websockets.connect(
+        url,
+        additional_headers={"Authorization": f"token {token}"},
+        subprotocols=[websockets.Subprotocol(p) for p in offered] or None,
+        max_size=None,
+    ) as upstream:
+        await websocket.accept(subprotocol=upstream.subprotocol)
+        await _relay(websocket, upstream, token)
+
+
+async def _relay(websocket: WebSocket, upstream: Any, token: str) -> None:
+    async def down() -> None:
+        async for message in upstream:
+            if isinstance(message, str):
+                await websocket.send_text(message.replace(token, "***"))
+            else:
+                await websocket.send_bytes(message.replace(token.encode(), b"***"))
+
+    async def up() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            await upstream.send(message.get("text") or message.get("bytes") or b"")
+
+    tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with suppress(Exception):
+            await websocket.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
+from starlette.requests import HTTPConnection
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
@@ -26,7 +27,7 @@ Editor = Annotated[Principal, requires(Permission.EDIT)]
 Owner = Annotated[str | None, Query(description="Admins only: another user's session.")]
 
 
-def sessions(request: Request) -> SessionBackend:
+def sessions(request: HTTPConnection) -> SessionBackend:
     """The app's sessions backend."""
     backend: SessionBackend = request.app.state.sessions
     return backend
