@@ -119,7 +119,7 @@ def _handshake(client: TestClient, url: str, headers: dict[str, str]) -> int:
         with client.websocket_connect(url, headers=headers):
             return 101
     except WebSocketDenialResponse as denied:
-        return denied.status_code
+        return int(denied.status_code)
 
 
 @pytest.mark.parametrize("role", list(Role), ids=str)
