@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fastapi.routing import APIWebSocketRoute
+
 from runbook.api.app import create_app
 from runbook.api.pages.safety import is_page
 from runbook.api.permissions import DOCUMENTATION_PATHS, PUBLIC, app_routes, route_permission
@@ -32,7 +34,8 @@ def table() -> list[str]:
         shown = PUBLIC if permission == PUBLIC else getattr(permission, "value", "none")
         doc = (getattr(route, "endpoint", None).__doc__ or "").strip()  # type: ignore[union-attr]
         summary = " ".join(doc.split("\n\n")[0].split()).replace("``", "`")
-        for method in sorted(getattr(route, "methods", None) or ()):
+        socket = isinstance(getattr(route, "original_route", route), APIWebSocketRoute)
+        for method in sorted(getattr(route, "methods", None) or (("WEBSOCKET",) if socket else ())):
             seen.append((path, method, shown, summary))
     for path, method, shown, summary in sorted(seen):
         cell = summary.replace("|", "\\|")

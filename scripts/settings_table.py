@@ -14,6 +14,7 @@ from runbook.model.settings import RepositorySettings
 from runbook.model.settings_process import TOLD_TO_KERNELS, ProcessSettings
 from runbook.model.settings_sections import EgressSettings, WorkflowSettings
 from runbook.model.settings_service import ServiceSettings
+from runbook.model.settings_sessions import SessionSettings
 
 
 def rows(model: type[BaseSettings]) -> list[str]:
@@ -38,7 +39,13 @@ def main() -> None:
     """Print the table."""
     print("| runbook.toml key | Variable (first set wins, over the file) | Default | Meaning |")
     print("|---|---|---|---|")
-    for model in (RepositorySettings, WorkflowSettings, EgressSettings, ServiceSettings):
+    for model in (
+        RepositorySettings,
+        WorkflowSettings,
+        EgressSettings,
+        ServiceSettings,
+        SessionSettings,
+    ):
         print("\n".join(rows(model)))
     print("\nProcess variables (no runbook.toml key sets them):\n")
     print("| Variable | Default | Meaning |")

@@ -87,6 +87,8 @@ PINNED = {
     "TooManyFailuresError": (1, 429),
     "ForbiddenError": (1, 403),
     "UnknownTokenError": (2, 404),
+    "UnknownSessionError": (2, 404),
+    "UnknownAutosaveError": (2, 404),
     "UnknownCatalogEntryError": (2, 404),
     "AlertPayloadError": (2, 422),
     "WebhookAuthError": (1, 401),

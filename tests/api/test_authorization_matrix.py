@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from runbook.api.app import create_app
 from runbook.api.pages.safety import is_page
@@ -53,6 +54,7 @@ def concrete(path: str, records: Records) -> str:
         path.replace("{plan_id}", records.plan.id)
         .replace("{run_id}", records.run_id)
         .replace("{name:path}", "restart")
+        .replace("{name}", "restart")
     )
 
 
@@ -102,14 +104,26 @@ def _check(app: FastAPI, records: Records, people: list[Caller]) -> list[str]:
         assert isinstance(permission, Permission), route.path
         for caller in people:
             client = TestClient(app, client=caller.peer)  # the app's lifespan already ran
-            for method in route.methods:
-                response = client.request(
-                    method, concrete(route.path, records), headers=caller.headers
+            url = concrete(route.path, records)
+            for method in route.methods or ("WEBSOCKET",):
+                status = (
+                    _handshake(client, url, caller.headers)
+                    if method == "WEBSOCKET"
+                    else client.request(method, url, headers=caller.headers).status_code
                 )
-                got, want = outcome(response.status_code), expected(caller, permission)
+                got, want = outcome(status), expected(caller, permission)
                 if got != want:
                     wrong.append(f"{method} {route.path} as {caller.name}: {got}, not {want}")
     return wrong
+
+
+def _handshake(client: TestClient, url: str, headers: dict[str, str]) -> int:
+    """The HTTP status a WebSocket route answers its handshake with (101: accepted)."""
+    try:
+        with client.websocket_connect(url, headers=headers):
+            return 101
+    except WebSocketDenialResponse as denied:
+        return int(denied.status_code)
 
 
 @pytest.mark.parametrize("role", list(Role), ids=str)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from runbook.api.app import create_app
-from runbook.api.middleware import MAX_BODY_BYTES
+from runbook.api.middleware import MAX_BODY_BYTES, SESSION_BODY_BYTES, body_limit
 from runbook.model.repository import Repository
 from runbook.model.roles import Role
 from runbook.orchestrate.service_metrics import metric_names
@@ -138,3 +138,9 @@ def test_each_request_is_one_access_line_with_its_fields(
     assert (fields["method"], fields["route"], fields["status"]) == ("GET", "/runs/{run_id}", 200)
     assert fields["user"] == "viewer-user" and fields["ms"] >= 0
     assert tokens.by_role[Role.VIEWER] not in str(fields)
+
+
+def test_a_sessions_jupyterlab_may_be_sent_more_than_the_api() -> None:
+    assert body_limit("/plans") == body_limit("/sessions") == MAX_BODY_BYTES
+    assert body_limit("/sessions/s1") == MAX_BODY_BYTES  # the service's own route
+    assert body_limit("/sessions/s1/api/contents/a.ipynb") == SESSION_BODY_BYTES

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from runbook.api.app import create_app
 from runbook.api.pages.safety import is_page
@@ -65,8 +67,13 @@ def test_the_declared_permission_is_the_one_enforced(repo: Repository) -> None:
             if route_permission(route) == PUBLIC or is_page(route.path):
                 continue  # a page sends the visitor to sign in: tests/api/pages
             path = route.path
+            url = path.replace("{", "x").replace("}", "x").replace(":path", "")
+            if route.methods is None:  # a WebSocket route: refused at its handshake
+                with pytest.raises(WebSocketDenialResponse) as refused:
+                    client.websocket_connect(url).__enter__()
+                assert refused.value.status_code == 401, path
+                continue
             for method in route.methods:
-                url = path.replace("{", "x").replace("}", "x").replace(":path", "")
                 response = client.request(method, url)
                 assert response.status_code == 401, (method, path)
             assert response.headers["www-authenticate"] == "Bearer"

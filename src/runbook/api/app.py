@@ -29,15 +29,21 @@ from runbook.api.routes import (
     playbooks,
     runbooks,
     runs,
+    session_proxy,
+    sessions,
     standing,
     workflows,
 )
+from runbook.credentials import environment
 from runbook.model.repository import Repository
+from runbook.model.settings_sessions import load_session_settings
 from runbook.orchestrate.auth_throttle import FailureThrottle
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
 from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.service_metrics import ServiceMetrics
+from runbook.orchestrate.sessions.culler import Culler
+from runbook.orchestrate.sessions.local import LocalBackend
 from runbook.orchestrate.store_access import open_store
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
@@ -52,6 +58,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     kernel for the runs ``POST /runs`` starts (:mod:`runbook.orchestrate.run_pool`).
     """
     settings = repository.config.service(repository.root)
+    session_settings = load_session_settings(repository.root, environment())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +67,15 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
         metrics.bind(app.state.engine)
+        # Sessions a previous server left are seen stopped (and autosaved) here.
+        app.state.sessions = await run_in_threadpool(LocalBackend, repository, session_settings)
+        culler = Culler(app.state.sessions, session_settings.cull_interval)
         try:
             yield
         finally:
+            # Every session stops with the server, its uncommitted work autosaved.
+            await run_in_threadpool(culler.close)
+            await run_in_threadpool(app.state.sessions.close)
             if app.state.run_pool is not None:
                 await run_in_threadpool(app.state.run_pool.close)
             # Workflow and playbook runs the server started: a moment to end, else their
@@ -83,7 +96,8 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc, health):
+    # The proxy last: /sessions/{name}/logs and the like are the service's own.
+    for module in (*routers, playbooks, playbook_runs, gc, health, sessions, session_proxy):
         app.include_router(module.router)
     install_pages(app)
     return app

@@ -6,8 +6,9 @@ operations, and streaming responses (server-sent events) pass through untouched.
 
 - **Request id**: the caller's ``X-Request-Id`` when it is a sane token (so a proxy's id
   follows the request), else a fresh one; echoed on the response and in the log line.
-- **Body limit**: a declared ``Content-Length`` over :data:`MAX_BODY_BYTES` is refused at
-  once (413); a body without one is counted as it is read, and refused when it goes over.
+- **Body limit**: a declared ``Content-Length`` over :data:`MAX_BODY_BYTES` (a session's
+  JupyterLab, through the proxy: :data:`SESSION_BODY_BYTES`) is refused at once (413); a
+  body without one is counted as it is read, and refused when it goes over.
 - **Security headers**: ``nosniff``, no framing, no referrer on every response; JSON ones
   also get ``Cache-Control: no-store`` and a Content-Security-Policy that allows nothing
   (a route or page that set its own keeps it).
@@ -32,6 +33,9 @@ from runbook.outcomes import EXIT_USAGE
 
 #: The largest request body accepted (webhook payloads, plans' values, signed verdicts).
 MAX_BODY_BYTES: Final = 1024 * 1024
+#: What a session's JupyterLab may be sent through the proxy (a notebook saved with its
+#: outputs, a file uploaded): ``/sessions/{name}/…`` beyond the service's own routes.
+SESSION_BODY_BYTES: Final = 256 * 1024 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ALWAYS: Final = (
     (b"x-content-type-options", b"nosniff"),
@@ -50,8 +54,14 @@ access_log = logging.getLogger("runbook.access")
 class BodyTooLarge(HTTPException):
     """A request body over the limit (raised while it is read: FastAPI passes it on)."""
 
-    def __init__(self) -> None:
-        super().__init__(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
+def body_limit(path: str) -> int:
+    """The largest body a request to ``path`` may send."""
+    parts = path.split("/")
+    return SESSION_BODY_BYTES if len(parts) > 3 and parts[1] == "sessions" else MAX_BODY_BYTES
 
 
 def request_id_of(scope: Scope) -> str:
@@ -91,8 +101,9 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         declared = _declared_length(scope)
-        if declared is not None and declared > MAX_BODY_BYTES:
-            await _refuse_body(send, request_id)
+        limit = body_limit(str(scope.get("path", "")))
+        if declared is not None and declared > limit:
+            await _refuse_body(send, request_id, limit)
             self._answered(scope, 413, started)
             return
         received = 0
@@ -102,8 +113,8 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise BodyTooLarge
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def sending(message: Message) -> None:
@@ -147,10 +158,8 @@ def _with_headers(headers: list[tuple[bytes, bytes]], request_id: str) -> list[t
     return headers + [(name, value) for name, value in wanted if name not in present]
 
 
-async def _refuse_body(send: Send, request_id: str) -> None:
-    response = error_response(
-        413, EXIT_USAGE, "http", f"the request body is over {MAX_BODY_BYTES} bytes"
-    )
+async def _refuse_body(send: Send, request_id: str, limit: int) -> None:
+    response = error_response(413, EXIT_USAGE, "http", f"the request body is over {limit} bytes")
     headers = _with_headers(list(response.raw_headers), request_id)
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -1,16 +1,20 @@
-"""The dependency that reads a request's credentials and asks the core who they prove."""
+"""The dependency that reads a request's credentials and asks the core who they prove.
+
+It takes any HTTP connection, so WebSocket routes (the sessions' proxy) declare their
+permission the same way as the others.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from runbook.model.roles import Principal
 from runbook.orchestrate.auth_throttle import authenticate_throttled
 from runbook.orchestrate.authentication import Authenticator, Credentials
 
 
-def bearer_of(request: Request) -> str | None:
+def bearer_of(request: HTTPConnection) -> str | None:
     """The token of an ``Authorization: Bearer`` header ("" for another scheme), or None."""
     header = request.headers.get("authorization")
     if header is None:
@@ -19,7 +23,7 @@ def bearer_of(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def proxy_user_of(request: Request, header: str) -> str | None:
+def proxy_user_of(request: HTTPConnection, header: str) -> str | None:
     """The user the proxy header names, read as UTF-8 (HTTP hands headers over as latin-1)."""
     value = request.headers.get(header) if header else None
     if value is None:
@@ -30,7 +34,7 @@ def proxy_user_of(request: Request, header: str) -> str | None:
         return value  # not UTF-8: kept as is, and refused if it holds a control character
 
 
-def credentials_of(request: Request, authenticator: Authenticator) -> Credentials:
+def credentials_of(request: HTTPConnection, authenticator: Authenticator) -> Credentials:
     """What ``request`` carries: its bearer, the proxy header (if configured), its peer."""
     return Credentials(
         bearer=bearer_of(request),
@@ -39,7 +43,7 @@ def credentials_of(request: Request, authenticator: Authenticator) -> Credential
     )
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: HTTPConnection) -> Principal:
     """The principal of ``request`` (CredentialsError, a 401, when there is none)."""
     authenticator: Authenticator = request.app.state.authenticator
     # Tokens are looked up in the store and issuers' keys fetched: off the event loop.

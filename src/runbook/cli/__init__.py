@@ -50,6 +50,7 @@ COMMANDS: Final = {
     "gc": ("gc:gc_command", "Delete finished runs older than the retention."),
     "export": ("export:export_command", "Export a run as a report."),
     "edit": ("edit:edit_command", "Edit runbooks in JupyterLab on 127.0.0.1."),
+    "sessions": ("sessions:sessions_group", "Your editing sessions on a server, and autosaves."),
     "serve": ("serve:serve_command", "Serve the REST API of this repository."),
     "login": ("login:login_command", "Log in to a Runbook server with an API token."),
     "logout": ("login:logout_command", "Forget a server's token."),

@@ -17,6 +17,8 @@ The tree::
     │   ├── UnknownPlaybookRunError no such playbook run
     │   ├── UnknownTemplateError    no such template
     │   ├── UnknownTokenError       no such API token
+    │   ├── UnknownSessionError     no editing session of the caller's so named
+    │   ├── UnknownAutosaveError    no autosave of the caller's so named
     │   ├── IdempotencyConflictError  an Idempotency-Key reused for another request (HTTP 409)
     │   ├── UnknownCatalogEntryError no such service or error code in the catalog
     │   ├── AlertPayloadError       an alert payload is malformed (names the field)
@@ -75,6 +77,8 @@ from runbook.errors.access import (
     ForbiddenError,
     IdempotencyConflictError,
     TooManyFailuresError,
+    UnknownAutosaveError,
+    UnknownSessionError,
     UnknownTokenError,
 )
 from runbook.errors.base import (
@@ -185,12 +189,14 @@ __all__ = [
     "StoreUnavailableError",
     "TargetLockedError",
     "TooManyFailuresError",
+    "UnknownAutosaveError",
     "UnknownCatalogEntryError",
     "UnknownPlanError",
     "UnknownPlaybookError",
     "UnknownPlaybookRunError",
     "UnknownRunError",
     "UnknownRunbookError",
+    "UnknownSessionError",
     "UnknownStandingApprovalError",
     "UnknownTemplateError",
     "UnknownTokenError",

@@ -44,6 +44,22 @@ class UnknownTokenError(UsageError):
         self.token_id = token_id
 
 
+class UnknownSessionError(UsageError):
+    """The caller has no editing session of that name (another user's is not theirs)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: no such session of yours (see GET /sessions)")
+        self.name = name
+
+
+class UnknownAutosaveError(UsageError):
+    """The caller has no autosave of that name (another user's is not theirs)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: no such autosave of yours (see GET /autosave)")
+        self.name = name
+
+
 class IdempotencyConflictError(UsageError):
     """An ``Idempotency-Key`` already used for a different request, or for one in progress."""
 

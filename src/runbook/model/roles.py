@@ -41,6 +41,8 @@ class Permission(StrEnum):
     SETTINGS = "settings"
     #: Remove what is past its retention (``runbook gc``).
     GC = "gc"
+    #: Start, use and stop one's own editing sessions, and one's autosaves.
+    EDIT = "edit"
 
 
 class Role(StrEnum):
@@ -67,7 +69,8 @@ _READ: Final = frozenset({Permission.VIEW})
 #: who plans is never the one whose role approves, whatever the identity kind.
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.VIEWER: _READ,
-    Role.OPERATOR: _READ | {Permission.AUDIT, Permission.PLAN, Permission.RUN, Permission.CONFIRM},
+    Role.OPERATOR: _READ
+    | {Permission.AUDIT, Permission.PLAN, Permission.RUN, Permission.CONFIRM, Permission.EDIT},
     Role.REVIEWER: _READ | {Permission.AUDIT, Permission.REVIEW},
     Role.ADMIN: frozenset(Permission),
 }

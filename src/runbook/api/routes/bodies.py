@@ -101,3 +101,20 @@ class GcBody(Body):
     """``POST /gc``."""
 
     dry_run: bool = False
+
+
+class SessionBody(Body):
+    """``POST /sessions``: a session's name, what it edits, its options."""
+
+    name: str = Field(description="The session's name: 1-40 of a-z, 0-9 and '-'.")
+    runbook: str | None = Field(default=None, description="A runbook to open (name or path).")
+    branch: str | None = Field(
+        default=None, description="The branch to edit (default session/<user>/<name>)."
+    )
+    # Any: the core checks each value and names the option it refuses.
+    options: dict[str, Any] | None = Field(
+        default=None, description="memory_mb, cpu_seconds, idle_timeout (GET /sessions/options)."
+    )
+    restore: bool = Field(
+        default=False, description="Bring back the newest autosave of the branch, uncommitted."
+    )

@@ -1,4 +1,4 @@
-"""Editing sessions: a JupyterLab process on the repository, on loopback, behind a fresh token.
+"""One JupyterLab process on a folder, on loopback, behind a fresh token.
 
 The server is a child process in its own session, so a Ctrl-C in the terminal reaches only
 its starter, which stops it the clean way (SIGTERM: Jupyter shuts its kernels down), then by
@@ -30,17 +30,31 @@ from runbook.errors import FailureError
 
 START_TIMEOUT: Final = 60.0
 STOP_TIMEOUT: Final = 10.0
+#: Log lines kept in memory (a session's log file keeps them all).
+LOG_LINES: Final = 500
 
 
 class LabServer:
     """One JupyterLab process serving ``root`` on 127.0.0.1."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        port: int,
+        *,
+        base_url: str = "/",
+        limits: tuple[int, int] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        """Start it; ``limits`` are (address space in bytes, CPU seconds) for the server and
+        its kernels; ``log``, when given, receives its log lines, token masked."""
         self.root = root
         self.token = secrets.token_hex(32)  # 256 bits
         self.runtime = Path(tempfile.mkdtemp(prefix="runbook-edit-"))
         self.port = port
-        self._stderr: collections.deque[str] = collections.deque(maxlen=50)
+        self.base_url = base_url
+        self._log = log
+        self._stderr: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         #: What the person starting it should know (shown by the caller).
         self.warnings: list[str] = []
         argv = [
@@ -50,6 +64,7 @@ class LabServer:
             f"--ServerApp.root_dir={root}",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
+            f"--ServerApp.base_url={base_url}",
             "--ServerApp.port_retries=0",
             "--ServerApp.open_browser=False",
             # A closed network should not see lab phone home for news or updates.
@@ -61,6 +76,9 @@ class LabServer:
             # listens on loopback only, behind a 256-bit token.
             argv.append("--ServerApp.allow_root=True")
             self.warnings.append("running JupyterLab as root")
+        if limits is not None:
+            wrapper = [sys.executable, "-m", "runbook.orchestrate.sessions.limits"]
+            argv = [*wrapper, str(limits[0]), str(limits[1]), "--", *argv]
         # Kernels started in the lab must not read the store's credentials, as in runbook run.
         env = scrubbed(os.environ)
         env.update({"JUPYTER_TOKEN": self.token, "JUPYTER_RUNTIME_DIR": str(self.runtime)})
@@ -81,13 +99,32 @@ class LabServer:
             shutil.rmtree(self.runtime, ignore_errors=True)
             raise FailureError(f"cannot start JupyterLab: {error}") from None
         # Drain the log so the server never blocks on a full pipe; keep its tail for errors.
-        if self.process.stderr is not None:
-            threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
+        self._drainer = threading.Thread(
+            target=self._drain, args=(self.process.stderr,), daemon=True
+        )
+        self._drainer.start()
 
-    def _drain(self, stream: IO[str]) -> None:
-        for line in stream:
-            if line.strip():
-                self._stderr.append(line.strip().replace(self.token, "***"))
+    def _drain(self, stream: IO[str] | None) -> None:
+        if stream is None:
+            return
+        log = self._log.open("a", encoding="utf-8") if self._log is not None else None
+        try:
+            for line in stream:
+                if line.strip():
+                    masked = line.strip().replace(self.token, "***")
+                    self._stderr.append(masked)
+                    if log is not None:
+                        log.write(masked + "\n")
+                        log.flush()
+        finally:
+            stream.close()
+            if log is not None:
+                log.close()
+
+    @property
+    def log_lines(self) -> list[str]:
+        """The server's last LOG_LINES log lines, token masked."""
+        return list(self._stderr)
 
     @property
     def last_error(self) -> str:
@@ -96,7 +133,23 @@ class LabServer:
 
     def url(self, path: str = "/lab") -> str:
         """A URL on the server, with the token."""
-        return f"http://127.0.0.1:{self.port}{path}?token={self.token}"
+        return f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}{path}?token={self.token}"
+
+    def status(self) -> dict[str, object] | None:
+        """The server's ``/api/status`` (``last_activity`` among it); None when it does not
+        answer. ``no_track_activity``: asking must not count as activity."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}/api/status"
+            "?no_track_activity=1",
+            headers={"Authorization": f"token {self.token}"},
+        )
+        try:
+            # S310: the URL is built here, always http://127.0.0.1.
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                answer = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        return answer if isinstance(answer, dict) else None
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until ``/api/status`` answers; FailureError if the server dies or is slow."""
@@ -104,7 +157,7 @@ class LabServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise self.died()
-            if self._port_known() and self._status_ok():
+            if self._port_known() and self.status() is not None:
                 return
             time.sleep(0.2)
         raise FailureError(f"JupyterLab did not answer within {timeout:.0f} s: {self.last_error}")
@@ -119,18 +172,6 @@ class LabServer:
         except (OSError, ValueError, KeyError, TypeError):
             return False
         return True
-
-    def _status_ok(self) -> bool:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/status",
-            headers={"Authorization": f"token {self.token}"},
-        )
-        try:
-            # S310: the URL is built above, always http://127.0.0.1.
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
 
     def died(self) -> FailureError:
         """The error for a server that exited on its own."""
@@ -150,4 +191,5 @@ class LabServer:
                 with suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self._drainer.join(STOP_TIMEOUT)  # EOF once the server and what it forked are gone
         shutil.rmtree(self.runtime, ignore_errors=True)
