@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
 from runbook.api.routes import (
+    artifacts,
     audit,
     gc,
     identity,
@@ -32,6 +33,7 @@ from runbook.api.routes import (
 from runbook.model.repository import Repository
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
+from runbook.orchestrate.run_artifacts import artifact_store
 from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.store_access import open_store
 
@@ -72,8 +74,9 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     )
     app.state.repository = repository
     app.state.background = Background()
+    app.state.artifacts = artifact_store(repository)
     install_error_handlers(app)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc):
+    for module in (*routers, artifacts, playbooks, playbook_runs, gc):
         app.include_router(module.router)
     return app

@@ -1,0 +1,72 @@
+"""The artifact store's two backends behave alike: a folder, and S3 (moto's server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runbook.errors import PathEscapeError
+from runbook.store.artifacts import ArtifactStore, FsspecArtifacts, LocalArtifacts, checked_key
+from tests.s3 import ACCESS_KEY, SECRET_KEY, moto_bucket
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
+    if request.param == "folder":
+        yield LocalArtifacts(tmp_path / "artifacts")
+        return
+    with moto_bucket() as bucket:
+        options = {
+            "key": ACCESS_KEY,
+            "secret": SECRET_KEY,
+            "client_kwargs": {"endpoint_url": bucket.endpoint, "region_name": "us-east-1"},
+        }
+        yield FsspecArtifacts(f"s3://{bucket.name}/prefix", options)
+
+
+def test_put_get_list_exists(store: ArtifactStore) -> None:
+    assert store.get("run-1/log.jsonl") is None
+    assert not store.exists("run-1/log.jsonl")
+    assert store.list("run-1") == []
+    store.put("run-1/log.jsonl", b'{"a": 1}\n')
+    store.put("run-1/plan.ipynb", b"{}")
+    store.put("run-2/plan.ipynb", b"[]")
+    assert store.get("run-1/log.jsonl") == b'{"a": 1}\n'
+    assert store.exists("run-1/plan.ipynb")
+    assert store.list("run-1") == ["run-1/log.jsonl", "run-1/plan.ipynb"]
+    store.put("run-1/plan.ipynb", b'{"new": true}')  # replaced whole
+    assert store.get("run-1/plan.ipynb") == b'{"new": true}'
+
+
+@pytest.mark.parametrize("key", ["../x", "a/../b", ".hidden", "a/.b", "/abs", "a//b", "a\\b", ""])
+def test_a_key_never_leaves_the_store(store: ArtifactStore, key: str) -> None:
+    with pytest.raises(PathEscapeError):
+        store.put(key, b"x")
+    with pytest.raises(PathEscapeError):
+        store.get(key)
+
+
+@given(st.text(max_size=40))
+def test_checked_keys_have_no_dot_segments(key: str) -> None:
+    try:
+        checked_key(key)
+    except PathEscapeError:
+        return
+    assert all(part and not part.startswith(".") for part in key.split("/"))
+
+
+def test_a_symbolic_link_in_the_folder_is_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    store = LocalArtifacts(tmp_path / "artifacts")
+    (tmp_path / "artifacts" / "run-1").mkdir(parents=True)
+    (tmp_path / "artifacts" / "run-1" / "log.jsonl").symlink_to(secret)
+    assert store.get("run-1/log.jsonl") is None
+    assert store.list("run-1") == []
+    with pytest.raises(PathEscapeError):
+        store.put("run-1/log.jsonl", b"x")
+    assert secret.read_text() == "not yours"
