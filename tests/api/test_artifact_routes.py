@@ -30,8 +30,8 @@ def _executed(text: str) -> bytes:
         nbformat.v4.new_output("display_data", data={"text/html": HOSTILE}),
     ]
     notebook.cells = [cell]
-    text: str = nbformat.writes(notebook)
-    return text.encode()
+    written: str = nbformat.writes(notebook)
+    return written.encode()
 
 
 @pytest.fixture
