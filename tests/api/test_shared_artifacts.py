@@ -62,7 +62,14 @@ def _checkout(folder: Path, bucket: Bucket) -> Repository:
     repo = find_repository(folder)
     write_runbook(
         repo.runbooks_dir / "restart.ipynb",
-        [("code", "print('restarted ' + 'web')", [])],
+        [
+            ("code", "print('restarted ' + 'web')", []),
+            (
+                "code",
+                "import os\nprint('aws:', os.environ.get('AWS_SECRET_ACCESS_KEY', 'absent'))",
+                [],
+            ),
+        ],
         title="Restart",
     )
     return repo
@@ -135,6 +142,8 @@ def test_a_run_executed_on_one_server_is_served_by_another(
         assert notebook.status_code == 200, notebook.text
         outputs = [o for c in notebook.json()["cells"] for o in c.get("outputs", [])]
         assert any("restarted web" in o.get("text", "") for o in outputs)
+        # The kernel never saw the object store's credentials.
+        assert any("aws: absent" in o.get("text", "") for o in outputs), outputs
         report = httpx.get(f"{url_b}/runs/{run_id}/report.html", headers=auth, timeout=120)
         assert report.status_code == 200, report.text
         assert "restarted web" in report.text and "<script" not in report.text.lower()
