@@ -22,6 +22,7 @@ import pytest
 from runbook.model.repository import Repository, find_repository
 from tests.builders import write_runbook
 from tests.cli.process import RUNBOOK, runbook
+from tests.cli.test_workflow_command import two_step_inputs
 from tests.s3 import SECRET_KEY, Bucket, moto_bucket
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kernel, pytest.mark.slow]
@@ -157,6 +158,27 @@ def test_a_run_executed_on_one_server_is_served_by_another(
         assert anonymous.status_code == 401
         missing = httpx.get(f"{url_b}/runs/no-such-run/notebook", headers=auth, timeout=60)
         assert missing.status_code in {404, 422}
+
+        # A workflow's task runs, executed in A's background, are served by B too.
+        two_step_inputs(first, "print('second got', upstream)")
+        body = {"parameters": {"greeting": "hi"}, "date": "2016-01-07"}
+        workflow = httpx.post(f"{url_a}/workflows/pair/runs", json=body, headers=auth, timeout=120)
+        assert workflow.status_code == 202, workflow.text
+        shown_run = f"{url_a}/workflow-runs/{workflow.json()['id']}"
+        _wait(
+            lambda: httpx.get(shown_run, headers=auth, timeout=60).json()["state"] != "running",
+            "the end of the workflow run",
+        )
+        tasks = httpx.get(shown_run, headers=auth, timeout=60).json()["tasks"]
+        assert [t["state"] for t in tasks] == ["succeeded", "succeeded"], tasks
+        second_task = tasks[1]["run"]
+        _wait(
+            lambda: f"artifacts/{second_task}/log.jsonl" in bucket.object_keys(),
+            "the upload of the task's run",
+        )
+        served_task = httpx.get(f"{url_b}/runs/{second_task}/report.md", headers=auth, timeout=120)
+        assert served_task.status_code == 200, served_task.text
+        assert "second got" in served_task.text
 
     # Server B never had the run's files on its disk: it read them from the bucket.
     assert not (second.runs_dir / run_id).exists()

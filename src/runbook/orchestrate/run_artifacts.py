@@ -14,6 +14,7 @@ and never in a kernel's (``runbook.credentials`` lists them), and never in a mes
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -105,6 +106,16 @@ def publish_run(store: ArtifactStore, repository: Repository, run_id: str) -> li
             continue
         written.append(key)
     return written
+
+
+def publish_runs(
+    store: ArtifactStore | None, repository: Repository, run_ids: Iterable[str | None]
+) -> None:
+    """:func:`publish_run` for each run (of a workflow's tasks, a playbook's steps)."""
+    if store is None:
+        return
+    for run_id in dict.fromkeys(r for r in run_ids if r):
+        publish_run(store, repository, run_id)
 
 
 def artifact_bytes(store: ArtifactStore, repository: Repository, run: Run, name: str) -> bytes:
