@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runbook.errors import PathEscapeError
+from runbook.errors import ConfigError, PathEscapeError
+from runbook.model.repository import Repository
+from runbook.orchestrate.run_artifacts import artifact_store
 from runbook.store.artifacts import ArtifactStore, FsspecArtifacts, LocalArtifacts, checked_key
+from tests.api.conftest import with_service
 from tests.s3 import ACCESS_KEY, SECRET_KEY, moto_bucket
 
 
@@ -70,3 +73,27 @@ def test_a_symbolic_link_in_the_folder_is_not_followed(tmp_path: Path) -> None:
     with pytest.raises(PathEscapeError):
         store.put("run-1/log.jsonl", b"x")
     assert secret.read_text() == "not yours"
+
+
+def test_the_default_store_is_the_runs_folder(repo: Repository) -> None:
+    store = artifact_store(repo)
+    assert isinstance(store, LocalArtifacts) and store.folder == repo.runs_dir
+
+
+def test_a_configured_folder_is_relative_to_the_repository(repo: Repository) -> None:
+    store = artifact_store(with_service(repo, 'artifacts = "../shared"'))
+    assert isinstance(store, LocalArtifacts) and store.folder == repo.root / "../shared"
+
+
+def test_a_url_is_an_fsspec_store(repo: Repository) -> None:
+    store = artifact_store(with_service(repo, 'artifacts = "memory://runbook/x"'))
+    assert isinstance(store, FsspecArtifacts)
+    store.put("run-1/log.jsonl", b"1")
+    assert store.get("run-1/log.jsonl") == b"1"
+
+
+@pytest.mark.parametrize("url", ["nope://bucket/prefix", "gs://bucket/prefix"])
+def test_an_unknown_or_unavailable_url_is_one_config_error(repo: Repository, url: str) -> None:
+    configured = with_service(repo, f'artifacts = "{url}"')
+    with pytest.raises(ConfigError, match=r"service\.artifacts: '.*://bucket/prefix'"):
+        artifact_store(configured)

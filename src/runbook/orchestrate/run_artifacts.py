@@ -21,7 +21,7 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from runbook.credentials import environment
-from runbook.errors import ForbiddenError, UnknownArtifactError
+from runbook.errors import ConfigError, ForbiddenError, UnknownArtifactError
 from runbook.model.ids import run_folder
 from runbook.model.notebook import parse_notebook
 from runbook.model.redaction import hides_private, plan_tags
@@ -55,7 +55,12 @@ def artifact_store(repository: Repository) -> ArtifactStore:
     options: dict[str, Any] = {}
     if scheme in {"s3", "s3a"}:
         options = _s3_options(settings.artifacts_endpoint, settings.artifacts_region)
-    return FsspecArtifacts(where, options)
+    try:
+        return FsspecArtifacts(where, options)
+    except (ImportError, ValueError) as error:  # an unknown scheme, its package missing
+        raise ConfigError(
+            f"{repository.root / 'runbook.toml'}: service.artifacts", f"{where!r}: {error}"
+        ) from None
 
 
 def _s3_options(endpoint: str, region: str) -> dict[str, Any]:
