@@ -41,6 +41,7 @@ PINNED = {
     "PlaybookPlanError": (2, 400),
     "UnknownStandingApprovalError": (2, 404),
     "UnknownRunError": (2, 404),
+    "UnknownArtifactError": (2, 404),
     "UnknownWorkflowRunError": (2, 404),
     "UnknownWorkflowError": (2, 404),
     "UnknownPlaybookError": (2, 404),

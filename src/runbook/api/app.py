@@ -18,6 +18,7 @@ from runbook.api.errors import install_error_handlers
 from runbook.api.middleware import RequestContext
 from runbook.api.pages import install_pages
 from runbook.api.routes import (
+    artifacts,
     audit,
     gc,
     health,
@@ -40,6 +41,7 @@ from runbook.model.settings_sessions import load_session_settings
 from runbook.orchestrate.auth_throttle import FailureThrottle
 from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
+from runbook.orchestrate.run_artifacts import artifact_store
 from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.service_metrics import ServiceMetrics
 from runbook.orchestrate.sessions.culler import Culler
@@ -93,11 +95,13 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     app.state.background = Background()
     app.state.auth_throttle = FailureThrottle(settings.failed_auth_limit)
     app.state.metrics = metrics = ServiceMetrics(app.state.background.running)
+    app.state.artifacts = artifact_store(repository)
     install_error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
     # The proxy last: /sessions/{name}/logs and the like are the service's own.
-    for module in (*routers, playbooks, playbook_runs, gc, health, sessions, session_proxy):
+    served = (*routers, artifacts, playbooks, playbook_runs, gc, health, sessions, session_proxy)
+    for module in served:
         app.include_router(module.router)
     install_pages(app)
     return app

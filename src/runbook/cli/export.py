@@ -18,10 +18,9 @@ from runbook.cli.output import console, print_json
 from runbook.cli.types import RunId
 from runbook.engine.report import FORMATS, report_path, write_report
 from runbook.errors import UsageError
-from runbook.model.ids import run_notebook
-from runbook.model.notebook import read_notebook
 from runbook.model.repository import Repository
 from runbook.orchestrate.report_records import report_record
+from runbook.orchestrate.run_artifacts import artifact_store, stored_notebook
 from runbook.orchestrate.run_history import show_run
 
 
@@ -58,7 +57,8 @@ def export_command(
     with store_session(repo) as session:
         run, events = show_run(session, repo, run_id)
         record = report_record(session, repo, run)
-    notebook = read_notebook(run_notebook(repo, run), run.notebook_path)
+    # From the shared artifact store ([service] artifacts) when a server executed it.
+    notebook = stored_notebook(artifact_store(repo), repo, run)
     written = write_report(
         notebook,
         destination or report_path(repo.root, run, fmt),

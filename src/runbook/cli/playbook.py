@@ -17,7 +17,9 @@ from rich.table import Table
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json, timestamp
 from runbook.cli.playbook_plan import plan_command
+from runbook.cli.playbook_remote import definition_from
 from runbook.cli.playbook_runs import register, revision_option, version_option
+from runbook.cli.remote import remote
 from runbook.cli.types import PlaybookName
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
@@ -127,9 +129,13 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     """List imported playbooks with their newest revision."""
     from runbook.store.playbooks.playbook_definitions import list_definitions
 
-    repo = repository(ctx)
-    with store_session(repo) as session:
-        found = list_definitions(session)
+    client = remote(ctx)
+    if client is not None:
+        found = [definition_from(shown) for shown in client.get("/playbooks")]
+    else:
+        repo = repository(ctx)
+        with store_session(repo) as session:
+            found = list_definitions(session)
     if as_json:
         print_json([definition_summary(d) for d in found])
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import quote
 
 import click
 from rich.markup import escape
@@ -11,6 +12,7 @@ from rich.table import Table
 from runbook.cli.context import acting_user, as_option, json_option, repository, store_session
 from runbook.cli.output import console, print_json
 from runbook.cli.playbook_runs import revision_option, version_option
+from runbook.cli.remote import remote
 from runbook.cli.types import PlaybookName
 from runbook.cli.values import ParameterCommand, parameter_option
 from runbook.model.option_values import read_option_values
@@ -53,23 +55,30 @@ def plan_command(
     from runbook.orchestrate.playbooks.playbook_plans import plan_playbook
     from runbook.store.playbooks.playbook_definitions import get_definition
 
-    repo = repository(ctx)
     given = read_option_values(parameters)
-    with store_session(repo) as session:
-        found = get_definition(session, name, version=version, revision=revision)
-        plan = plan_playbook(session, repo, found, given, planner=acting_user(as_user, repo))
+    client = remote(ctx, as_user)
+    if client is not None:
+        body = {"version": version, "revision": revision, "parameters": dict(given)}
+        shown = client.post(f"/playbooks/{quote(name, safe='')}/plans", body)
+    else:
+        repo = repository(ctx)
+        with store_session(repo) as session:
+            found = get_definition(session, name, version=version, revision=revision)
+            plan = plan_playbook(session, repo, found, given, planner=acting_user(as_user, repo))
+        shown = {**plan_summary(plan), "playbook": found.name, "revision": found.revision}
     if as_json:
-        print_json({**plan_summary(plan), "playbook": found.name, "revision": found.revision})
+        print_json(shown)
         return
     console.print(
-        f"Planned [bold]{escape(plan.id)}[/bold]: playbook {escape(found.name)} revision "
-        f"{found.revision} (sha256 {plan.sha256[:12]}…)"
+        f"Planned [bold]{escape(shown['id'])}[/bold]: playbook {escape(shown['playbook'])} "
+        f"revision {shown['revision']} (sha256 {shown['sha256'][:12]}…)"
     )
     table = Table("parameter", "value", box=None)
-    for key, value in plan.parameters.items():
+    for key, value in shown["parameters"].items():
         table.add_row(key, escape(repr(value)))
     console.print(table)
-    if plan.review_required:
-        console.print(f"Review required: a second person runs `runbook review {plan.id} --approve`")
+    plan_id = shown["id"]
+    if shown["review_required"]:
+        console.print(f"Review required: a second person runs `runbook review {plan_id} --approve`")
     else:
-        console.print(f"No review required by runbook.toml. Run it: runbook run {plan.id}")
+        console.print(f"No review required by runbook.toml. Run it: runbook run {plan_id}")

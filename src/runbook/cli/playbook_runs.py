@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import click
@@ -18,6 +20,7 @@ from runbook.cli.context import (
     store_sessions,
 )
 from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.playbook_remote import Status, remote_start, remote_status, run_from, status_from
 from runbook.cli.playbook_view import (
     LiveView,
     counts_line,
@@ -25,6 +28,7 @@ from runbook.cli.playbook_view import (
     state_text,
     target_table,
 )
+from runbook.cli.remote import remote
 from runbook.cli.run_listing import RunListing, listing_options
 from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import PlaybookName, PlaybookRunId
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from runbook.model.option_values import CommandLineText
     from runbook.model.playbooks.playbook_run import PlaybookDefinition, TargetRecord
     from runbook.model.repository import Repository
+    from runbook.orchestrate.remote_client import RemoteClient
 
 _EXIT_HELP: Final = (
     "Exit codes: 0 every target succeeded; 1 a target failed (or was skipped after too many "
@@ -111,10 +116,24 @@ def run_command(
     """
     from runbook.store.playbooks.playbook_definitions import get_definition
 
-    repo = repository(ctx)
     given = read_option_values(parameters)
     if name is None and plan_id is None:
         raise click.UsageError("name the playbook to run, or its reviewed plan with --plan")
+    client = remote(ctx, as_user)
+    if client is not None:
+        if name is None:
+            raise click.UsageError("with a server, name the playbook of the plan too")
+        started = remote_start(
+            client,
+            name,
+            version=version,
+            revision=revision,
+            parameters=dict(given),
+            yes=yes,
+            plan_id=plan_id,
+        )
+        return _follow_remote(client, started, as_json)
+    repo = repository(ctx)
     found = None
     if name is not None:
         with store_session(repo) as session:
@@ -170,6 +189,10 @@ def retry_command(
     """
     from runbook.orchestrate.playbooks.fleet import retry_playbook
 
+    client = remote(ctx, as_user)
+    if client is not None:
+        answer = client.post(f"/playbook-runs/{run_id}/retry", {"yes": yes})
+        return _follow_remote(client, status_from(answer), as_json)
     repo = repository(ctx)
     with listening(live=_live(as_json), quiet=as_json) as listener, store_sessions(repo) as s:
         run = retry_playbook(
@@ -200,9 +223,14 @@ def cancel_command(
     """
     from runbook.orchestrate.playbooks.fleet import cancel_playbook
 
-    repo = repository(ctx)
-    with store_session(repo) as session:
-        run = cancel_playbook(session, run_id, interrupt=interrupt, by=acting_user(as_user, repo))
+    client = remote(ctx, as_user)
+    if client is not None:
+        run = run_from(client.post(f"/playbook-runs/{run_id}/cancel", {"interrupt": interrupt}))
+    else:
+        repo = repository(ctx)
+        with store_session(repo) as session:
+            by = acting_user(as_user, repo)
+            run = cancel_playbook(session, run_id, interrupt=interrupt, by=by)
     if as_json:
         print_json(summary(run))
         return
@@ -219,6 +247,11 @@ def runs_command(
     """List playbook runs (of playbook NAME), newest first."""
     from runbook.orchestrate.playbooks.playbook_history import find_playbook_runs
 
+    client = remote(ctx)
+    if client is not None:
+        rows = client.get("/playbook-runs", playbook=name, state=state, limit=limit)
+        _LISTING.print([run_from(row) for row in rows], as_json=as_json)
+        return
     repo = repository(ctx)
     with store_session(repo) as session:
         runs = find_playbook_runs(
@@ -244,10 +277,14 @@ def status_command(ctx: click.Context, watch: bool, as_json: bool, run_id: str) 
     ADDED and REMOVED targets (inventory drift) are flagged +added / -removed whatever
     state they reached. Runs whose process died show as interrupted.
     """
-    repo = repository(ctx)
-    run, targets = _status(repo, run_id)
+    client = remote(ctx)
+    if client is not None:
+        fetch: Callable[[str], Status] = functools.partial(remote_status, client)
+    else:
+        fetch = functools.partial(_status, repository(ctx))
+    run, targets = fetch(run_id)
     if watch and not run.state.finished:
-        run, targets = _watch(repo, run, targets, live=_live(as_json), quiet=as_json)
+        run, targets = _watch(fetch, run, targets, live=_live(as_json), quiet=as_json)
     if as_json:
         print_json({**summary(run), "targets": [target_summary(t) for t in targets]})
     else:
@@ -290,9 +327,14 @@ def _status(repo: Repository, run_id: str) -> tuple[PlaybookRun, list[TargetReco
 
 
 def _watch(
-    repo: Repository, run: PlaybookRun, targets: list[TargetRecord], *, live: bool, quiet: bool
-) -> tuple[PlaybookRun, list[TargetRecord]]:
-    """Poll the store about every second until the run ends."""
+    fetch: Callable[[str], Status],
+    run: PlaybookRun,
+    targets: list[TargetRecord],
+    *,
+    live: bool,
+    quiet: bool,
+) -> Status:
+    """Poll the store (or the server) about every second until the run ends."""
     view = LiveView(run.id) if live else None
     seen = {t.name: (t.state, t.added, t.removed) for t in targets}
     with view.live if view is not None else contextlib.nullcontext():
@@ -300,7 +342,7 @@ def _watch(
             if view is not None:
                 view.show(targets)
             time.sleep(1.0)
-            run, targets = _status(repo, run.id)
+            run, targets = fetch(run.id)
             for target in [] if quiet or view is not None else targets:
                 key = (target.state, target.added, target.removed)
                 if seen.get(target.name) != key:
@@ -329,8 +371,19 @@ def _print_status(run: PlaybookRun, targets: list[TargetRecord]) -> None:
         console.print(f"message: {safe_markup(run.message)}")
 
 
+def _follow_remote(client: RemoteClient, started: Status, as_json: bool) -> int:
+    """Watch a run the server executes to its end, then finish as a local run does."""
+    fetch = functools.partial(remote_status, client)
+    run, targets = _watch(fetch, *started, live=_live(as_json), quiet=as_json)
+    return _print_finish(run, targets, as_json)
+
+
 def _finish(repo: Repository, run: PlaybookRun, as_json: bool) -> int:
     _, targets = _status(repo, run.id)
+    return _print_finish(run, targets, as_json)
+
+
+def _print_finish(run: PlaybookRun, targets: list[TargetRecord], as_json: bool) -> int:
     if as_json:
         print_json({**summary(run), "targets": [target_summary(t) for t in targets]})
     else:

@@ -9,6 +9,7 @@ import click
 from runbook.cli.context import json_option, repository
 from runbook.cli.errors import one_line
 from runbook.cli.output import print_json
+from runbook.cli.remote import remote
 from runbook.cli.workflow_runs import register
 from runbook.errors import UsageError
 from runbook.model.files import read_failure, read_text
@@ -79,16 +80,21 @@ def list_command(ctx: click.Context, as_json: bool) -> int:
     """
     from runbook.orchestrate.workflows.workflow_files import load_defined, settings_for
 
-    repo = repository(ctx)
-    loaded = load_defined(repo, settings_for(repo))
-    rows = [workflow_row(w.spec, w.source) for w in loaded.defined]
-    code = EXIT_FAILURE if loaded.invalid else EXIT_OK
-    if as_json:
+    client = remote(ctx)
+    if client is not None:
+        listed = client.get("/workflows")
+        rows, invalid = list(listed["workflows"]), list(listed["invalid"])
+    else:
+        repo = repository(ctx)
+        loaded = load_defined(repo, settings_for(repo))
+        rows = [workflow_row(w.spec, w.source) for w in loaded.defined]
         invalid = [{"file": bad.source, "error": str(bad.error)} for bad in loaded.invalid]
+    code = EXIT_FAILURE if invalid else EXIT_OK
+    if as_json:
         print_json({"workflows": rows, "invalid": invalid})
         return code
-    for bad in loaded.invalid:
-        click.echo(f"runbook: error: {one_line(str(bad.error))}", err=True)
+    for bad in invalid:
+        click.echo(f"runbook: error: {one_line(bad['error'])}", err=True)
     if not rows:
         click.echo("no workflows (define them in workflows/*.yml)")
     for row in rows:

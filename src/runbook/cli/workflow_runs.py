@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Final
+from urllib.parse import quote
 
 import click
-from rich.live import Live
-from rich.table import Table
 
 from runbook.cli.context import (
     acting_user,
@@ -21,25 +16,15 @@ from runbook.cli.context import (
     store_session,
     store_sessions,
 )
-from runbook.cli.output import console, err_console, print_json, timestamp
+from runbook.cli.remote import remote
 from runbook.cli.run_listing import RunListing, listing_options
-from runbook.cli.terminal_text import safe_markup
 from runbook.cli.types import WorkflowRunId
 from runbook.cli.values import ParameterCommand, parameter_option
+from runbook.cli.workflow_view import finish, follow, listing_row, print_shown, progress
 from runbook.model.option_values import read_option_values
-from runbook.model.workflows.workflow_run import TaskRecord, TaskState, WorkflowRun, WorkflowState
+from runbook.model.workflows.workflow_run import WorkflowRun, WorkflowState
 from runbook.orchestrate.workflows.workflow_summaries import task_summary, workflow_run_summary
-from runbook.outcomes import exit_code_for_state
 
-_STYLE: Final = {
-    TaskState.PENDING: "dim",
-    TaskState.RUNNING: "cyan",
-    TaskState.SUCCEEDED: "green",
-    TaskState.REUSED: "green",
-    TaskState.FAILED: "red",
-    TaskState.UPSTREAM_FAILED: "yellow",
-    TaskState.INTERRUPTED: "red",
-}
 _EXIT_HELP: Final = (
     "Exit codes: 0 every task succeeded; 1 a task failed (the others downstream of it are "
     "upstream_failed); 2 usage (unknown workflow, parameter or run); 3 interrupted."
@@ -83,17 +68,23 @@ def run_command(
     from runbook.orchestrate.workflows.workflow_files import find_workflow, settings_for
     from runbook.orchestrate.workflows.workflow_launch import manual_request
 
+    date = reference_date.date() if reference_date else None
+    client = remote(ctx, as_user)
+    if client is not None:
+        body = {"parameters": read_option_values(parameters), "date": date and date.isoformat()}
+        started = client.post(f"/workflows/{quote(name, safe='')}/runs", body)
+        return finish(follow(client, started["id"], progress(as_json)), as_json)
     repo = repository(ctx)
     settings = settings_for(repo)
     keys = list(find_workflow(repo, settings, name).spec.tasks)
-    with _progress(keys, quiet=as_json) as listener:
+    with progress(as_json, keys) as show:
         request = manual_request(
             repo,
             name,
             started_by=acting_user(as_user, repo),
             parameters=read_option_values(parameters),
-            reference_date=reference_date.date() if reference_date else None,
-            listener=listener,
+            reference_date=date,
+            listener=lambda record: show(task_summary(record)),
         )
         with store_sessions(repo) as sessions:
             run = start_workflow(sessions, repo, settings, request)
@@ -116,12 +107,21 @@ def resume_command(ctx: click.Context, as_user: str | None, as_json: bool, run_i
     from runbook.orchestrate.workflows.workflow_files import settings_for
     from runbook.store.workflows.workflow_runs import get_workflow_run
 
+    client = remote(ctx, as_user)
+    if client is not None:
+        started = client.post(f"/workflow-runs/{run_id}/resume")
+        return finish(follow(client, started["id"], progress(as_json)), as_json)
     repo = repository(ctx)
     with store_session(repo) as session:
         keys = list(get_workflow_run(session, run_id).spec.tasks)
-    with _progress(keys, quiet=as_json) as listener, store_sessions(repo) as sessions:
+    with progress(as_json, keys) as show, store_sessions(repo) as sessions:
         run = resume_workflow(
-            sessions, repo, settings_for(repo), run_id, acting_user(as_user, repo), listener
+            sessions,
+            repo,
+            settings_for(repo),
+            run_id,
+            acting_user(as_user, repo),
+            lambda record: show(task_summary(record)),
         )
     return _finish(repo, run, as_json)
 
@@ -135,12 +135,17 @@ def runs_command(
     """List workflow runs (of workflow NAME), newest first."""
     from runbook.orchestrate.workflows.workflow_history import find_workflow_runs
 
+    client = remote(ctx)
+    if client is not None:
+        rows = list(client.get("/workflow-runs", workflow=name, state=state, limit=limit))
+        _LISTING.print(rows, as_json=as_json)
+        return
     repo = repository(ctx)
     with store_session(repo) as session:
         runs = find_workflow_runs(
             session, workflow=name, state=WorkflowState(state) if state else None, limit=limit
         )
-    _LISTING.print(runs, as_json=as_json)
+    _LISTING.print([workflow_run_summary(r) for r in runs], as_json=as_json)
 
 
 @click.command("show")
@@ -151,43 +156,20 @@ def show_command(ctx: click.Context, as_json: bool, run_id: str) -> None:
     """Show workflow run RUN: its parameters and each task's state, run and reports."""
     from runbook.orchestrate.workflows.workflow_history import show_workflow_run
 
+    client = remote(ctx)
+    if client is not None:
+        print_shown(client.get(f"/workflow-runs/{run_id}"), as_json)
+        return
     repo = repository(ctx)
     with store_session(repo) as session:
         run, tasks = show_workflow_run(session, run_id)
-    if as_json:
-        print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
-        return
-    console.print(
-        f"[bold]{safe_markup(run.id)}[/bold]  {safe_markup(run.workflow)}  {run.state.value}"
-    )
-    console.print(
-        f"source: {safe_markup(run.source)}  trigger: {run.trigger.value}  by: {run.started_by}"
-    )
-    if run.reference_date:
-        console.print(f"reference_date: {run.reference_date.isoformat()}")
-    for key, value in run.parameters.items():
-        console.print(f"  {safe_markup(key)} = {safe_markup(repr(value))}")
-    if run.message:
-        console.print(f"message: {safe_markup(run.message)}")
-    console.print(_task_table(tasks))
-
-
-def _row(run: WorkflowRun) -> tuple[str, ...]:
-    return (
-        run.id,
-        safe_markup(run.workflow),
-        run.reference_date.isoformat() if run.reference_date else "",
-        run.trigger.value,
-        safe_markup(run.started_by),
-        timestamp(run.started_at),
-        run.state.value,
-    )
+    print_shown({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]}, as_json)
 
 
 _LISTING: Final = RunListing(
-    summary=workflow_run_summary,
+    summary=dict,
     columns=("run", "workflow", "date", "trigger", "by", "started", "state"),
-    row=_row,
+    row=listing_row,
     empty="no workflow runs yet (start one with `runbook workflow run NAME`)",
 )
 
@@ -197,61 +179,4 @@ def _finish(repo: Any, run: WorkflowRun, as_json: bool) -> int:
 
     with store_session(repo) as session:
         tasks = list_tasks(session, run.id)
-    if as_json:
-        print_json({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]})
-    else:
-        shown = run.state.value if run.state is not WorkflowState.SUCCEEDED else "succeeded"
-        err_console.print(f"workflow run {run.id}: {shown}")
-        if run.message:
-            err_console.print(safe_markup(run.message))
-        for task in tasks:
-            for report in task.reports:
-                console.print(f"report: {safe_markup(report)}")
-        console.print(f"details: runbook workflow show {run.id}")
-    return exit_code_for_state(run.state)
-
-
-def _task_table(tasks: list[TaskRecord]) -> Table:
-    table = Table("task", "state", "tries", "run", "message", box=None)
-    for task in tasks:
-        style = _STYLE.get(task.state, "")
-        table.add_row(
-            safe_markup(task.key),
-            f"[{style}]{task.state.value}[/{style}]" if style else task.state.value,
-            str(task.attempts or ""),
-            task.run_id or "",
-            safe_markup((task.message or "")[:100]),
-        )
-    return table
-
-
-@contextmanager
-def _progress(keys: list[str], *, quiet: bool) -> Iterator[Any]:
-    """A listener showing task states: a live table on a terminal, else one line each."""
-    latest: dict[str, TaskRecord] = {}
-    lock = threading.Lock()
-    live_display = not quiet and sys.stderr.isatty()
-
-    def render() -> Table:
-        return _task_table([latest.get(key) or _pending(key) for key in keys])
-
-    live = Live(render(), console=err_console, refresh_per_second=4) if live_display else None
-
-    def listen(record: TaskRecord) -> None:
-        with lock:
-            latest[record.key] = record
-            if live is not None:
-                live.update(render())
-            elif not quiet:
-                note = f" ({record.message})" if record.message else ""
-                err_console.print(f"{record.key}: {record.state.value}{safe_markup(note)}")
-
-    if live is None:
-        yield listen
-        return
-    with live:
-        yield listen
-
-
-def _pending(key: str) -> TaskRecord:
-    return TaskRecord(workflow_run_id="", key=key)
+    return finish({**workflow_run_summary(run), "tasks": [task_summary(t) for t in tasks]}, as_json)

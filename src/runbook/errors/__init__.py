@@ -11,6 +11,7 @@ The tree::
     │   ├── PlaybookPlanError       a playbook's plan given to `runbook run`
     │   ├── UnknownStandingApprovalError  no such standing approval
     │   ├── UnknownRunError         no such run
+    │   ├── UnknownArtifactError    no such stored notebook, log or report of a run
     │   ├── UnknownWorkflowRunError no such workflow run
     │   ├── UnknownWorkflowError    no such workflow
     │   ├── UnknownPlaybookError    no such imported playbook (or version)
@@ -132,6 +133,7 @@ from runbook.errors.usage import (
     ParameterError,
     PathEscapeError,
     PlaybookPlanError,
+    UnknownArtifactError,
     UnknownCatalogEntryError,
     UnknownPlanError,
     UnknownPlaybookError,
@@ -189,6 +191,7 @@ __all__ = [
     "StoreUnavailableError",
     "TargetLockedError",
     "TooManyFailuresError",
+    "UnknownArtifactError",
     "UnknownAutosaveError",
     "UnknownCatalogEntryError",
     "UnknownPlanError",

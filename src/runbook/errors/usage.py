@@ -58,6 +58,15 @@ class UnknownRunError(UsageError):
         self.run_id = run_id
 
 
+class UnknownArtifactError(UsageError):
+    """A run has no such artifact (executed notebook, log or report) in the artifact store."""
+
+    def __init__(self, run_id: str, name: str) -> None:
+        super().__init__(f"run {run_id}: no {name} stored (not executed by a server, or removed)")
+        self.run_id = run_id
+        self.name = name
+
+
 class UnknownWorkflowRunError(UsageError):
     """No workflow run has the given id."""
 

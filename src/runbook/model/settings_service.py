@@ -92,6 +92,27 @@ class ServiceSettings(_Settings):
             raise ConfigError(_where("service.failed_auth_limit"), "must be a whole number >= 0")
         return value
 
+    artifacts: str = Field(
+        default="",
+        description="Where the executed notebooks, logs and reports of the runs the service "
+        "executes are kept for every server and client: a folder (relative to the "
+        "repository), or an fsspec URL such as `s3://bucket/prefix`. Empty: the repository's "
+        "`runs/` folder (one machine only).",
+        json_schema_extra=_origin("service.artifacts"),
+    )
+    artifacts_endpoint: str = Field(
+        default="",
+        description="The endpoint of an S3-compatible object store (MinIO, Ceph…) for "
+        "`service.artifacts`; empty: AWS. Credentials come from the standard `AWS_*` "
+        "variables, never from this file.",
+        json_schema_extra=_origin("service.artifacts_endpoint"),
+    )
+    artifacts_region: str = Field(
+        default="",
+        description="The region of the `service.artifacts` bucket; empty: the SDK's default.",
+        json_schema_extra=_origin("service.artifacts_region"),
+    )
+
     @field_validator("anonymous", mode="before")
     @classmethod
     def _flag(cls, value: object) -> object:
@@ -105,6 +126,9 @@ class ServiceSettings(_Settings):
         "oidc_audience",
         "oidc_user_claim",
         "oidc_role_claim",
+        "artifacts",
+        "artifacts_endpoint",
+        "artifacts_region",
         mode="before",
     )
     @classmethod

@@ -17,6 +17,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from runbook.credentials import scrubbed
 from runbook.errors import FailureError, RunbookError
 from runbook.model.repository import Repository
 from runbook.model.run import RunMode
+from runbook.orchestrate.run_artifacts import publish_run
+from runbook.store.artifacts import ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,9 @@ class RunWorker:
         self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
 
-    def reap_in_background(self) -> None:
-        """Keep its lifeline open until it ends, then collect it."""
-        threading.Thread(target=self._reap, name="run-reaper", daemon=True).start()
+    def reap_in_background(self, on_end: Callable[[], object] | None = None) -> None:
+        """Keep its lifeline open until it ends, then collect it (and call ``on_end``)."""
+        threading.Thread(target=self._reap, args=(on_end,), name="run-reaper", daemon=True).start()
 
     def close(self) -> None:
         """Close its lifeline: an idle pooled process stops, a running one is killed."""
@@ -93,10 +96,12 @@ class RunWorker:
         if self.process.stdout is not None:
             self.process.stdout.close()
 
-    def _reap(self) -> None:
+    def _reap(self, on_end: Callable[[], object] | None) -> None:
         while self.read() is not None:  # drain what it says, so that it never blocks on us
             pass
         self.stop()
+        if on_end is not None:
+            on_end()
 
 
 @dataclass(frozen=True)
@@ -112,12 +117,14 @@ def start_live_run(
     url: str,
     request: LiveRunRequest,
     worker: RunWorker | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> LiveRun:
     """Start ``request`` in a run process (``worker``, a pooled one, or a new one).
 
     Returns once the run is recorded and holds its lease. Raises what ``runbook run`` would
     have raised when it is refused (RunRefusedError…), and FailureError when the process
-    ended without saying why.
+    ended without saying why. When the run's process ends, its folder is copied to
+    ``artifacts`` (:func:`runbook.orchestrate.run_artifacts.publish_run`).
     """
     process = worker or RunWorker(repository)
     process.send(
@@ -132,8 +139,12 @@ def start_live_run(
     )
     message = process.read()
     if message is not None and "run" in message:
-        process.reap_in_background()
-        return LiveRun(str(message["run"]), process)
+        run_id = str(message["run"])
+        if artifacts is None:
+            process.reap_in_background()
+        else:
+            process.reap_in_background(lambda: publish_run(artifacts, repository, run_id))
+        return LiveRun(run_id, process)
     process.stop()
     if message is not None and "error" in message:
         error = pickle.loads(base64.b64decode(message["error"]))  # noqa: S301 - our child's

@@ -35,6 +35,7 @@ from runbook.model.roles import Permission, Principal
 from runbook.model.working_dir import kernel_cwd, planned_cwd
 from runbook.orchestrate.live_access import authorize_plan
 from runbook.orchestrate.live_runs import LiveRun, LiveRunRequest, RunWorker, start_live_run
+from runbook.store.artifacts import ArtifactStore
 
 #: Processes kept ready per kernelspec, unless configured otherwise.
 DEFAULT_SIZE = 2
@@ -160,10 +161,12 @@ def start_service_run(
     request: LiveRunRequest,
     pool: RunPool | None = None,
     principal: Principal | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> LiveRun:
     """Start ``request`` on the store of ``engine``, in a pooled run process when one fits
     (see :func:`runbook.orchestrate.live_runs.start_live_run`), once ``principal`` (when
-    given) is seen to be allowed to run the plan's runbook."""
+    given) is seen to be allowed to run the plan's runbook; its files go to ``artifacts``
+    when it ends."""
     if principal is not None:
         # Its own short transaction: the run process writes to the store while we wait.
         with Session(engine) as session:
@@ -171,4 +174,4 @@ def start_service_run(
     worker = pool.take(request.plan_id) if pool is not None else None
     # The run process opens the same store: its URL, password included, goes on its input.
     url = engine.url.render_as_string(hide_password=False)
-    return start_live_run(repository, url, request, worker)
+    return start_live_run(repository, url, request, worker, artifacts)

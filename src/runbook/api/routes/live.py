@@ -76,7 +76,10 @@ async def post_run(
     live = LiveRunRequest(body.plan, principal.user, body.mode, body.gate_by_other, body.timeout)
     pool = getattr(request.app.state, "run_pool", None)
     engine = request.app.state.engine
-    started = await run_in_threadpool(start_service_run, repo, engine, live, pool, principal)
+    artifacts = request.app.state.artifacts
+    started = await run_in_threadpool(
+        start_service_run, repo, engine, live, pool, principal, artifacts
+    )
     return {"run": started.run_id, "plan": body.plan, "executor": principal.user}
 
 

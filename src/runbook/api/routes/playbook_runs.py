@@ -64,7 +64,8 @@ def post_playbook_run(
             plan_id=body.plan,
         )
         sessions = sessionmaker(request.app.state.engine)
-        run = launch_playbook(request.app.state.background, sessions, repo, started)
+        state = request.app.state
+        run = launch_playbook(state.background, sessions, repo, started, state.artifacts)
         return _with_targets(session, run)
 
     return once(work, status=202)
@@ -104,8 +105,15 @@ def post_playbook_retry(
 
     def work() -> dict[str, Any]:
         sessions = sessionmaker(request.app.state.engine)
+        state = request.app.state
         run = launch_retry(
-            request.app.state.background, sessions, repo, run_id, principal.user, yes=yes
+            state.background,
+            sessions,
+            repo,
+            run_id,
+            principal.user,
+            yes=yes,
+            artifacts=state.artifacts,
         )
         return _with_targets(session, run)
 

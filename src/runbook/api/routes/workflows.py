@@ -63,9 +63,9 @@ def post_workflow_run(
             parameters=body.parameters,
             reference_date=body.date,
         )
-        run = launch_workflow(
-            request.app.state.background, sessionmaker(request.app.state.engine), repo, started
-        )
+        state = request.app.state
+        sessions = sessionmaker(state.engine)
+        run = launch_workflow(state.background, sessions, repo, started, state.artifacts)
         return workflow_run_summary(run)
 
     return once(work, status=202)
@@ -98,7 +98,10 @@ def post_workflow_resume(
 
     def work() -> dict[str, Any]:
         sessions = sessionmaker(request.app.state.engine)
-        run = launch_resume(request.app.state.background, sessions, repo, run_id, principal.user)
+        state = request.app.state
+        run = launch_resume(
+            state.background, sessions, repo, run_id, principal.user, state.artifacts
+        )
         return workflow_run_summary(run)
 
     return once(work, status=202)

@@ -10,6 +10,9 @@ from runbook.model.repository import Repository
 from runbook.orchestrate.background import Announce, Background
 from runbook.orchestrate.playbooks.fleet import PlaybookRequest, retry_playbook, start_playbook
 from runbook.orchestrate.playbooks.fleet_runner import FleetListener
+from runbook.orchestrate.playbooks.playbook_history import playbook_status
+from runbook.orchestrate.run_artifacts import publish_runs
+from runbook.store.artifacts import ArtifactStore
 
 
 class _Announcing(FleetListener):
@@ -27,12 +30,15 @@ def launch_playbook(
     sessions: sessionmaker[Session],
     repository: Repository,
     request: PlaybookRequest,
+    artifacts: ArtifactStore | None = None,
 ) -> PlaybookRun:
-    """Start ``request`` in the background; the run as recorded when its targets are."""
+    """Start ``request`` in the background; the run as recorded when its targets are. The
+    runs of its runbook steps go to ``artifacts`` once it ended."""
 
     def work(announce: Announce[PlaybookRun]) -> None:
         request.listener = _Announcing(announce)
-        start_playbook(sessions, repository, request)
+        run = start_playbook(sessions, repository, request)
+        _publish(sessions, repository, run.id, artifacts)
 
     name = request.definition.name if request.definition else f"plan {request.plan_id}"
     return background.launch(f"playbook {name}", work)
@@ -46,12 +52,29 @@ def launch_retry(
     started_by: str,
     *,
     yes: bool = False,
+    artifacts: ArtifactStore | None = None,
 ) -> PlaybookRun:
     """Retry the FAILED targets of ``run_id`` in the background; the new run as recorded."""
 
     def work(announce: Announce[PlaybookRun]) -> None:
-        retry_playbook(
+        run = retry_playbook(
             sessions, repository, run_id, started_by, yes=yes, listener=_Announcing(announce)
         )
+        _publish(sessions, repository, run.id, artifacts)
 
     return background.launch(f"retry of {run_id}", work)
+
+
+def _publish(
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    run_id: str,
+    artifacts: ArtifactStore | None,
+) -> None:
+    """The runs of the runbook steps of playbook run ``run_id`` (named in their results)."""
+    if artifacts is None:
+        return
+    with sessions() as session:
+        _, targets = playbook_status(session, run_id)
+    steps = (result.get("run") for target in targets for result in target.results)
+    publish_runs(artifacts, repository, (r if isinstance(r, str) else None for r in steps))

@@ -14,6 +14,7 @@ from runbook.errors import FailureError
 from runbook.model.repository import Repository
 from runbook.model.workflows.workflow_run import WorkflowRun
 from runbook.orchestrate.background import Announce, Background
+from runbook.orchestrate.run_artifacts import publish_runs
 from runbook.orchestrate.workflows.dag import (
     WorkflowRequest,
     begin_resume,
@@ -22,6 +23,8 @@ from runbook.orchestrate.workflows.dag import (
 )
 from runbook.orchestrate.workflows.dag_execution import TaskListener
 from runbook.orchestrate.workflows.workflow_files import find_workflow, manual_dates, settings_for
+from runbook.store.artifacts import ArtifactStore
+from runbook.store.workflows.workflow_runs import list_tasks
 
 
 def manual_request(
@@ -53,9 +56,11 @@ def launch_workflow(
     sessions: sessionmaker[Session],
     repository: Repository,
     request: WorkflowRequest,
+    artifacts: ArtifactStore | None = None,
 ) -> WorkflowRun:
     """Record a workflow run here (refusals and bad parameters raise here), then execute it
-    in the background; the run as recorded at its start."""
+    in the background; the run as recorded at its start. Its tasks' runs go to
+    ``artifacts`` once it ended."""
     settings = settings_for(repository)
 
     def work(announce: Announce[WorkflowRun]) -> None:
@@ -64,6 +69,7 @@ def launch_workflow(
             raise FailureError(f"workflow {request.spec.name}: its firing is already claimed")
         announce(run)
         execute_workflow(sessions, repository, settings, run, request.listener)
+        _publish(sessions, repository, run.id, artifacts)
 
     return background.launch(f"workflow {request.spec.name}", work)
 
@@ -74,6 +80,7 @@ def launch_resume(
     repository: Repository,
     run_id: str,
     started_by: str,
+    artifacts: ArtifactStore | None = None,
 ) -> WorkflowRun:
     """Record the run resuming ``run_id`` here, then execute it in the background."""
     settings = settings_for(repository)
@@ -82,5 +89,19 @@ def launch_resume(
         run, reused = begin_resume(sessions, repository, run_id, started_by)
         announce(run)
         execute_workflow(sessions, repository, settings, run, reused=reused)
+        _publish(sessions, repository, run.id, artifacts)
 
     return background.launch(f"resume of {run_id}", work)
+
+
+def _publish(
+    sessions: sessionmaker[Session],
+    repository: Repository,
+    run_id: str,
+    artifacts: ArtifactStore | None,
+) -> None:
+    if artifacts is None:
+        return
+    with sessions() as session:
+        tasks = list_tasks(session, run_id)
+    publish_runs(artifacts, repository, (task.run_id for task in tasks))
