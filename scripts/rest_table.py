@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from runbook.api.app import create_app
-from runbook.api.permissions import DOCUMENTATION_PATHS, PUBLIC, app_routes, route_permission
+from runbook.api.permissions import DOCUMENTATION_PATHS, app_routes, route_permission
 from runbook.model.repository import find_repository
 from runbook.orchestrate.initialize import init_repository
 
@@ -28,7 +28,7 @@ def table() -> list[str]:
         if path in DOCUMENTATION_PATHS:
             continue
         permission = route_permission(route)
-        shown = PUBLIC if permission == PUBLIC else getattr(permission, "value", "none")
+        shown = permission if isinstance(permission, str) else "none"
         doc = (getattr(route, "endpoint", None).__doc__ or "").strip()  # type: ignore[union-attr]
         summary = " ".join(doc.split("\n\n")[0].split()).replace("``", "`")
         for method in sorted(getattr(route, "methods", None) or ()):

@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
 from runbook.api.routes import (
+    alerts,
     audit,
+    catalog,
     gc,
     identity,
     live,
@@ -74,6 +76,6 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     app.state.background = Background()
     install_error_handlers(app)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc):
+    for module in (*routers, playbooks, playbook_runs, gc, alerts, catalog):
         app.include_router(module.router)
     return app

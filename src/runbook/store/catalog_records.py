@@ -161,12 +161,28 @@ def get_alert(session: Session, alert_id: str) -> AlertRow:
     return row
 
 
-def list_alerts(session: Session, *, action: str | None = None, limit: int = 100) -> list[AlertRow]:
-    """The newest alert records first (only those with ``action`` when given)."""
-    query = select(AlertRow).order_by(AlertRow.received_at.desc(), AlertRow.id).limit(limit)
-    if action is not None:
-        query = query.where(AlertRow.action == action)
-    return list(session.scalars(query))
+def list_alerts(
+    session: Session,
+    *,
+    action: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    service: str | None = None,
+    code: str | None = None,
+    status: str | None = None,
+) -> list[AlertRow]:
+    """The newest alert records first, ``offset`` of them skipped (only those with the
+    ``action``, ``service``, ``code`` and ``status`` given)."""
+    query = select(AlertRow).order_by(AlertRow.received_at.desc(), AlertRow.id)
+    for column, value in (
+        (AlertRow.action, action),
+        (AlertRow.service, service),
+        (AlertRow.code, code),
+        (AlertRow.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.scalars(query.offset(offset).limit(limit)))
 
 
 def automated_since(

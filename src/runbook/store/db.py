@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # SQLAlchemy to import, and a database already at head (every command but the first) never
 # needs it.
 
-HEAD_REVISION: str = "0015"
+HEAD_REVISION: str = "0016"
 """The newest migration this version of runbook knows (a test checks it against Alembic)."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -91,3 +91,9 @@ class GcBody(Body):
     """``POST /gc``."""
 
     dry_run: bool = False
+
+
+class PauseBody(Body):
+    """``POST /catalog/pause``."""
+
+    reason: str | None = Field(default=None, max_length=2000, description="Why (audited).")

@@ -125,16 +125,18 @@ def show_service(session: Session, name: str) -> dict[str, Any]:
     return {**service_json(service), "procedures": applying}
 
 
-def gaps(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+def gaps(session: Session, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """The newest alerts the catalog had no procedure for."""
-    return [alert_to_json(row) for row in list_alerts(session, action="gap", limit=limit)]
+    found = list_alerts(session, action="gap", limit=limit, offset=offset)
+    return [alert_to_json(row) for row in found]
 
 
 def alerts(
-    session: Session, *, action: str | None = None, limit: int = 100
+    session: Session, *, action: str | None = None, limit: int = 100, **filters: Any
 ) -> list[dict[str, Any]]:
-    """The newest alert records."""
-    return [alert_to_json(row) for row in list_alerts(session, action=action, limit=limit)]
+    """The newest alert records (``filters``: offset, service, code, status)."""
+    found = list_alerts(session, action=action, limit=limit, **filters)
+    return [alert_to_json(row) for row in found]
 
 
 def pause(session: Session, *, by: str, reason: str | None = None) -> None:
