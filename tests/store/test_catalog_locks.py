@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from runbook.config import database_url
 from runbook.model.repository import Repository
 from runbook.store.catalog_locks import release_auto_lock, take_auto_lock
 from runbook.store.db import ensure_schema, make_engine
-from runbook.config import database_url
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
