@@ -60,17 +60,17 @@ class Stack:
 
 def write_rules(path: Path, firing: bool, runbook_url: str = "") -> None:
     """The rule DiskAlmostFull with labels service=checkout, error_code=E-DISK."""
+    annotations = {"summary": "Disk almost full on web1"}
+    if runbook_url:
+        annotations["runbook_url"] = runbook_url
+    elif path.exists():  # keep the annotations of the first write
+        annotations = yaml.safe_load(path.read_text())["groups"][0]["rules"][0]["annotations"]
     rule = {
         "alert": "DiskAlmostFull",
         "expr": "vector(1)" if firing else "vector(1) < 0",
         "labels": {"service": "checkout", "error_code": "E-DISK", "instance": "web1"},
-        "annotations": {"summary": "Disk almost full on web1"},
+        "annotations": annotations,
     }
-    if runbook_url:
-        rule["annotations"]["runbook_url"] = runbook_url
-    elif path.exists():  # keep the annotation of the first write
-        old = yaml.safe_load(path.read_text())["groups"][0]["rules"][0]["annotations"]
-        rule["annotations"] = old
     path.write_text(
         yaml.safe_dump({"groups": [{"name": "disk", "interval": "1s", "rules": [rule]}]})
     )
