@@ -23,7 +23,7 @@ from tests.orchestrate.catalog.catalog_setup import catalog_repo, grant, session
 pytestmark = [pytest.mark.postgres, pytest.mark.kernel, pytest.mark.slow]
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-BEARER = "concurrency-bearer"  # noqa: S105 - the test's own source secret
+BEARER = "concurrency-bearer"
 DELIVERIES = 8
 
 
