@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from runbook.api.errors import ERROR_RESPONSES
@@ -36,6 +36,7 @@ def _labels(pairs: list[str]) -> dict[str, str] | None:
 def get_entry(
     service: str,
     code: str,
+    request: Request,
     repo: Repo,
     session: Store,
     label: Annotated[
@@ -44,15 +45,19 @@ def get_entry(
 ) -> dict[str, Any]:
     """The procedure answering CODE for SERVICE, with every candidate rule and why the
     winner won (``runbook catalog lookup|why --json``)."""
-    base = repo.config.catalog_base_url
-    return entry(session, service, code, base_url=base, labels=_labels(label))
+    return entry(session, service, code, base_url=_base(request, repo), labels=_labels(label))
 
 
 @router.get("/catalog/{service}/{code}/runbook-url", dependencies=[requires(Permission.VIEW)])
-def get_runbook_url(service: str, code: str, repo: Repo) -> dict[str, str]:
+def get_runbook_url(service: str, code: str, request: Request, repo: Repo) -> dict[str, str]:
     """The URL of the catalog entry, for a Prometheus rule's `runbook_url` annotation
-    (``runbook catalog runbook-url``; needs `[catalog] base_url`)."""
-    return {"url": entry_url(repo.config.catalog_base_url, service, code)}
+    (``runbook catalog runbook-url``; `[catalog] base_url`, else the URL this was asked on)."""
+    return {"url": entry_url(_base(request, repo), service, code)}
+
+
+def _base(request: Request, repo: Repository) -> str:
+    # Behind a proxy the URL a request arrived on may be an inner one: base_url says.
+    return repo.config.catalog_base_url or str(request.base_url).rstrip("/")
 
 
 @router.post("/catalog/pause")
