@@ -14,7 +14,7 @@ from fastapi.routing import APIWebSocketRoute
 
 from runbook.api.app import create_app
 from runbook.api.pages.safety import is_page
-from runbook.api.permissions import DOCUMENTATION_PATHS, PUBLIC, app_routes, route_permission
+from runbook.api.permissions import DOCUMENTATION_PATHS, app_routes, route_permission
 from runbook.model.repository import find_repository
 from runbook.orchestrate.initialize import init_repository
 
@@ -31,8 +31,8 @@ def table() -> list[str]:
         if path in DOCUMENTATION_PATHS or is_page(path):
             continue  # the web pages have their own table in the README
         permission = route_permission(route)
-        shown = PUBLIC if permission == PUBLIC else getattr(permission, "value", "none")
-        doc = (getattr(route, "endpoint", None).__doc__ or "").strip()  # type: ignore[union-attr]
+        shown = permission if isinstance(permission, str) else "none"
+        doc = (getattr(route, "endpoint", None).__doc__ or "").strip()
         summary = " ".join(doc.split("\n\n")[0].split()).replace("``", "`")
         socket = isinstance(getattr(route, "original_route", route), APIWebSocketRoute)
         for method in sorted(getattr(route, "methods", None) or (("WEBSOCKET",) if socket else ())):

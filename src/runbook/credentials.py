@@ -57,8 +57,9 @@ CREDENTIAL_VARIABLES: Final = frozenset(
         "FLOWAPI_TOKEN",
     }
 )
-#: Every variable starting with one of these is a credential (the store's URL and password).
-CREDENTIAL_PREFIXES: Final = ("RUNBOOK_DB_", "AUTOFLOW_DB_")
+#: Every variable starting with one of these is a credential (the store's URL and password,
+#: the alert sources' webhook secrets).
+CREDENTIAL_PREFIXES: Final = ("RUNBOOK_DB_", "AUTOFLOW_DB_", "RUNBOOK_ALERT_")
 #: The variable holding the number of the pipe the credentials are handed over on.
 HANDOVER_VARIABLE: Final = "RUNBOOK_CREDENTIALS_FD"
 #: libpq variables that have a connection keyword, passed to the driver instead.

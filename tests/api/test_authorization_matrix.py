@@ -3,6 +3,8 @@
 Identities: an API token, an OpenID Connect bearer and a trusted proxy's header for each
 role; anonymous (on a service that allows it); and what must prove nobody: an expired
 token, a revoked token, no credentials, and a proxy header forged from an untrusted peer.
+The alert webhooks are authenticated by their source's secret alone: every user identity
+is refused there (401), and the source's bearer is refused everywhere else.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from starlette.testclient import WebSocketDenialResponse
 
 from runbook.api.app import create_app
 from runbook.api.pages.safety import is_page
-from runbook.api.permissions import PUBLIC, app_routes, route_permission
-from runbook.model.repository import Repository
+from runbook.api.permissions import PUBLIC, SOURCE_SECRET, app_routes, route_permission
+from runbook.model.catalog.webhook_auth import hmac_hex
+from runbook.model.repository import Repository, find_repository
 from runbook.model.roles import ROLE_PERMISSIONS, Permission, Role
 from tests.api.conftest import Records, Tokens, with_service
 from tests.api.issuer import AUDIENCE, Issuer, issue
 from tests.localhttp import serving
 
 PROXY = ("10.9.8.7", 41000)  # inside trusted_proxies
+SOURCE_BEARER = "matrix-source-secret"
 ELSEWHERE = ("192.0.2.1", 41000)  # outside it
 
 
@@ -37,10 +41,15 @@ class Caller:
     peer: tuple[str, int] = ELSEWHERE
     role: Role | None = None  # None: proves nobody
     anonymous: bool = False
+    source: bool = False  # holds the alert source's secret
 
 
-def expected(caller: Caller, permission: Permission) -> str:
+def expected(caller: Caller, permission: Permission | str) -> str:
     """``unauthenticated``, ``forbidden`` or ``through``."""
+    if permission == SOURCE_SECRET:
+        return "through" if caller.source else "unauthenticated"
+    if caller.source:
+        return "unauthenticated"  # a source's secret is no user's token
     if caller.anonymous:
         return "through" if permission is Permission.VIEW else "forbidden"
     if caller.role is None:
@@ -55,7 +64,15 @@ def concrete(path: str, records: Records) -> str:
         .replace("{run_id}", records.run_id)
         .replace("{name:path}", "restart")
         .replace("{name}", "restart")
+        .replace("{source}", _source_name(path))
+        .replace("{service}", "checkout")
+        .replace("{code}", "E-DISK")
     )
+
+
+def _source_name(path: str) -> str:
+    kind = path.split("/")[2] if path.startswith("/alerts/") else ""
+    return "prod" if kind == "alertmanager" else f"prod-{kind}"
 
 
 def outcome(status: int) -> str:
@@ -70,7 +87,7 @@ def issuer() -> Iterator[str]:
 
 
 def _service(repo: Repository, issuer: str, role: Role, anonymous: bool) -> Repository:
-    return with_service(
+    with_service(
         repo,
         f'oidc_issuer = "{issuer}"\noidc_audience = "{AUDIENCE}"\n'
         f'proxy_header = "X-Forwarded-User"\ntrusted_proxies = ["10.0.0.0/8"]\n'
@@ -79,6 +96,20 @@ def _service(repo: Repository, issuer: str, role: Role, anonymous: bool) -> Repo
         # throttle (tests/api/test_operations.py) would answer them all with a 429.
         "failed_auth_limit = 0",
     )
+    # An alert source of every kind, all named prod, with one bearer secret.
+    sources = "".join(
+        f'[catalog.sources.prod-{kind}]\nkind = "{kind}"\nsecret = "{SOURCE_BEARER}"\n'
+        + ('labels = { service = "service" }\n' if kind == "generic" else "")
+        for kind in ("grafana", "generic", "pagerduty")
+    )
+    config = repo.root / "runbook.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[catalog]\nbase_url = "http://runbook.test"\n[catalog.sources.prod]\n'
+        f'kind = "alertmanager"\nsecret = "{SOURCE_BEARER}"\n{sources}',
+        "utf-8",
+    )
+    return find_repository(repo.root)
 
 
 def callers(tokens: Tokens, issuer: str, role: Role) -> list[Caller]:
@@ -92,6 +123,12 @@ def callers(tokens: Tokens, issuer: str, role: Role) -> list[Caller]:
         Caller("revoked-token", bearer(tokens.revoked)),
         Caller("no-credentials", {}),
         Caller("forged-proxy-header", {"X-Forwarded-User": "admin"}, ELSEWHERE),
+        Caller(
+            "alert-source",
+            # A bearer, and PagerDuty's signature of the empty body these requests carry.
+            bearer(SOURCE_BEARER) | {"X-PagerDuty-Signature": f"v1={hmac_hex(SOURCE_BEARER, b'')}"},
+            source=True,
+        ),
     ]
 
 
@@ -101,7 +138,7 @@ def _check(app: FastAPI, records: Records, people: list[Caller]) -> list[str]:
         permission = route_permission(route)
         if permission == PUBLIC or is_page(route.path):
             continue  # pages take a session cookie, not these headers: tests/api/pages
-        assert isinstance(permission, Permission), route.path
+        assert isinstance(permission, Permission) or permission == SOURCE_SECRET, route.path
         for caller in people:
             client = TestClient(app, client=caller.peer)  # the app's lifespan already ran
             url = concrete(route.path, records)

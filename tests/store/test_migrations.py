@@ -135,6 +135,7 @@ def test_sqlite_ddl_is_exactly_what_the_tables_declare(tmp_path: Path) -> None:
             "ix_catalog_alerts_service",
             "ix_catalog_alerts_action",
             "catalog_switches",
+            "catalog_auto_locks",
         }
     finally:
         migrated.dispose()

@@ -18,8 +18,10 @@ from runbook.api.errors import install_error_handlers
 from runbook.api.middleware import RequestContext
 from runbook.api.pages import install_pages
 from runbook.api.routes import (
+    alerts,
     artifacts,
     audit,
+    catalog,
     gc,
     health,
     identity,
@@ -99,9 +101,9 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
+    served = (*routers, artifacts, playbooks, playbook_runs, gc, health, alerts, catalog)
     # The proxy last: /sessions/{name}/logs and the like are the service's own.
-    served = (*routers, artifacts, playbooks, playbook_runs, gc, health, sessions, session_proxy)
-    for module in served:
+    for module in (*served, sessions, session_proxy):
         app.include_router(module.router)
     install_pages(app)
     return app

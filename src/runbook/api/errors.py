@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from runbook.errors import CredentialsError, RunbookError, TooManyFailuresError
+from runbook.errors import CredentialsError, RunbookError, TooManyFailuresError, WebhookAuthError
 from runbook.outcomes import EXIT_FAILURE, EXIT_USAGE, status_of
 
 _log = logging.getLogger("runbook.api")
@@ -65,7 +65,8 @@ async def _runbook_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RunbookError)  # noqa: S101 - registered for RunbookError only
     status = status_of(exc)
     # RFC 9110: a 401 names the scheme that would work.
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, CredentialsError) else None
+    refused = isinstance(exc, CredentialsError | WebhookAuthError)
+    headers = {"WWW-Authenticate": "Bearer"} if refused else None
     if isinstance(exc, TooManyFailuresError):
         # Built elsewhere (unpickled, or by a test) it may lack its field: a minute, then.
         headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}

@@ -1,4 +1,6 @@
-"""Every route declares who may call it: ``requires(Permission.X)`` or ``public()``.
+"""Every route declares who may call it: ``requires(Permission.X)``, ``public()``, or
+``source_secret(kind)`` (an alert webhook: its sender proves its source's secret, never a
+user's token; :mod:`runbook.api.webhooks`).
 
 The declaration is a dependency, so FastAPI enforces it on every request, and it can be
 read back from the route table (:func:`route_permission`): a test fails on any route
@@ -19,6 +21,8 @@ from runbook.model.roles import Permission, Principal, allows
 
 #: What :func:`route_permission` says of a route anyone may call.
 PUBLIC: Final = "public"
+#: What :func:`route_permission` says of an alert webhook, authenticated by its source's secret.
+SOURCE_SECRET: Final = "source secret"  # noqa: S105 - a kind of check, not a secret
 
 #: Routes FastAPI itself adds (the OpenAPI document and its pages): public on purpose.
 DOCUMENTATION_PATHS: Final = frozenset(
@@ -46,6 +50,11 @@ class Public:
         """Nothing to check."""
 
 
+class SourceSecretMarker:
+    """The mark of a dependency that authenticates an alert's sender by its source's
+    secret (:class:`runbook.api.webhooks.SenderCheck`)."""
+
+
 def requires(permission: Permission) -> Any:
     """The dependency of a route that needs ``permission``; it yields the :class:`Principal`."""
     return Depends(Requirement(permission))
@@ -63,8 +72,8 @@ def app_routes(app: FastAPI) -> Iterator[Any]:
 
 
 def route_permission(route: Any) -> Permission | str | None:
-    """The permission ``route`` (one of :func:`app_routes`) declares, :data:`PUBLIC`, or
-    None when it declares none."""
+    """The permission ``route`` (one of :func:`app_routes`) declares, :data:`PUBLIC`,
+    :data:`SOURCE_SECRET`, or None when it declares none."""
     path = getattr(route, "path", "")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
@@ -77,5 +86,7 @@ def route_permission(route: Any) -> Permission | str | None:
             return call.permission
         if isinstance(call, Public):
             return PUBLIC
+        if isinstance(call, SourceSecretMarker):
+            return SOURCE_SECRET
         pending.extend(dependency.dependencies)
     return None

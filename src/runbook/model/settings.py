@@ -250,6 +250,12 @@ class RepositorySettings(_Settings):
         description="Automated runs per service per hour, at most.",
         json_schema_extra=_origin("catalog.runs_per_hour"),
     )
+    catalog_sources: dict[str, Any] = Field(  # name → AlertSource
+        default={},
+        description="`[catalog.sources.NAME]`: who may POST /alerts/KIND/NAME: `kind`, `auth` "
+        "(bearer, hmac), `secret_env` (a RUNBOOK_ALERT_* variable) or `secret`. README: Alerts in.",
+        json_schema_extra=_origin("catalog.sources"),
+    )
     _workflows: dict[str, Any] = PrivateAttr(default_factory=dict)
     _egress: dict[str, Any] = PrivateAttr(default_factory=dict)
     _service: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -270,15 +276,6 @@ class RepositorySettings(_Settings):
                 _where("review.require"), f"{value!r} is not one of 'all', 'none', 'tagged'"
             )
         return value
-
-    @field_validator("review_tags", mode="before")
-    @classmethod
-    def _tags(cls, value: object) -> object:
-        if isinstance(value, tuple):
-            return value
-        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-            raise ConfigError(_where("review.tags"), "must be a list of text")
-        return tuple(value)
 
     @field_validator("review_signed", mode="before")
     @classmethod
@@ -325,12 +322,13 @@ class RepositorySettings(_Settings):
             raise ConfigError(_LOADING.get().where, "repository.name and store.url must be text")
         return value
 
-    @field_validator("report_formats", "notify_urls", "notify_events", mode="before")
+    @field_validator("review_tags", "report_formats", "notify_urls", "notify_events", mode="before")
     @classmethod
     def _lists(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, tuple):
             return value
         key = {"report_formats": "report.formats", "notify_urls": "notify.urls"}
+        key["review_tags"] = "review.tags"
         allowed = {"report_formats": REPORT_FORMATS, "notify_events": NOTIFY_EVENTS}
         name = info.field_name or ""
         return _texts(value, _where(key.get(name, "notify.on")), allowed.get(name, ()))

@@ -12,14 +12,21 @@ CATALOG_FIELDS: Final = (
     "catalog_code_label",
     "catalog_cooldown",
     "catalog_rate_limit",
+    "catalog_sources",
 )
 _COUNTS: Final = ("catalog_cooldown", "catalog_rate_limit")
 
 
 def check_catalog_value(field_name: str, value: object, where: str) -> object:
     """``value`` for the ``[catalog]`` field ``field_name``, or ConfigError at ``where``:
-    counts are whole numbers ≥ 0, the rest text (the base URL without its trailing ``/``)."""
+    counts are whole numbers ≥ 0, ``sources`` alert sources
+    (:mod:`runbook.model.catalog.alert_sources`), the rest text (the base URL without its
+    trailing ``/``)."""
     key = field_name.removeprefix("catalog_")
+    if field_name == "catalog_sources":
+        from runbook.model.catalog.alert_sources import parse_sources
+
+        return parse_sources(value, where)
     if field_name in _COUNTS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(where, f"{key} must be a whole number ≥ 0")

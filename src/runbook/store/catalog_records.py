@@ -155,15 +155,27 @@ def get_alert(session: Session, alert_id: str) -> AlertRow:
 
 
 def list_alerts(
-    session: Session, *, action: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    action: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    service: str | None = None,
+    code: str | None = None,
+    status: str | None = None,
 ) -> list[AlertRow]:
-    """The newest alert records first (only those with ``action`` when given), after
-    skipping ``offset``."""
-    order = (AlertRow.received_at.desc(), AlertRow.id)
-    query = select(AlertRow).order_by(*order).limit(limit).offset(offset)
-    if action is not None:
-        query = query.where(AlertRow.action == action)
-    return list(session.scalars(query))
+    """The newest alert records first, ``offset`` of them skipped (only those with the
+    ``action``, ``service``, ``code`` and ``status`` given)."""
+    query = select(AlertRow).order_by(AlertRow.received_at.desc(), AlertRow.id)
+    for column, value in (
+        (AlertRow.action, action),
+        (AlertRow.service, service),
+        (AlertRow.code, code),
+        (AlertRow.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.scalars(query.offset(offset).limit(limit)))
 
 
 def automated_since(

@@ -68,3 +68,16 @@ class CatalogSwitchRow(Base):
     changed_by: Mapped[str] = mapped_column(String(255))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CatalogAutoLockRow(Base):
+    """The (service, code) whose automated response an alert holds: one row per pair, so a
+    second alert answering the same pair at the same time fails to insert it and waits its
+    turn (:mod:`runbook.store.catalog_locks`), on every serve process of one store."""
+
+    __tablename__ = "catalog_auto_locks"
+
+    service: Mapped[str] = mapped_column(String(255), primary_key=True)
+    code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -118,3 +118,9 @@ class SessionBody(Body):
     restore: bool = Field(
         default=False, description="Bring back the newest autosave of the branch, uncommitted."
     )
+
+
+class PauseBody(Body):
+    """``POST /catalog/pause``."""
+
+    reason: str | None = Field(default=None, max_length=2000, description="Why (audited).")

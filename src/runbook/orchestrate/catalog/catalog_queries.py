@@ -126,17 +126,17 @@ def show_service(session: Session, name: str) -> dict[str, Any]:
 
 
 def gaps(session: Session, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """The newest alerts the catalog had no procedure for (after skipping ``offset``)."""
-    rows = list_alerts(session, action="gap", limit=limit, offset=offset)
-    return [alert_to_json(row) for row in rows]
+    """The newest alerts the catalog had no procedure for."""
+    found = list_alerts(session, action="gap", limit=limit, offset=offset)
+    return [alert_to_json(row) for row in found]
 
 
 def alerts(
-    session: Session, *, action: str | None = None, limit: int = 100, offset: int = 0
+    session: Session, *, action: str | None = None, limit: int = 100, **filters: Any
 ) -> list[dict[str, Any]]:
-    """The newest alert records (after skipping ``offset``)."""
-    rows = list_alerts(session, action=action, limit=limit, offset=offset)
-    return [alert_to_json(row) for row in rows]
+    """The newest alert records (``filters``: offset, service, code, status)."""
+    found = list_alerts(session, action=action, limit=limit, **filters)
+    return [alert_to_json(row) for row in found]
 
 
 def pause(session: Session, *, by: str, reason: str | None = None) -> None:

@@ -8,6 +8,7 @@ parses the body (:mod:`runbook.model.catalog.alert_payloads`) and receives every
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -23,6 +24,7 @@ from runbook.model.catalog.alert_payloads import (
     parse_grafana,
     parse_pagerduty,
 )
+from runbook.model.catalog.alert_sources import AlertSource
 from runbook.model.catalog.webhook_auth import SourceSecret, check_sender
 from runbook.model.repository import Repository
 from runbook.orchestrate.catalog.alerts import Received, receive_alert
@@ -69,8 +71,22 @@ def receive_webhook(
 ) -> list[Received]:
     """Check the sender, then parse and receive the body (see the module docstring)."""
     check_sender(secret, headers, body)
+    return receive_payload(sessions, repository, secret.source, _json(body), mapping)
+
+
+def _json(body: bytes) -> object:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise AlertPayloadError("body", "is not JSON") from None
-    return receive_payload(sessions, repository, secret.source, payload, mapping)
+
+
+def receive_from(
+    sessions: sessionmaker[Session], repository: Repository, source: AlertSource, body: bytes
+) -> list[Received]:
+    """Receive the body of a webhook from a configured ``source`` whose sender was checked
+    (the HTTP edge checks it before the route runs). Its alerts are recorded with source
+    ``<kind>:<name>``, so two senders' fingerprints never collide."""
+    alerts = parse_payload(source.kind, _json(body), source.mapping)
+    named = [dataclasses.replace(alert, source=source.recorded_as) for alert in alerts]
+    return [receive_alert(sessions, repository, alert) for alert in named]

@@ -6,6 +6,8 @@
 - ``auto``: the guards are checked first: the kill switch (``runbook catalog pause``), at
   most one automated run per (service, code) at a time, a cool-down after the last one
   (``[catalog] cooldown_seconds``) and a per-service rate (``[catalog] runs_per_hour``).
+  The one-at-a-time guard is a lock in the store (:mod:`runbook.store.catalog_locks`), so
+  it holds across concurrent webhooks and serve processes.
   Then the plan is made with caller ``catalog:RULE``, so a runbook that needs review is
   approved only by a standing approval for that caller whose bounds the values satisfy
   (planning checks it; one that needs no review runs as for any unattended caller). The
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runbook.errors import RunbookError, StandingRefusedError, UnknownRunError
+from runbook.errors import RunbookError, UnknownRunError
 from runbook.model.catalog.alert_payloads import Alert
 from runbook.model.catalog.catalog import Procedure
 from runbook.model.catalog.mapping import MappingError, render_mapping
@@ -33,6 +35,7 @@ from runbook.model.run import Run, RunState
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.standing_approvals import confirms_unattended
 from runbook.orchestrate.worker_threads import in_worker_thread
+from runbook.store.catalog_locks import release_auto_lock, take_auto_lock
 from runbook.store.catalog_records import automated_since, is_paused
 from runbook.store.catalog_tables import AlertRow
 from runbook.store.runs import get_run
@@ -92,17 +95,16 @@ def answer_alert(
     why = ""
     if rule.policy == "auto":
         with sessions.begin() as session:
-            held = _guard(session, repository, resolution, now)
+            held = _guard(session, repository, resolution, alert_id, now)
         if held is None:
             try:
                 # Not sessions.begin(): recording a plan commits its own transaction.
                 with sessions() as session:
                     plan = _plan(session, repository, rule, values, caller=rule.caller)
                     yes = confirms_unattended(session, plan)
-            except StandingRefusedError as error:
+            except RunbookError as error:  # StandingRefusedError among them
                 why = f"not run automatically: {error}"
-            except RunbookError as error:
-                why = f"not run automatically: {error}"
+                _release(sessions, resolution, alert_id)
             else:
                 answer = Answer("auto", f"{rule.name}: running plan {plan.id}{also}", plan.id)
                 _record(sessions, alert_id, answer)
@@ -122,21 +124,38 @@ def _record(sessions: sessionmaker[Session], alert_id: str, answer: Answer) -> A
 
 
 def _guard(
-    session: Session, repository: Repository, resolution: Resolution, now: datetime
+    session: Session, repository: Repository, resolution: Resolution, alert_id: str, now: datetime
 ) -> str | None:
-    """Why an automated run may not start now (one line), or None."""
-    config = repository.config
+    """Why an automated run may not start now (one line), or None: then ``alert_id`` holds
+    the (service, code)'s automation lock (:mod:`runbook.store.catalog_locks`) when the
+    transaction commits, so a concurrent alert for the pair finds it in flight."""
     if is_paused(session):
         return "automated response is paused (`runbook catalog resume`)"
+    service, code = resolution.service, resolution.code
+    holder = take_auto_lock(
+        session,
+        service=service,
+        code=code,
+        alert_id=alert_id,
+        now=now,
+        in_flight=lambda held_by, taken_at: _in_flight(session, held_by, taken_at, now),
+    )
+    if holder is not None:
+        return f"an automated run for {service} {code} is in progress (alert {holder})"
+    why = _limits(session, repository, resolution, now)
+    if why is not None:
+        release_auto_lock(session, service=service, code=code, alert_id=alert_id)
+    return why
+
+
+def _limits(
+    session: Session, repository: Repository, resolution: Resolution, now: datetime
+) -> str | None:
+    """The cool-down and the per-service rate: why they hold (one line), or None."""
+    config = repository.config
     recent = automated_since(
         session, service=resolution.service, code=resolution.code, since=now - _IN_FLIGHT_WINDOW
     )
-    for earlier in recent:
-        if earlier.run_id is None or _running(session, earlier.run_id):
-            return (
-                f"an automated run for {resolution.service} {resolution.code} is in "
-                f"progress (alert {earlier.id})"
-            )
     cooldown = timedelta(seconds=config.catalog_cooldown)
     if recent and recent[0].received_at > now - cooldown:
         return (
@@ -151,6 +170,24 @@ def _guard(
             f"(at most {config.catalog_rate_limit})"
         )
     return None
+
+
+def _in_flight(session: Session, alert_id: str, taken_at: datetime, now: datetime) -> bool:
+    """Whether the alert holding an automation lock still answers its pair: being answered
+    (``received``) or ``auto`` with its run not yet recorded or still running."""
+    if taken_at < now - _IN_FLIGHT_WINDOW:
+        return False
+    row = session.get(AlertRow, alert_id, populate_existing=True)
+    if row is None or row.action not in ("received", "auto"):
+        return False
+    return row.action == "received" or row.run_id is None or _running(session, row.run_id)
+
+
+def _release(sessions: sessionmaker[Session], resolution: Resolution, alert_id: str) -> None:
+    with sessions.begin() as session:
+        release_auto_lock(
+            session, service=resolution.service, code=resolution.code, alert_id=alert_id
+        )
 
 
 def _running(session: Session, run_id: str) -> bool:

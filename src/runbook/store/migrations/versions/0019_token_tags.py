@@ -1,7 +1,7 @@
 """API tokens narrowed by runbook tags.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-04 20:00:00
 
 ``api_tokens.tags`` holds a JSON list of the runbook tags a token's role is narrowed to
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
