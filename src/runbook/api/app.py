@@ -34,6 +34,7 @@ from runbook.orchestrate.authentication import Authenticator
 from runbook.orchestrate.background import Background
 from runbook.orchestrate.run_pool import RunPool
 from runbook.orchestrate.store_access import open_store
+from runbook.orchestrate.sweeping import sweep_at_most_every
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
 SHUTDOWN_GRACE = 10.0
@@ -52,6 +53,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Migrating may take a while on a fresh store: not on the event loop.
         app.state.engine = await run_in_threadpool(open_store, repository)
+        sweep_at_most_every(app.state.engine)  # not on each of hundreds of reads a second
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from runbook.model.roles import Principal
@@ -38,7 +41,19 @@ def credentials_of(request: Request, authenticator: Authenticator) -> Credential
     )
 
 
-async def authenticate(request: Request) -> Principal:
+#: The bearer scheme, declared so that the OpenAPI document shows it on every operation
+#: that needs a caller; reading the header stays :func:`bearer_of`'s (no error of its own).
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token (`runbook token create`) or an OpenID Connect access token.",
+)
+
+
+async def authenticate(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
     """The principal of ``request`` (CredentialsError, a 401, when there is none)."""
     authenticator: Authenticator = request.app.state.authenticator
     # Tokens are looked up in the store and issuers' keys fetched: off the event loop.

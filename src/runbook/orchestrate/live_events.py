@@ -142,7 +142,7 @@ def _next(session: Session, run_id: str, after: int) -> tuple[list[RunEvent], bo
     run = get_run(session, run_id)
     if not run.state.finished and _lease_lapsed(run):
         # Its process died without telling: mark it interrupted, as every command that looks.
-        sweep(session)
+        sweep(session, always=True)
         session.commit()
         run = get_run(session, run_id)
     if not run.state.finished:

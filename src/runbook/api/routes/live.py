@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.gates import RunEvent, event_to_json, gate_to_json, parse_cell
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
@@ -35,7 +35,7 @@ from runbook.orchestrate.remote_gates import decide_gate
 from runbook.orchestrate.run_controls import ControlKind, request_control
 from runbook.orchestrate.run_pool import start_service_run
 
-router = APIRouter(tags=["live runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["live runs"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Runner = Annotated[Principal, requires(Permission.RUN)]

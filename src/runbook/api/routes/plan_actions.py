@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlanBody, ReviewBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import ParameterError
 from runbook.model.repository import Repository
 from runbook.model.review import parse_verdict
@@ -24,7 +24,7 @@ from runbook.orchestrate.summaries import plan_summary, review_summary
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
-router = APIRouter(tags=["plans"], responses=CREATING_RESPONSES)
+router = APIRouter(tags=["plans"], responses=CREATING_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

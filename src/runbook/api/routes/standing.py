@@ -12,14 +12,16 @@ from sqlalchemy.orm import Session
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import StandingBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.standing_approvals import revoke
 from runbook.orchestrate.standing_grants import grant_standing, standing_summary
 from runbook.store.standing import get_standing, list_standing
 
-router = APIRouter(tags=["standing approvals"], responses=CREATING_RESPONSES)
+router = APIRouter(
+    tags=["standing approvals"], responses=CREATING_RESPONSES, route_class=StoreRoute
+)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Reviewer = Annotated[Principal, requires(Permission.REVIEW)]
