@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from runbook.api.errors import install_error_handlers
 from runbook.api.routes import (
     audit,
+    docs,
     gc,
     identity,
     live,
@@ -71,11 +72,13 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
         version=version("runbook"),
         description="Runbooks, plans, runs and the audit log of one repository.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/routes/docs.py, its assets from the app itself
+        redoc_url=None,
     )
     app.state.repository = repository
     app.state.background = Background()
     install_error_handlers(app)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    for module in (*routers, playbooks, playbook_runs, gc):
+    for module in (*routers, playbooks, playbook_runs, gc, docs):
         app.include_router(module.router)
     return app

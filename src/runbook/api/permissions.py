@@ -20,9 +20,10 @@ from runbook.model.roles import Permission, Principal, allows
 #: What :func:`route_permission` says of a route anyone may call.
 PUBLIC: Final = "public"
 
-#: Routes FastAPI itself adds (the OpenAPI document and its pages): public on purpose.
+#: The OpenAPI document (FastAPI's own route) and its pages (api/routes/docs.py, each
+#: declared public()): public on purpose, and not in the README's table of routes.
 DOCUMENTATION_PATHS: Final = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/openapi.json", "/docs", "/docs/init.js", "/docs/assets/{name}"}
 )
 
 

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.gates import RunEvent, event_to_json, gate_to_json, parse_cell
@@ -68,16 +69,23 @@ class StopReason(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-@router.post("/runs", status_code=201)
-async def post_run(
-    body: StartRun, request: Request, repo: Repo, principal: Runner
-) -> dict[str, Any]:
-    """Start a plan in a process of its own; its id once it is recorded and holds its lease."""
+@router.post("/runs", status_code=201, responses=CREATING_RESPONSES)
+def post_run(
+    body: StartRun, request: Request, repo: Repo, principal: Runner, once: Once
+) -> JSONResponse:
+    """Start a plan in a process of its own; its id once it is recorded and holds its lease.
+
+    With an ``Idempotency-Key``, a retried request answers the first run's id again and
+    starts nothing (``Idempotent-Replayed: true``)."""
     live = LiveRunRequest(body.plan, principal.user, body.mode, body.gate_by_other, body.timeout)
     pool = getattr(request.app.state, "run_pool", None)
     engine = request.app.state.engine
-    started = await run_in_threadpool(start_service_run, repo, engine, live, pool, principal)
-    return {"run": started.run_id, "plan": body.plan, "executor": principal.user}
+
+    def work() -> dict[str, Any]:
+        started = start_service_run(repo, engine, live, pool, principal)
+        return {"run": started.run_id, "plan": body.plan, "executor": principal.user}
+
+    return once(work, status=201)
 
 
 @router.get(
