@@ -35,6 +35,7 @@ from runbook.orchestrate.live_runs import LiveRunRequest
 from runbook.orchestrate.remote_gates import decide_gate
 from runbook.orchestrate.run_controls import ControlKind, request_control
 from runbook.orchestrate.run_pool import start_service_run
+from runbook.store.db import read_only
 
 router = APIRouter(tags=["live runs"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
@@ -102,8 +103,9 @@ async def get_run_events(
 ) -> StreamingResponse:
     """The run's events as server-sent events (``id:`` its sequence number), to its end."""
     start = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else after
-    # No request-long session: the stream outlives the request's dependencies.
-    sessions = sessionmaker(request.app.state.engine)
+    # No request-long session: the stream outlives the request's dependencies. Read-only:
+    # on SQLite its polls must not take the write lock the run's process writes under.
+    sessions = sessionmaker(read_only(request.app.state.engine))
     events = await run_in_threadpool(stream_events, sessions, run_id, start)
     return StreamingResponse(_stream(events), media_type="text/event-stream")
 
