@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
@@ -66,8 +67,9 @@ def test_no_operation_answers_without_credentials(api_schema: Any) -> None:
         def call(case: Any) -> None:
             response = case.call()
             # A path value with a line break matches no route: a 404 before any credential.
+            # schemathesis may hand the value over percent-encoded ("%0A"): judge it decoded.
             unroutable = any(
-                not str(v).isprintable() for v in (case.path_parameters or {}).values()
+                not unquote(str(v)).isprintable() for v in (case.path_parameters or {}).values()
             )
             assert response.status_code == 401 or (unroutable and response.status_code == 404), (
                 case.path,
