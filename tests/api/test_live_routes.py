@@ -30,7 +30,7 @@ from runbook.model.run import RunState
 from runbook.orchestrate.tokens import create_token
 from runbook.store.db import ensure_schema, make_engine
 from runbook.store.gates import waiting_gate
-from runbook.store.runs import get_run
+from runbook.store.runs import get_run, list_runs
 from tests.builders import Cell
 from tests.orchestrate.live import make_plan, wait_until
 
@@ -203,3 +203,51 @@ async def _decide_and_stop(
     assert ids[0] == 3 and ids == list(range(3, 3 + len(ids)))
     unknown = await client.get("/runs/nope/events", headers=auth["vic"])
     assert unknown.status_code == 404
+
+
+def test_a_retried_post_runs_with_its_idempotency_key_starts_one_run(
+    repo: Repository, sessions: sessionmaker[Session], auth: dict[str, dict[str, str]]
+) -> None:
+    plan_id = make_plan(repo, sessions, [("code", "print('once')", [])], name="once")
+    asyncio.run(_retried(repo, sessions, auth, plan_id))
+
+
+async def _retried(
+    repo: Repository,
+    sessions: sessionmaker[Session],
+    auth: dict[str, dict[str, str]],
+    plan_id: str,
+) -> None:
+    app = create_app(repo)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runbook") as client:
+            keyed = {**auth["bob"], "Idempotency-Key": "page-4711"}
+            first = await client.post("/runs", json={"plan": plan_id}, headers=keyed)
+            assert first.status_code == 201, first.text
+            run_id = first.json()["run"]
+            state = wait_until(
+                sessions,
+                lambda s: get_run(s, run_id).state if get_run(s, run_id).state.finished else None,
+            )
+            assert state is RunState.SUCCEEDED
+            # The retry (the client never saw the answer) starts nothing: same run, replayed.
+            again = await client.post("/runs", json={"plan": plan_id}, headers=keyed)
+            assert again.status_code == 201 and again.json() == first.json()
+            assert again.headers["idempotent-replayed"] == "true"
+            other = await client.post(
+                "/runs", json={"plan": plan_id, "mode": "dry-run"}, headers=keyed
+            )
+            assert other.status_code == 409
+            assert other.json()["error"]["kind"] == "IdempotencyConflictError"
+            # Another caller's same key is theirs: it is not a replay of bob's run.
+            carol = {**auth["carol"], "Idempotency-Key": "page-4711"}
+            theirs = await client.post("/runs", json={"plan": plan_id}, headers=carol)
+            assert theirs.status_code == 201 and theirs.json()["run"] != run_id
+            wait_until(
+                sessions,
+                lambda s: get_run(s, theirs.json()["run"]).state.finished or None,
+            )
+    with sessions() as session:
+        runs = list_runs(session, plan_id=plan_id)
+    assert sorted(r.id for r in runs) == sorted([run_id, theirs.json()["run"]])

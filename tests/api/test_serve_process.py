@@ -9,6 +9,7 @@ import re
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,12 @@ def test_a_cli_token_reads_the_served_store(served: tuple[Repository, str, str])
     assert [e["kind"] for e in events] == ["token.created"]
     token_id = json.loads(created.stdout)["id"]
     assert runbook(repo, "token", "revoke", token_id, RUNBOOK_DB_URL=store).returncode == 0
-    refused = httpx.get(f"{url}/me", headers=auth, timeout=30)
+    # The server reads a token again at most TOKEN_CACHE_SECONDS after it last did: wait
+    # for the refusal (a deadline only a revocation that never takes effect reaches).
+    deadline = time.monotonic() + 60
+    while (refused := httpx.get(f"{url}/me", headers=auth, timeout=30)).status_code == 200:
+        assert time.monotonic() < deadline, "the revoked token is still accepted"
+        time.sleep(0.1)
     assert refused.status_code == 401
     assert refused.json()["error"]["message"].endswith("is revoked")
 

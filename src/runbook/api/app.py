@@ -22,6 +22,7 @@ from runbook.api.routes import (
     artifacts,
     audit,
     catalog,
+    docs,
     gc,
     health,
     identity,
@@ -49,6 +50,7 @@ from runbook.orchestrate.service_metrics import ServiceMetrics
 from runbook.orchestrate.sessions.culler import Culler
 from runbook.orchestrate.sessions.local import LocalBackend
 from runbook.orchestrate.store_access import open_store
+from runbook.orchestrate.sweeping import sweep_at_most_every
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
 SHUTDOWN_GRACE = 10.0
@@ -68,6 +70,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Migrating may take a while on a fresh store: not on the event loop.
         app.state.engine = await run_in_threadpool(open_store, repository)
+        sweep_at_most_every(app.state.engine)  # not on each of hundreds of reads a second
         app.state.authenticator = Authenticator.for_service(app.state.engine, settings)
         app.state.run_pool = RunPool(repository, size=run_pool_size) if run_pool_size else None
         metrics.bind(app.state.engine)
@@ -92,6 +95,8 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
         version=version("runbook"),
         description="Runbooks, plans, runs and the audit log of one repository.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/routes/docs.py, its assets from the app itself
+        redoc_url=None,
     )
     app.state.repository = repository
     app.state.background = Background()
@@ -101,7 +106,7 @@ def create_app(repository: Repository, *, run_pool_size: int = 0) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     routers = (identity, runbooks, plans, plan_actions, runs, live, audit, standing, workflows)
-    served = (*routers, artifacts, playbooks, playbook_runs, gc, health, alerts, catalog)
+    served = (*routers, artifacts, playbooks, playbook_runs, gc, health, alerts, catalog, docs)
     # The proxy last: /sessions/{name}/logs and the like are the service's own.
     for module in (*served, sessions, session_proxy):
         app.include_router(module.router)

@@ -24,9 +24,10 @@ PUBLIC: Final = "public"
 #: What :func:`route_permission` says of an alert webhook, authenticated by its source's secret.
 SOURCE_SECRET: Final = "source secret"  # noqa: S105 - a kind of check, not a secret
 
-#: Routes FastAPI itself adds (the OpenAPI document and its pages): public on purpose.
+#: The OpenAPI document (FastAPI's own route) and its pages (api/routes/docs.py, each
+#: declared public()): public on purpose, and not in the README's table of routes.
 DOCUMENTATION_PATHS: Final = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/openapi.json", "/docs", "/docs/init.js", "/docs/assets/{name}"}
 )
 
 

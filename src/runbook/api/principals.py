@@ -6,6 +6,10 @@ permission the same way as the others.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -43,7 +47,25 @@ def credentials_of(request: HTTPConnection, authenticator: Authenticator) -> Cre
     )
 
 
-async def authenticate(request: HTTPConnection) -> Principal:
+class DeclaredBearer(HTTPBearer):
+    """The bearer scheme, declared so that the OpenAPI document shows it on every operation
+    that needs a caller; reading the header stays :func:`bearer_of`'s (no error of its
+    own), and it takes any connection, WebSockets too."""
+
+    async def __call__(self, request: HTTPConnection) -> None:
+        """Nothing: the declaration is what counts."""
+
+
+BEARER = DeclaredBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token (`runbook token create`) or an OpenID Connect access token.",
+)
+
+
+async def authenticate(
+    request: HTTPConnection, _declared: Annotated[None, Depends(BEARER)]
+) -> Principal:
     """The principal of ``request`` (CredentialsError, a 401, when there is none)."""
     authenticator: Authenticator = request.app.state.authenticator
     # Tokens are looked up in the store and issuers' keys fetched: off the event loop.

@@ -24,8 +24,16 @@ from runbook.cli.context import repository
     help="Run processes kept waiting with a booted kernel, per kernelspec (0: none); "
     "each serves one run and is replaced.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port, each with its own kernel pool (reads scale "
+    "with cores; on SQLite writes still take turns).",
+)
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int) -> None:
+def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int, workers: int) -> None:
     """Serve the REST API of this repository on HOST:PORT until interrupted.
 
     Callers authenticate with an API token (`runbook token create`), a trusted reverse
@@ -37,7 +45,13 @@ def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int) ->
     from runbook.api.app import create_app
     from runbook.api.logs import LOG_CONFIG
 
-    app = create_app(repository(ctx), run_pool_size=kernel_pool)
+    repo = repository(ctx)
+    if workers > 1:
+        from runbook.cli.serve_workers import serve_workers
+
+        serve_workers(lambda: create_app(repo, run_pool_size=kernel_pool), host, port, workers)
+        return
+    app = create_app(repo, run_pool_size=kernel_pool)
     # JSON log lines; the app's own access line (with the request id) replaces uvicorn's.
     uvicorn.run(
         app,

@@ -142,8 +142,22 @@ class ProcessSettings(_Settings):
 
 
 def process_settings(environ: Mapping[str, str] | None = None) -> ProcessSettings:
-    """The process settings from ``environ`` (default: the environment as it is now)."""
+    """The process settings from ``environ`` (default: the environment as it is now).
+
+    Built once per distinct set of ``RUNBOOK_*`` values: building costs milliseconds (a
+    service asks for the lease on every listing), reading the variables microseconds, so a
+    changed variable is still seen at once.
+    """
     env = os.environ if environ is None else environ
-    inputs = _Inputs(root=Path(), where="environment", data={}, environ=env)
-    with _loading(inputs):
-        return ProcessSettings()
+    told = tuple(sorted((k, v) for k, v in env.items() if k.startswith("RUNBOOK_")))
+    known = _BUILT.get(told)
+    if known is None:
+        inputs = _Inputs(root=Path(), where="environment", data={}, environ=dict(told))
+        with _loading(inputs):
+            known = ProcessSettings()
+        _BUILT.clear()  # one entry is enough: the environment rarely changes
+        _BUILT[told] = known
+    return known
+
+
+_BUILT: dict[tuple[tuple[str, str], ...], ProcessSettings] = {}

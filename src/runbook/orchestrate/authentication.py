@@ -13,7 +13,7 @@ Anything else is a :class:`CredentialsError` (HTTP 401).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -22,8 +22,7 @@ from runbook.model.api_token import TOKEN_PREFIX
 from runbook.model.roles import Principal, PrincipalKind, anonymous_principal
 from runbook.model.settings_service import ServiceSettings
 from runbook.orchestrate.oidc import OidcVerifier
-from runbook.orchestrate.tokens import token_principal
-from runbook.store.db import session_scope
+from runbook.orchestrate.token_cache import TokenCache
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,12 @@ class Authenticator:
     engine: Engine
     settings: ServiceSettings
     oidc: OidcVerifier | None = None
+    tokens: TokenCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        # API tokens are read through a short cache (its bound on revocations is documented
+        # in runbook.orchestrate.token_cache).
+        object.__setattr__(self, "tokens", TokenCache(self.engine))
 
     @classmethod
     def for_service(cls, engine: Engine, settings: ServiceSettings) -> Authenticator:
@@ -64,8 +69,7 @@ class Authenticator:
 
     def _bearer(self, bearer: str) -> Principal:
         if bearer.startswith(TOKEN_PREFIX):
-            with session_scope(self.engine) as session:
-                return token_principal(session, bearer)
+            return self.tokens.principal(bearer)
         if self.oidc is not None:
             return self.oidc.principal(bearer)
         raise CredentialsError("the bearer token is not an API token, and no issuer is set")

@@ -28,6 +28,10 @@ from runbook.store.run_events import append_run_event, events_after
 from runbook.store.runs import get_run, heartbeat
 from runbook.typing import Cell, Output
 
+#: How often a follower on SQLite looks for new events (PostgreSQL wakes it at each commit):
+#: half of it is what an event waits on average before a follower sees it.
+FOLLOW_POLL = 0.05
+
 
 class EventObserver(RunObserver):
     """Appends each event of the run to its stream in the store, masked.
@@ -113,7 +117,7 @@ def stream_events(
 
 
 def follow(
-    sessions: sessionmaker[Session], run_id: str, after: int = 0, *, poll: float = 0.1
+    sessions: sessionmaker[Session], run_id: str, after: int = 0, *, poll: float = FOLLOW_POLL
 ) -> Iterator[RunEvent]:
     """The run's events after sequence ``after``, waiting for new ones until it finished.
 
@@ -142,7 +146,7 @@ def _next(session: Session, run_id: str, after: int) -> tuple[list[RunEvent], bo
     run = get_run(session, run_id)
     if not run.state.finished and _lease_lapsed(run):
         # Its process died without telling: mark it interrupted, as every command that looks.
-        sweep(session)
+        sweep(session, always=True)
         session.commit()
         run = get_run(session, run_id)
     if not run.state.finished:

@@ -60,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     repository = find_repository(Path(args.repo))
     run_id = new_run_id()
     pooled = _boot(repository, args.kernel, args.cwd, run_id) if args.kernel else None
+    reports = None
     if args.kernel:
+        # A pooled process waits for its run: whatever it can do before, it does now, so
+        # that a run's first cell waits for none of it (the imports alone took ~1 s).
+        _import_the_run()
+        reports = _report_writer(repository) if pooled is not None else None
         _say(protocol, {"ready": pooled is not None})
     line = sys.stdin.readline()
     if not line:  # the pool closed before using it
@@ -70,7 +75,33 @@ def main(argv: list[str] | None = None) -> int:
     request = json.loads(line)
     kernels: list[RunKernelManager] = [pooled] if pooled is not None else []
     threading.Thread(target=_lifeline, args=(kernels,), name="lifeline", daemon=True).start()
-    return _run(repository, request, protocol, run_id, pooled, kernels)
+    return _run(repository, request, protocol, run_id, pooled, kernels, reports)
+
+
+def _import_the_run() -> None:
+    # What _run imports, and the engine and store they import in turn.
+    import runbook.orchestrate.live_events
+    import runbook.orchestrate.remote_gates
+    import runbook.orchestrate.reporting
+    import runbook.orchestrate.run_controls
+    import runbook.orchestrate.run_launch
+    import runbook.orchestrate.running  # noqa: F401
+    from runbook.model.notebook import parse_notebook
+
+    # nbformat builds its schema validator on first use (~0.2 s): the plan's check then
+    # finds it built.
+    parse_notebook('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "-")
+    # The ORM maps the store's tables on the first query (~0.2 s): before the run's.
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+
+
+def _report_writer(repository: Repository) -> Any:
+    # Its worker process starts now too, and warms up nbconvert while the process waits.
+    from runbook.orchestrate.reporting import ReportWriter
+
+    return ReportWriter(repository)
 
 
 def _run(
@@ -80,6 +111,7 @@ def _run(
     run_id: str,
     pooled: RunKernelManager | None,
     kernels: list[RunKernelManager],
+    reports: Any = None,
 ) -> int:
     # Imported after the boot: the kernel's start-up overlaps these imports.
     from sqlalchemy.orm import sessionmaker
@@ -98,7 +130,7 @@ def _run(
         discard_kernel(pooled)
         pooled = None
     if pooled is not None:
-        early = EarlyRun(run_id, pooled, ReportWriter(repository))
+        early = EarlyRun(run_id, pooled, reports or ReportWriter(repository))
     else:
         early = launch_early(repository, plan_id, dry_run=dry_run)
         if early.kernel is not None:

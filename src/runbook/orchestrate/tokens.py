@@ -141,11 +141,16 @@ def revoke_token(session: Session, token_id: str, *, by: str) -> ApiToken:
 def token_principal(session: Session, secret: str, now: datetime | None = None) -> Principal:
     """The principal a bearer secret stands for; CredentialsError when it stands for none."""
     token = find_api_token(session, secret_digest(secret))
-    moment = now or datetime.now(UTC)
+    return principal_of(token, secret, now or datetime.now(UTC))
+
+
+def principal_of(token: ApiToken | None, secret: str, now: datetime) -> Principal:
+    """The principal of ``token`` (the record found for ``secret``, or None) at ``now``;
+    CredentialsError when the secret does not match it, or it is expired or revoked."""
     if token is None or not secret_matches(token, secret):
         raise CredentialsError("the API token is not known")
-    if not token.usable(moment):
-        raise CredentialsError(f"the API token {token.id} is {token.state(moment)}")
+    if not token.usable(now):
+        raise CredentialsError(f"the API token {token.id} is {token.state(now)}")
     return Principal(token.user, token.role, PrincipalKind.TOKEN, token.tags)
 
 

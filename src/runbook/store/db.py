@@ -137,7 +137,35 @@ def _sqlite_on_begin(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
     # writes fails at once with "database is locked" when another process wrote in between,
     # without waiting on busy_timeout; waiting is what a CLI next to a scheduler needs.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session (read_only below) never writes, so it takes no lock: in WAL mode
+    # its reads run beside each other and beside the one writer.
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "runbook_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for sessions that only read (same pool): on SQLite their transactions
+    take no write lock, so concurrent readers are not serialized. A write through it may
+    fail at once with "database is locked" instead of waiting: never write through it."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def writable(engine: Engine) -> Engine:
+    """``engine`` for sessions that may write (undoes :func:`read_only`)."""
+    if not engine.get_execution_options().get(_READ_ONLY):
+        return engine
+    return engine.execution_options(**{_READ_ONLY: False})
+
+
+def is_read_only(session: Session) -> bool:
+    """Whether ``session`` is bound to a :func:`read_only` engine."""
+    bind = session.get_bind()
+    return bool(bind.get_execution_options().get(_READ_ONLY))
 
 
 @contextlib.contextmanager

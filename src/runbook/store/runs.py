@@ -9,8 +9,9 @@ writer whose epoch is stale is refused, and a run whose lease expired is marked
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from runbook.store.leases import (
     interrupt_expired,
     renew_lease,
 )
-from runbook.store.run_records import ids_starting, newest_first
+from runbook.store.run_records import ids_starting, newest_rows
 from runbook.store.tables import CellEventRow, RunRow
 
 
@@ -83,7 +84,7 @@ def list_runs(
 ) -> list[Run]:
     """Runs, newest first, optionally for one plan or in one state (after ``offset``)."""
     state_value = state.value if state else None
-    rows = newest_first(
+    rows = newest_rows(
         session, RunRow, limit=limit, offset=offset, plan_id=plan_id, state=state_value
     )
     return [_to_run(row) for row in rows]
@@ -191,7 +192,7 @@ def list_cell_events(session: Session, run_id: str) -> list[CellEvent]:
     return [_to_event(row) for row in session.scalars(query)]
 
 
-def _to_run(row: RunRow) -> Run:
+def _to_run(row: RunRow | Row[Any]) -> Run:
     return Run(
         id=row.id,
         plan_id=row.plan_id,

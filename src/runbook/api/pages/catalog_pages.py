@@ -17,7 +17,7 @@ from runbook.api.pages.rendering import shown_cells, shown_parameters
 from runbook.api.pages.runbook_pages import history
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import RunbookError, UnknownCatalogEntryError
 from runbook.model.catalog.mapping import render_mapping
 from runbook.model.repository import Repository
@@ -26,7 +26,7 @@ from runbook.orchestrate.catalog.catalog_queries import alerts, entry, list_cata
 from runbook.orchestrate.views import runbook_seen, runbooks_seen
 from runbook.store.catalog_records import alert_to_json, get_alert
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, page_requires(Permission.VIEW)]

@@ -29,12 +29,13 @@ from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
 from runbook.api.pages.web_sessions import LIFETIME, new_token, same_token
 from runbook.api.permissions import public
+from runbook.api.store import StoreRoute
 from runbook.errors import CredentialsError
 from runbook.model.api_token import TOKEN_PREFIX
 from runbook.orchestrate.auth_throttle import authenticate_throttled
 from runbook.orchestrate.authentication import Authenticator, Credentials
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 STATIC: Final = Path(__file__).parent / "static"
 
 

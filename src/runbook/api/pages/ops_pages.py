@@ -14,7 +14,7 @@ from runbook.api.pages.guard import page_requires
 from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission
 from runbook.orchestrate.audit_verify import verify_audit_log
@@ -22,7 +22,7 @@ from runbook.orchestrate.catalog.catalog_queries import alerts, gaps
 from runbook.orchestrate.reading import latest_events
 from runbook.orchestrate.summaries import event_summary, verdict_summary
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

@@ -14,7 +14,7 @@ from runbook.api.pages.guard import Form, page_requires
 from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.identity import identity_key
 from runbook.model.repository import Repository
 from runbook.model.review import parse_verdict
@@ -25,7 +25,7 @@ from runbook.orchestrate.reviewing import review_plan
 from runbook.orchestrate.run_pool import start_service_run
 from runbook.orchestrate.views import plan_diff_seen, plan_seen, plans_seen, runs_seen
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, page_requires(Permission.VIEW)]

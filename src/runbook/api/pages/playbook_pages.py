@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.api.pages.guard import Form, page_requires
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.playbooks.fleet import cancel_playbook
@@ -23,7 +23,7 @@ from runbook.orchestrate.playbooks.playbook_history import find_playbook_runs, p
 from runbook.orchestrate.playbooks.playbook_launch import launch_retry
 from runbook.orchestrate.playbooks.playbook_summaries import playbook_run_summary, target_summary
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Operator = Annotated[Principal, page_requires(Permission.RUN)]

@@ -22,7 +22,7 @@ from runbook.api.pages.guard import Form, page_requires
 from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX, REPORT_CSP
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import ForbiddenError
 from runbook.model.gates import RunEvent, event_to_json, gate_to_json, parse_cell
 from runbook.model.redaction import hides_private, plan_tags
@@ -36,7 +36,7 @@ from runbook.orchestrate.run_history import current_run
 from runbook.orchestrate.views import run_seen, runs_seen
 from runbook.store.plans import get_plan
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, page_requires(Permission.VIEW)]

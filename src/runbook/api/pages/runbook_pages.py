@@ -13,7 +13,7 @@ from runbook.api.pages.guard import Form, page_requires
 from runbook.api.pages.rendering import field_errors, shown_cells, shown_parameters
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import ParameterError, UsageError
 from runbook.model.notebook import load_runbook
 from runbook.model.parameters import coerce
@@ -22,7 +22,7 @@ from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.planning import plan_runbook
 from runbook.orchestrate.views import plans_seen, runbook_seen, runbooks_seen, runs_seen
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, page_requires(Permission.VIEW)]

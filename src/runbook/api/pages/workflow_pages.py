@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from runbook.api.pages.guard import page_requires
 from runbook.api.pages.safety import PREFIX
 from runbook.api.pages.templating import page
-from runbook.api.store import store_session
+from runbook.api.store import StoreRoute, store_session
 from runbook.model.roles import Permission
 from runbook.model.workflows.workflow import WorkflowSpec
 from runbook.orchestrate.workflows.workflow_history import find_workflow_runs, show_workflow_run
 from runbook.orchestrate.workflows.workflow_summaries import task_summary, workflow_run_summary
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=StoreRoute)
 Store = Annotated[Session, Depends(store_session)]
 #: The drawing's grid: a task's box, and the gaps between layers and rows.
 BOX_W: Final = 150

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
+from runbook.api.store import StoreRoute
 from runbook.api.webhooks import Delivery, source_secret
 from runbook.model.roles import Permission
 from runbook.orchestrate.catalog.alerts import Received
@@ -23,7 +24,7 @@ from runbook.orchestrate.catalog.catalog_queries import alerts, gaps
 from runbook.orchestrate.catalog.receiving import receive_from
 from runbook.store.db import session_scope
 
-router = APIRouter(tags=["alerts"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["alerts"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, description="Skip this many (the next page).")]
 

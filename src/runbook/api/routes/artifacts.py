@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.run_artifacts import (
@@ -28,7 +28,7 @@ from runbook.orchestrate.run_artifacts import (
 )
 from runbook.store.artifacts import ArtifactStore
 
-router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Viewer = Annotated[Principal, requires(Permission.VIEW)]

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission
 from runbook.orchestrate.audit_verify import verify_audit_log
 from runbook.orchestrate.reading import audit_subject, latest_events, tampered
 from runbook.orchestrate.summaries import event_summary, verdict_summary
 
-router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PauseBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.catalog.alert_matching import entry_url
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.catalog.catalog_queries import entry, pause, resume
 from runbook.store.catalog_records import is_paused
 
-router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Admin = Annotated[Principal, requires(Permission.SETTINGS)]

@@ -10,13 +10,13 @@ from sqlalchemy.orm import sessionmaker
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import GcBody
-from runbook.api.store import repository
+from runbook.api.store import StoreRoute, repository
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.retention import collect_garbage
 from runbook.orchestrate.workflows.workflow_files import settings_for
 
-router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 
 
 @router.post("/gc")

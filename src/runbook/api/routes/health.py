@@ -11,11 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import public, requires
+from runbook.api.store import StoreRoute
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.service_health import readiness
 from runbook.orchestrate.service_metrics import CONTENT_TYPE
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StoreRoute)
 
 
 @router.get("/livez", dependencies=[public()])

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
+from runbook.api.store import StoreRoute
 from runbook.model.roles import Permission, Principal, principal_summary
 
-router = APIRouter(tags=["identity"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["identity"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 
 
 @router.get("/me")

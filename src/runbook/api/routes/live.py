@@ -16,14 +16,15 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import ERROR_RESPONSES
+from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.gates import RunEvent, event_to_json, gate_to_json, parse_cell
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
@@ -34,8 +35,9 @@ from runbook.orchestrate.live_runs import LiveRunRequest
 from runbook.orchestrate.remote_gates import decide_gate
 from runbook.orchestrate.run_controls import ControlKind, request_control
 from runbook.orchestrate.run_pool import start_service_run
+from runbook.store.db import read_only
 
-router = APIRouter(tags=["live runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["live runs"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Runner = Annotated[Principal, requires(Permission.RUN)]
@@ -68,19 +70,24 @@ class StopReason(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-@router.post("/runs", status_code=201)
-async def post_run(
-    body: StartRun, request: Request, repo: Repo, principal: Runner
-) -> dict[str, Any]:
-    """Start a plan in a process of its own; its id once it is recorded and holds its lease."""
+@router.post("/runs", status_code=201, responses=CREATING_RESPONSES)
+def post_run(
+    body: StartRun, request: Request, repo: Repo, principal: Runner, once: Once
+) -> JSONResponse:
+    """Start a plan in a process of its own; its id once it is recorded and holds its lease.
+
+    With an ``Idempotency-Key``, a retried request answers the first run's id again and
+    starts nothing (``Idempotent-Replayed: true``)."""
     live = LiveRunRequest(body.plan, principal.user, body.mode, body.gate_by_other, body.timeout)
     pool = getattr(request.app.state, "run_pool", None)
     engine = request.app.state.engine
     artifacts = request.app.state.artifacts
-    started = await run_in_threadpool(
-        start_service_run, repo, engine, live, pool, principal, artifacts
-    )
-    return {"run": started.run_id, "plan": body.plan, "executor": principal.user}
+
+    def work() -> dict[str, Any]:
+        started = start_service_run(repo, engine, live, pool, principal, artifacts)
+        return {"run": started.run_id, "plan": body.plan, "executor": principal.user}
+
+    return once(work, status=201)
 
 
 @router.get(
@@ -97,8 +104,9 @@ async def get_run_events(
 ) -> StreamingResponse:
     """The run's events as server-sent events (``id:`` its sequence number), to its end."""
     start = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else after
-    # No request-long session: the stream outlives the request's dependencies.
-    sessions = sessionmaker(request.app.state.engine)
+    # No request-long session: the stream outlives the request's dependencies. Read-only:
+    # on SQLite its polls must not take the write lock the run's process writes under.
+    sessions = sessionmaker(read_only(request.app.state.engine))
     events = await run_in_threadpool(stream_events, sessions, run_id, start)
     return StreamingResponse(_stream(events), media_type="text/event-stream")
 

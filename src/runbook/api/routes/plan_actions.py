@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlanBody, ReviewBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import ParameterError
 from runbook.model.notebook import load_runbook
 from runbook.model.repository import Repository
@@ -26,7 +26,7 @@ from runbook.orchestrate.views import plan_diff_seen
 from runbook.store.plans import get_plan
 from runbook.store.reviews import list_reviews
 
-router = APIRouter(tags=["plans"], responses=CREATING_RESPONSES)
+router = APIRouter(tags=["plans"], responses=CREATING_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

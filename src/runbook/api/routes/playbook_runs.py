@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import CancelBody, PlaybookRunBody, RetryBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.playbooks.playbook_run import PlaybookRun, PlaybookRunState
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
@@ -23,7 +23,7 @@ from runbook.orchestrate.playbooks.playbook_launch import launch_playbook, launc
 from runbook.orchestrate.playbooks.playbook_summaries import playbook_run_summary, target_summary
 from runbook.store.playbooks.playbook_definitions import get_definition
 
-router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES)
+router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Operator = Annotated[Principal, requires(Permission.RUN)]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import PlaybookImportBody, PlaybookPlanBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.playbooks.playbook_import import import_playbook
@@ -20,7 +20,7 @@ from runbook.orchestrate.playbooks.playbook_summaries import definition_summary
 from runbook.orchestrate.summaries import plan_summary
 from runbook.store.playbooks.playbook_definitions import get_definition, list_definitions
 
-router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES)
+router = APIRouter(tags=["playbooks"], responses=CREATING_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 

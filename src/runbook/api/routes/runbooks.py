@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends
 
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
-from runbook.api.store import repository
+from runbook.api.store import StoreRoute, repository
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.orchestrate.views import runbook_seen, runbooks_seen
 
-router = APIRouter(tags=["runbooks"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["runbooks"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Viewer = Annotated[Principal, requires(Permission.VIEW)]
 

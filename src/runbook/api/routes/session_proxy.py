@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
 from runbook.api.routes.sessions import sessions
+from runbook.api.store import StoreRoute
 from runbook.model.roles import Permission, Principal
 
-router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Editor = Annotated[Principal, requires(Permission.EDIT)]
 
 #: Never forwarded upstream: the caller's credentials, and what the hop itself sets.

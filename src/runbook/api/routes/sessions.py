@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from runbook.api.errors import ERROR_RESPONSES
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import SessionBody
-from runbook.api.store import repository
+from runbook.api.store import StoreRoute, repository
 from runbook.errors import UnknownSessionError
 from runbook.model.identity import identity_key
 from runbook.model.repository import Repository
@@ -22,7 +22,7 @@ from runbook.model.roles import Permission, Principal, Role
 from runbook.orchestrate.sessions.backend import SessionBackend
 from runbook.orchestrate.sessions.environments import environment_seen
 
-router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES, route_class=StoreRoute)
 Editor = Annotated[Principal, requires(Permission.EDIT)]
 Owner = Annotated[str | None, Query(description="Admins only: another user's session.")]
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import StandingBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.errors import ParameterError
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
@@ -22,7 +22,9 @@ from runbook.orchestrate.standing_grants import draft_summary, grant_standing, s
 from runbook.orchestrate.standing_signatures import SignedGrant
 from runbook.store.standing import get_standing, list_standing
 
-router = APIRouter(tags=["standing approvals"], responses=CREATING_RESPONSES)
+router = APIRouter(
+    tags=["standing approvals"], responses=CREATING_RESPONSES, route_class=StoreRoute
+)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Reviewer = Annotated[Principal, requires(Permission.REVIEW)]

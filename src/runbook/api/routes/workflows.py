@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runbook.api.idempotent import CREATING_RESPONSES, Once
 from runbook.api.permissions import requires
 from runbook.api.routes.bodies import WorkflowRunBody
-from runbook.api.store import repository, store_session
+from runbook.api.store import StoreRoute, repository, store_session
 from runbook.model.repository import Repository
 from runbook.model.roles import Permission, Principal
 from runbook.model.workflows.workflow_run import WorkflowState
@@ -32,7 +32,7 @@ from runbook.orchestrate.workflows.workflow_summaries import (
     workflow_run_summary,
 )
 
-router = APIRouter(tags=["workflows"], responses=CREATING_RESPONSES)
+router = APIRouter(tags=["workflows"], responses=CREATING_RESPONSES, route_class=StoreRoute)
 Repo = Annotated[Repository, Depends(repository)]
 Store = Annotated[Session, Depends(store_session)]
 Operator = Annotated[Principal, requires(Permission.RUN)]
