@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from runbook.api.errors import install_error_handlers
+from runbook.api.logs import LOG_CONFIG
 from runbook.api.middleware import RequestContext
 from runbook.api.pages import install_pages
 from runbook.api.routes import (
@@ -51,6 +52,10 @@ from runbook.orchestrate.sessions.culler import Culler
 from runbook.orchestrate.sessions.local import LocalBackend
 from runbook.orchestrate.store_access import open_store
 from runbook.orchestrate.sweeping import sweep_at_most_every
+
+# LOG_CONFIG: what `runbook serve` hands uvicorn to log with, from here (the one module of
+# this edge the CLI may import).
+__all__ = ["LOG_CONFIG", "SHUTDOWN_GRACE", "create_app"]
 
 #: How long a stopping server waits for the workflow and playbook runs it started.
 SHUTDOWN_GRACE = 10.0

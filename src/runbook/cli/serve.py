@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from runbook.cli.context import repository
@@ -42,14 +44,14 @@ def serve_command(ctx: click.Context, host: str, port: int, kernel_pool: int, wo
     """
     import uvicorn
 
-    from runbook.api.app import create_app
-    from runbook.api.logs import LOG_CONFIG
+    from runbook.api.app import LOG_CONFIG, create_app
 
     repo = repository(ctx)
     if workers > 1:
         from runbook.cli.serve_workers import serve_workers
 
-        serve_workers(lambda: create_app(repo, run_pool_size=kernel_pool), host, port, workers)
+        build = functools.partial(create_app, repo, run_pool_size=kernel_pool)
+        serve_workers(build, host, port, workers, LOG_CONFIG)
         return
     app = create_app(repo, run_pool_size=kernel_pool)
     # JSON log lines; the app's own access line (with the request id) replaces uvicorn's.

@@ -17,13 +17,18 @@ from collections.abc import Callable
 from typing import Any
 
 
-def serve_workers(build_app: Callable[[], Any], host: str, port: int, workers: int) -> None:
-    """Serve ``build_app()`` from ``workers`` forked processes on ``host:port``."""
+def serve_workers(
+    build_app: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    log_config: dict[str, Any],
+) -> None:
+    """Serve ``build_app()`` from ``workers`` forked processes on ``host:port``, logging
+    as ``log_config`` says (the service's JSON lines)."""
     import logging.config
 
-    from uvicorn.config import LOGGING_CONFIG
-
-    logging.config.dictConfig(LOGGING_CONFIG)  # uvicorn's loggers, as uvicorn.run sets them
+    logging.config.dictConfig(log_config)  # the loggers, as uvicorn.run would set them
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.create_server((host, port), family=family, backlog=2048)
     listener.set_inheritable(True)
@@ -34,7 +39,7 @@ def serve_workers(build_app: Callable[[], Any], host: str, port: int, workers: i
         bound,
         workers,
     )
-    children = [_fork_worker(build_app, listener) for _ in range(workers)]
+    children = [_fork_worker(build_app, listener, log_config) for _ in range(workers)]
 
     def pass_on(signum: int, _frame: object) -> None:
         for pid in children:
@@ -55,7 +60,9 @@ def serve_workers(build_app: Callable[[], Any], host: str, port: int, workers: i
     listener.close()
 
 
-def _fork_worker(build_app: Callable[[], Any], listener: socket.socket) -> int:
+def _fork_worker(
+    build_app: Callable[[], Any], listener: socket.socket, log_config: dict[str, Any]
+) -> int:
     import uvicorn
 
     pid = os.fork()
@@ -63,7 +70,9 @@ def _fork_worker(build_app: Callable[[], Any], listener: socket.socket) -> int:
         return pid
     status = 1
     try:
-        config = uvicorn.Config(build_app(), log_level="info", server_header=False)
+        config = uvicorn.Config(
+            build_app(), log_config=log_config, access_log=False, server_header=False
+        )
         uvicorn.Server(config).run(sockets=[listener])
         status = 0
     finally:

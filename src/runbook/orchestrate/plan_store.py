@@ -19,6 +19,7 @@ local file is all there is, and is read as it always was.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -64,15 +65,18 @@ def read_plan_file(
     already_read: FileText | None = None,
     *,
     fill_cache: bool = True,
+    notebook: bool = True,
 ) -> PlanFile:
     """The plan's notebook as it is now and its sha256; ``problem`` says why there is none.
 
     ``already_read``: the text of the plan's file, if the caller read it just before (the
     early kernel launch does); a text read from another path is ignored. ``fill_cache``:
     write a missing local file from the store (judging readiness for a listing does not).
+    Without ``notebook``, the stored bytes' sha256 and problem are all that is wanted (a
+    listing's readiness): they are parsed once per content, not on every listing.
     """
     stored = plan_notebook_bytes(session, plan.id)
-    truth = None if stored is None else _stored_plan(stored)
+    truth = None if stored is None else (_stored_plan(stored) if notebook else _judged(stored))
     if truth is not None and truth.sha256 != plan.sha256:
         return truth  # the store itself no longer holds what was planned: nothing else counts
     where = plan.notebook_path
@@ -95,6 +99,24 @@ def read_plan_file(
         # The cache holds the plan (perhaps laid out anew): the stored notebook is what runs.
         return replace(truth, where=where)
     return _parse(local, where)
+
+
+#: Stored bytes (by their sha256) → the content sha256 and problem parsing them gave: bytes
+#: parse the same way every time, so a listing judges each plan's bytes once per process.
+_JUDGED: dict[str, tuple[str | None, str | None]] = {}
+_JUDGED_MOST = 4096
+
+
+def _judged(stored: bytes) -> PlanFile:
+    key = hashlib.sha256(stored).hexdigest()
+    known = _JUDGED.get(key)
+    if known is None:
+        parsed = _stored_plan(stored)
+        known = (parsed.sha256, parsed.problem)
+        if len(_JUDGED) >= _JUDGED_MOST:
+            _JUDGED.clear()
+        _JUDGED[key] = known
+    return PlanFile(None, known[0], known[1], IN_THE_STORE)
 
 
 def _stored_plan(stored: bytes) -> PlanFile:

@@ -33,6 +33,7 @@ from runbook.model.parameters import check_name
 from runbook.model.plan import Plan
 from runbook.model.readiness import Readiness, assess
 from runbook.model.repository import Repository
+from runbook.model.review import Review
 from runbook.model.review_rules import RecordedRules
 from runbook.model.templates import slugify
 from runbook.model.working_dir import PLAN_CWD_KEY, choose_cwd, kernel_cwd, planned_cwd
@@ -47,7 +48,7 @@ from runbook.orchestrate.standing_approvals import (
 )
 from runbook.store.plans import get_plan, list_plans
 from runbook.store.playbooks.playbook_runs import spending_playbook_run
-from runbook.store.reviews import list_reviews
+from runbook.store.reviews import list_reviews, reviews_by_plan
 from runbook.store.runs import spending_run
 from runbook.typing import JsonValue, Notebook
 
@@ -172,19 +173,23 @@ def plan_readiness(
     plan: Plan,
     actual_sha256: str | None = None,
     current_modules: Manifest | None = None,
+    recorded: list[Review] | None = None,
 ) -> Readiness:
     """Whether ``plan`` may run now, judged from its file, its code, its policy and reviews.
 
-    ``current_modules`` is the repository's module manifest when the caller has it already
-    (a listing judges many plans against one walk of the repository).
+    ``current_modules`` is the repository's module manifest and ``recorded`` the plan's
+    reviews when the caller has them already (a listing judges many plans against one walk
+    of the repository and one query of their reviews).
     """
     file = (
         PlanFile(None, actual_sha256)
         if actual_sha256
-        else read_plan_file(session, repository, plan, fill_cache=False)
+        else read_plan_file(session, repository, plan, fill_cache=False, notebook=False)
     )
     changes = code_changes(repository, plan, current_modules)
-    reviews, unsigned = counted_reviews(repository, list_reviews(session, plan.id))
+    if recorded is None:
+        recorded = list_reviews(session, plan.id)
+    reviews, unsigned = counted_reviews(repository, recorded)
     required, requirements = review_rules_now(repository, plan)
     # A forced plan needs a person's review, even if its record were edited to say otherwise.
     forced = bool(plan_forced(plan))
@@ -222,11 +227,15 @@ def list_plan_readiness(
 ) -> list[tuple[Plan, Readiness]]:
     """Plans, newest first (optionally of one runbook), each with whether it may run now.
 
-    One walk of the repository's modules serves every plan listed.
+    One walk of the repository's modules and one query of reviews serve every plan listed.
     """
     plans = list_plans(session, runbook_path=runbook_path, limit=limit, offset=offset)
     modules = local_modules(repository)
-    return [(plan, plan_readiness(session, repository, plan, None, modules)) for plan in plans]
+    reviews = reviews_by_plan(session, [plan.id for plan in plans])
+    return [
+        (plan, plan_readiness(session, repository, plan, None, modules, reviews[plan.id]))
+        for plan in plans
+    ]
 
 
 def ensure_runnable(session: Session, repository: Repository, plan_id: str) -> Plan:

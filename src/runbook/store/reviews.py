@@ -50,6 +50,21 @@ def list_reviews(session: Session, plan_id: str) -> list[Review]:
     return [_to_review(row) for row in session.scalars(query)]
 
 
+def reviews_by_plan(session: Session, plan_ids: list[str]) -> dict[str, list[Review]]:
+    """:func:`list_reviews` of each of ``plan_ids``, in one query (a listing's)."""
+    found: dict[str, list[Review]] = {plan_id: [] for plan_id in plan_ids}
+    if not plan_ids:
+        return found
+    query = (
+        select(ReviewRow)
+        .where(ReviewRow.plan_id.in_(plan_ids))
+        .order_by(ReviewRow.reviewed_at, ReviewRow.id)
+    )
+    for row in session.scalars(query):
+        found[row.plan_id].append(_to_review(row))
+    return found
+
+
 def signed_reviews(session: Session) -> list[Review]:
     """Every review that carries a signature, in id order."""
     query = select(ReviewRow).where(ReviewRow.signature.is_not(None)).order_by(ReviewRow.id)
