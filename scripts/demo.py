@@ -102,7 +102,9 @@ Done. The demo repository is {DEMO}. Try next:
   ../../.venv/bin/runbook token create --user you@example.com --role admin   # shown once
   ../../.venv/bin/runbook serve                        # the service, on 127.0.0.1:8000
   curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/runs   # the REST API
-  http://127.0.0.1:8000/openapi.json                   # every route, for clients
+  open http://127.0.0.1:8000/ui                        # the web pages: sign in with the token
+  open http://127.0.0.1:8000/docs                      # every route of the REST API
+  ../../.venv/bin/runbook login http://127.0.0.1:8000  # then plan, run, sessions … through it
   ../../.venv/bin/runbook --help                       # every command
   make test                                            # the whole suite
 """)
