@@ -143,7 +143,8 @@ def test_plan_review_and_errors_as_locally(served: Served, tmp_path: Path) -> No
     reviewed = served.cli("bob", "review", plan["id"], "--approve", "--json")
     assert reviewed.returncode == 0, reviewed.stderr
     review = json.loads(reviewed.stdout)
-    assert (review["reviewer"], review["identity_kind"]) == ("bob@example.org", "claimed")
+    # Proven by bob's token, not claimed with --as: the record says how.
+    assert (review["reviewer"], review["identity_kind"]) == ("bob@example.org", "token")
 
     # A verdict signed here with bob's own SSH key, checked by the server.
     keys = make_keys(tmp_path / "keys", served.repo.root, ("alice", "bob"))
