@@ -46,6 +46,7 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     for status, meaning in (
         (400, "The request is wrong"),
         (401, "No credentials, or credentials that prove nobody"),
+        (429, "Too many failed authentications from this address: retry after Retry-After"),
         (403, "The caller's role does not allow it"),
         (404, "No such thing"),
         (422, "A value in the request is invalid"),

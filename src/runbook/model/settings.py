@@ -253,7 +253,8 @@ class RepositorySettings(_Settings):
     catalog_sources: dict[str, Any] = Field(  # name → AlertSource
         default={},
         description="`[catalog.sources.NAME]`: who may POST /alerts/KIND/NAME: `kind`, `auth` "
-        "(bearer, hmac), `secret_env` (a RUNBOOK_ALERT_* variable) or `secret`. README: Alerts in.",
+        "(bearer, hmac), `secret_env` (a RUNBOOK_ALERT_* variable, e.g. RUNBOOK_ALERT_PROD) or "
+        "`secret`. README: Alerts in.",
         json_schema_extra=_origin("catalog.sources"),
     )
     _workflows: dict[str, Any] = PrivateAttr(default_factory=dict)

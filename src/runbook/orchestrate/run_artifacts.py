@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
 from runbook.credentials import environment
 from runbook.errors import ConfigError, ForbiddenError, UnknownArtifactError
-from runbook.model.ids import run_folder
+from runbook.model.ids import run_folder, run_notebook
 from runbook.model.notebook import parse_notebook
 from runbook.model.redaction import hides_private, plan_tags
 from runbook.model.repository import Repository
@@ -134,14 +134,15 @@ def artifact_bytes(store: ArtifactStore, repository: Repository, run: Run, name:
     return data
 
 
-def notebook_name(run: Run) -> str:
-    """The file name of the run's executed notebook (``<plan>.ipynb``)."""
-    return PurePosixPath(run.notebook_path).name
+def notebook_name(repository: Repository, run: Run) -> str:
+    """The file name of the run's executed notebook (``<plan>.ipynb``); PathEscapeError when
+    its record points outside ``runs/<run>/`` (a tampered record is refused, not trimmed)."""
+    return run_notebook(repository, run).name
 
 
 def stored_notebook(store: ArtifactStore, repository: Repository, run: Run) -> Notebook:
     """The run's executed notebook, parsed."""
-    data = artifact_bytes(store, repository, run, notebook_name(run))
+    data = artifact_bytes(store, repository, run, notebook_name(repository, run))
     return parse_notebook(data.decode("utf-8", errors="replace"), run.notebook_path)
 
 

@@ -90,9 +90,11 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """The system's Chromium under Playwright, headless."""
+    """The system's Chromium under Playwright, headless, for one test module: while
+    Playwright's sync API lives, its event loop is this thread's running loop, and every
+    asyncio.run() of another test on the same worker (the CLI's, the API's) would fail."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     from playwright.sync_api import sync_playwright

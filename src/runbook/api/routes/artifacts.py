@@ -60,7 +60,7 @@ def get_run_notebook(
 ) -> Response:
     """The run's executed notebook (outputs masked as they were recorded)."""
     run = readable_run(session, repo, run_id, principal)
-    name = notebook_name(run)
+    name = notebook_name(repo, run)
     headers = {**_SAFE, "Content-Disposition": f'attachment; filename="{name}"'}
     body = artifact_bytes(store, repo, run, name)
     return Response(body, media_type="application/x-ipynb+json", headers=headers)
