@@ -23,7 +23,6 @@ from runbook.api.pages.paging import PAGE_SIZE, PageNumber, Paging, paged
 from runbook.api.pages.safety import PREFIX, REPORT_CSP
 from runbook.api.pages.templating import page
 from runbook.api.store import StoreRoute, repository, store_session
-from runbook.errors import ForbiddenError
 from runbook.model.gates import RunEvent, event_to_json, gate_to_json, parse_cell
 from runbook.model.redaction import hides_private, plan_tags
 from runbook.model.repository import Repository
@@ -32,7 +31,7 @@ from runbook.model.run import Decision
 from runbook.orchestrate.live_access import authorize_run
 from runbook.orchestrate.live_events import stream_events
 from runbook.orchestrate.remote_gates import decide_gate
-from runbook.orchestrate.run_history import current_run
+from runbook.orchestrate.run_artifacts import readable_run
 from runbook.orchestrate.views import run_seen, runs_seen
 from runbook.store.plans import get_plan
 
@@ -59,12 +58,6 @@ def planned_cells(content: str) -> list[dict[str, object]]:
             }
         )
     return cells
-
-
-def _refuse_private(session: Session, principal: Principal, plan_id: str) -> None:
-    """An anonymous visitor sees no output or report of a private runbook."""
-    if hides_private(principal, plan_tags(get_plan(session, plan_id))):
-        raise ForbiddenError(principal.user, principal.role.value, "see a private run")
 
 
 @router.get("/runs")
@@ -103,21 +96,15 @@ async def get_run_events(run_id: str, request: Request) -> StreamingResponse:
     start = int(last) if last.isdigit() else 0
     sessions = sessionmaker(request.app.state.engine)
     principal: Principal = request.state.principal
+    repo: Repository = request.app.state.repository
 
     def opened() -> Iterator[RunEvent]:
         with sessions() as session:
-            _refuse_private(session, principal, current_plan(session, run_id))
+            readable_run(session, repo, run_id, principal)  # a private run's: not anonymously
         return stream_events(sessions, run_id, start)
 
     events = await run_in_threadpool(opened)
     return StreamingResponse(_stream(events), media_type="text/event-stream")
-
-
-def current_plan(session: Session, run_id: str) -> str:
-    """The plan of run ``run_id`` (UnknownRunError when there is none)."""
-    from runbook.store.runs import get_run
-
-    return get_run(session, run_id).plan_id
 
 
 def _stream(events: Iterator[RunEvent]) -> Iterator[str]:
@@ -149,8 +136,7 @@ def get_report(run_id: str, repo: Repo, session: Store, principal: Viewer) -> Re
     """The run's HTML report (sanitized when written), under a CSP with no script at all."""
     from runbook.engine.report import report_path  # nbconvert: only when a report is read
 
-    run = current_run(session, repo, run_id)
-    _refuse_private(session, principal, run.plan_id)
+    run = readable_run(session, repo, run_id, principal)
     path = report_path(repo.root, run, "html")
     if not path.is_file():
         raise HTTPException(404, f"run {run_id} has no HTML report (yet)")
